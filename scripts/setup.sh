@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian/Ubuntu machine for XRayDesk: Qt's system libraries, then the package.
+# Usage: bash scripts/setup.sh [--test]   (--test adds Xvfb, PDF tools and the test extras)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+QT_LIBS="libgl1 libglib2.0-0 libfontconfig1 libfreetype6 fonts-dejavu-core libegl1 libdbus-1-3
+ libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb1 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
+ libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1
+ libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1 libxcb-glx0 libxcb-util1 desktop-file-utils"
+TEST_TOOLS="xvfb xauth x11-utils poppler-utils"
+packages="$QT_LIBS"
+extras=""
+if [ "${1:-}" = "--test" ]; then
+  packages="$packages $TEST_TOOLS"
+  extras="[test]"
+fi
+if command -v apt-get >/dev/null; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  # shellcheck disable=SC2086
+  if ! dpkg -s $packages >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $packages
+  fi
+fi
+python3 -m pip install --quiet --disable-pip-version-check -e ".${extras}"
