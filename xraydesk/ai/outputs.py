@@ -1,0 +1,19 @@
+"""Names shared by the training code and the runtime: model files, output heads, classes, zones."""
+
+CLASSIFIER_FILE = "xraydesk-cxr.keras"
+LUNGS_FILE = "xraydesk-lungs.keras"
+AUTOENCODER_FILE = "xraydesk-gate-ae.keras"
+METADATA_FILE = "xraydesk-cxr.json"
+
+CAUSES = ("bacterial", "viral", "covid")
+# Patient's right first: R = the viewer's left on a standard PA view.
+ZONES = ("RU", "RM", "RL", "LU", "LM", "LL")
+BRIXIA_ZONE_COLUMNS = ("A", "B", "C", "D", "E", "F")
+EXTENT_MAX = 8.0
+
+PNEUMONIA_OUTPUT = "pneumonia_logit"
+CAUSE_OUTPUT = "cause_logits"
+ZONES_OUTPUT = "zone_logits"
+EXTENT_OUTPUT = "extent_logit"
+FEATURES_LAYER = "last_conv"
+EMBEDDING_LAYER = "embedding"

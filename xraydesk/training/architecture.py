@@ -1,0 +1,87 @@
+"""Network definitions. Trained from scratch (no pretrained weights may be downloaded), small
+enough to train on two CPU cores, and flat graphs so Grad-CAM reaches the last convolution."""
+
+import keras
+from keras import layers
+
+from xraydesk.ai.outputs import (CAUSE_OUTPUT, EMBEDDING_LAYER, EXTENT_OUTPUT, FEATURES_LAYER,
+                                 PNEUMONIA_OUTPUT, ZONES_OUTPUT)
+from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
+
+INPUT_SHAPE = (MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 1)
+
+
+def _conv_bn_relu(x, filters: int, strides: int = 1, name: str | None = None):
+    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU(name=name)(x)
+
+
+def _residual_stage(x, filters: int, name: str | None = None):
+    """Downsample by 2, then two 3x3 convolutions with a projected shortcut."""
+    shortcut = layers.Conv2D(filters, 1, strides=2, use_bias=False)(x)
+    shortcut = layers.BatchNormalization()(shortcut)
+    x = _conv_bn_relu(x, filters, strides=2)
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU(name=name)(layers.Add()([x, shortcut]))
+
+
+def build_classifier(widths=(32, 64, 128, 192, 256), dropout: float = 0.3) -> keras.Model:
+    """One backbone, four heads (logits): pneumonia, cause, six zones, geographic extent.
+
+    The zone and extent heads read a flattened low-resolution map rather than a global average,
+    because where the opacity lies is the whole point of a zone score."""
+    inputs = keras.Input(INPUT_SHAPE, name="image")
+    x = _conv_bn_relu(inputs, widths[0] // 2, strides=2)
+    for width in widths[:-1]:
+        x = _residual_stage(x, width)
+    features = _residual_stage(x, widths[-1], name=FEATURES_LAYER)
+
+    pooled = layers.GlobalAveragePooling2D(name=EMBEDDING_LAYER)(features)
+    pooled = layers.Dropout(dropout)(pooled)
+    pneumonia = layers.Dense(1, name=PNEUMONIA_OUTPUT)(pooled)
+    cause = layers.Dense(3, name=CAUSE_OUTPUT)(pooled)
+
+    spatial = layers.Conv2D(16, 1, activation="relu")(features)
+    spatial = layers.Dropout(dropout)(layers.Flatten()(spatial))
+    zones = layers.Dense(6, name=ZONES_OUTPUT)(spatial)
+    extent = layers.Dense(1, name=EXTENT_OUTPUT)(spatial)
+    return keras.Model(inputs, [pneumonia, cause, zones, extent], name="xraydesk_cxr")
+
+
+def build_lung_segmenter(widths=(8, 16, 32, 64, 128)) -> keras.Model:
+    """A small U-Net; outputs per-pixel lung logits at the input size."""
+    inputs = keras.Input(INPUT_SHAPE, name="image")
+    x, skips = inputs, []
+    for width in widths[:-1]:
+        x = _conv_bn_relu(_conv_bn_relu(x, width), width)
+        skips.append(x)
+        x = layers.MaxPooling2D()(x)
+    x = _conv_bn_relu(_conv_bn_relu(x, widths[-1]), widths[-1])
+    for width, skip in zip(reversed(widths[:-1]), reversed(skips)):
+        x = layers.Conv2DTranspose(width, 2, strides=2, padding="same")(x)
+        x = layers.Concatenate()([x, skip])
+        x = _conv_bn_relu(_conv_bn_relu(x, width), width)
+    return keras.Model(inputs, layers.Conv2D(1, 1, name="lung_logits")(x), name="xraydesk_lungs")
+
+
+AUTOENCODER_SIZE = 56
+
+
+def build_gate_autoencoder() -> keras.Model:
+    """Reconstructs a 56x56 thumbnail of a chest X-ray (Chester's out-of-distribution gate):
+    what it cannot reconstruct is not what it was trained on."""
+    inputs = keras.Input(INPUT_SHAPE, name="image")
+    thumbnail = layers.AveragePooling2D(MODEL_INPUT_SIZE // AUTOENCODER_SIZE, name="thumbnail")(inputs)
+    x = thumbnail
+    for width in (16, 32, 64):
+        x = layers.Conv2D(width, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(64, activation="relu", name="code")(x)
+    x = layers.Dense(7 * 7 * 64, activation="relu")(x)
+    x = layers.Reshape((7, 7, 64))(x)
+    for width in (32, 16, 8):
+        x = layers.Conv2DTranspose(width, 3, strides=2, padding="same", activation="relu")(x)
+    reconstruction = layers.Conv2D(1, 3, padding="same", activation="sigmoid", name="reconstruction")(x)
+    return keras.Model(inputs, reconstruction, name="xraydesk_gate_ae")

@@ -1,0 +1,39 @@
+"""Masked losses: a target of MISSING (-1) contributes nothing, so each head learns only from the
+images that carry its label (cause without `pneumonia_unspecified`, zones from Brixia readers)."""
+
+import keras
+from keras import ops
+
+
+def _masked_mean(per_sample, mask):
+    """Mean over the labelled samples; scaled so Keras' mean over the batch gives exactly that."""
+    batch = ops.cast(ops.shape(mask)[0], "float32")
+    labelled = ops.maximum(ops.sum(mask), 1.0)
+    return per_sample * mask * batch / labelled
+
+
+@keras.saving.register_keras_serializable("xraydesk")
+def masked_binary_crossentropy(y_true, logits):
+    mask = ops.cast(y_true >= 0, "float32")
+    targets = ops.clip(y_true, 0.0, 1.0)
+    per_value = ops.binary_crossentropy(targets, logits, from_logits=True) * mask
+    per_sample = ops.sum(per_value, axis=-1) / ops.maximum(ops.sum(mask, axis=-1), 1.0)
+    return _masked_mean(per_sample, ops.cast(ops.sum(mask, axis=-1) > 0, "float32"))
+
+
+@keras.saving.register_keras_serializable("xraydesk")
+def masked_sparse_categorical_crossentropy(y_true, logits):
+    mask = ops.cast(y_true[:, 0] >= 0, "float32")
+    labels = ops.cast(ops.maximum(y_true[:, 0], 0.0), "int32")
+    per_sample = ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    return _masked_mean(per_sample, mask)
+
+
+@keras.saving.register_keras_serializable("xraydesk")
+def dice_and_binary_crossentropy(y_true, logits):
+    probabilities = ops.sigmoid(logits)
+    overlap = ops.sum(y_true * probabilities, axis=(1, 2, 3))
+    total = ops.sum(y_true + probabilities, axis=(1, 2, 3))
+    dice_loss = 1.0 - (2.0 * overlap + 1.0) / (total + 1.0)
+    crossentropy = ops.mean(ops.binary_crossentropy(y_true, logits, from_logits=True), axis=(1, 2, 3))
+    return dice_loss + crossentropy

@@ -1,0 +1,206 @@
+"""`xraydesk train`: trains the shipped models from the shared data, seeded and resumable.
+
+Three stages, each skipped when its model already exists in the run folder (and each resumed from
+its last finished epoch when interrupted): the classifier with its severity heads, the lung
+segmenter, and the input-check autoencoder. `finalize` then calibrates on val and writes `models/`."""
+
+import json
+import logging
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from xraydesk.training.data import REPO_ROOT
+
+log = logging.getLogger("xraydesk.train")
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 20261121
+    batch_size: int = 16
+    classifier_epochs: int = 24
+    lungs_epochs: int = 16
+    gate_epochs: int = 15
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    loss_weights: dict = field(default_factory=lambda: {
+        "pneumonia": 1.0, "cause": 1.0, "zones": 0.5, "extent": 0.5})
+    run_dir: str = str(REPO_ROOT / "runs" / "shipped")
+    models_dir: str = str(REPO_ROOT / "models")
+    data_root: str | None = None
+    max_examples: int | None = None  # for smoke tests: a handful of images
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "TrainConfig":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def _configure_tensorflow(seed: int):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras
+
+
+def _dataset(images, targets, config: TrainConfig, training: bool, prepare):
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((images, targets))
+    if training:
+        dataset = dataset.shuffle(len(images), seed=config.seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(config.batch_size, drop_remainder=training and len(images) > config.batch_size)
+    dataset = dataset.map(lambda x, y: prepare(x, y, training), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _optimizer(config: TrainConfig, steps: int):
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=max(steps, 1), warmup_target=None)
+    return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+
+
+def _fit(model, train, val, epochs: int, stage_dir: Path):
+    import keras
+
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(stage_dir / "backup")),
+        keras.callbacks.CSVLogger(str(stage_dir / "history.csv"), append=True),
+    ]
+    model.fit(train, validation_data=val, epochs=epochs, callbacks=callbacks, shuffle=False,
+              verbose=1 if sys.stderr.isatty() else 2)
+
+
+def _split(examples, split: str):
+    return [e for e in examples if e.split == split]
+
+
+def train_classifier(config: TrainConfig, examples, out: Path) -> None:
+    import tensorflow as tf
+
+    from xraydesk.ai import outputs
+    from xraydesk.training import architecture, augment, data, losses
+
+    keras = _configure_tensorflow(config.seed)
+    augmenter = augment.geometric_augmenter(config.seed)
+    head_of = {"pneumonia": outputs.PNEUMONIA_OUTPUT, "cause": outputs.CAUSE_OUTPUT,
+               "zones": outputs.ZONES_OUTPUT, "extent": outputs.EXTENT_OUTPUT}
+
+    def prepare(x, y, training):
+        x = tf.cast(x, tf.float32) / 255.0
+        if training:
+            x = augment.jitter_intensity(augmenter(x, training=True))
+        return x, {head_of[name]: value for name, value in y.items()}
+
+    def arrays(split):
+        subset = _split(examples, split)
+        return data.model_inputs(subset, config.data_root), data.targets(subset)
+
+    train_x, train_y = arrays("train")
+    val_x, val_y = arrays("val")
+    model = architecture.build_classifier()
+    steps = config.classifier_epochs * max(len(train_x) // config.batch_size, 1)
+    model.compile(
+        optimizer=_optimizer(config, steps),
+        loss={head_of["pneumonia"]: losses.masked_binary_crossentropy,
+              head_of["cause"]: losses.masked_sparse_categorical_crossentropy,
+              head_of["zones"]: losses.masked_binary_crossentropy,
+              head_of["extent"]: losses.masked_binary_crossentropy},
+        loss_weights={head_of[name]: weight for name, weight in config.loss_weights.items()},
+    )
+    _fit(model, _dataset(train_x, train_y, config, True, prepare),
+         _dataset(val_x, val_y, config, False, prepare), config.classifier_epochs, out.parent / "classifier")
+    model.save(out)
+
+
+def train_lung_segmenter(config: TrainConfig, examples, out: Path) -> None:
+    import tensorflow as tf
+
+    from xraydesk.training import architecture, augment, data, losses
+
+    _configure_tensorflow(config.seed)
+    augmenter = augment.geometric_augmenter(config.seed)
+
+    def prepare(x, y, training):
+        stacked = tf.cast(tf.concat([x, y], axis=-1), tf.float32)
+        if training:
+            stacked = augmenter(stacked, training=True)
+        image, mask = stacked[..., :1] / 255.0, tf.cast(stacked[..., 1:] >= 0.5, tf.float32)
+        return (augment.jitter_intensity(image) if training else image), mask
+
+    def arrays(split):
+        subset = [e for e in _split(examples, split) if e.lung_mask]
+        return data.model_inputs(subset, config.data_root), data.lung_masks(subset, config.data_root)
+
+    train_x, train_y = arrays("train")
+    val_x, val_y = arrays("val")
+    model = architecture.build_lung_segmenter()
+    steps = config.lungs_epochs * max(len(train_x) // config.batch_size, 1)
+    model.compile(optimizer=_optimizer(config, steps), loss=losses.dice_and_binary_crossentropy)
+    _fit(model, _dataset(train_x, train_y, config, True, prepare),
+         _dataset(val_x, val_y, config, False, prepare), config.lungs_epochs, out.parent / "lungs")
+    model.save(out)
+
+
+def train_gate_autoencoder(config: TrainConfig, examples, out: Path) -> None:
+    import tensorflow as tf
+
+    from xraydesk.training import architecture, augment, data
+
+    _configure_tensorflow(config.seed)
+    pool = 224 // architecture.AUTOENCODER_SIZE
+
+    def prepare(x, _unused, training):
+        x = tf.cast(x, tf.float32) / 255.0
+        if training:
+            x = augment.jitter_intensity(x)
+        return x, tf.nn.avg_pool2d(x, pool, pool, "VALID")
+
+    def arrays(split):
+        images = data.model_inputs(_split(examples, split), config.data_root)
+        return images, images  # the target is the input's thumbnail, made in `prepare`
+
+    model = architecture.build_gate_autoencoder()
+    train_x, train_y = arrays("train")
+    steps = config.gate_epochs * max(len(train_x) // config.batch_size, 1)
+    model.compile(optimizer=_optimizer(config, steps), loss="mae")
+    _fit(model, _dataset(train_x, train_y, config, True, prepare),
+         _dataset(*arrays("val"), config, False, prepare), config.gate_epochs, out.parent / "gate")
+    model.save(out)
+
+
+STAGES = (("classifier.keras", train_classifier),
+          ("lungs.keras", train_lung_segmenter),
+          ("gate.keras", train_gate_autoencoder))
+
+
+def train(config: TrainConfig) -> Path:
+    from xraydesk.training import data
+
+    run_dir = Path(config.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    examples = data.load_examples(config.data_root)
+    if config.max_examples:
+        examples = _small_sample(examples, config.max_examples)
+    for file_name, stage in STAGES:
+        if (run_dir / file_name).exists():
+            log.info("%s exists, skipping that stage", run_dir / file_name)
+            continue
+        log.info("training %s", file_name)
+        stage(config, examples, run_dir / file_name)
+    return run_dir
+
+
+def _small_sample(examples, per_split: int):
+    """A few images of each split, with masks and severity labels, for smoke tests."""
+    chosen = []
+    for split in ("train", "val", "test"):
+        subset = _split(examples, split)
+        with_labels = [e for e in subset if e.lung_mask and e.zones and e.label != "normal"]
+        rest = [e for e in subset if e not in with_labels]
+        chosen += with_labels[: per_split // 2] + rest[: per_split - min(len(with_labels), per_split // 2)]
+    return chosen
