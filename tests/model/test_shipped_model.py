@@ -1,0 +1,76 @@
+"""The shipped model: loads safely, is small, meets a quality floor, refuses what is not a chest
+X-ray, and feeds DICOM and PNG through the same pipeline."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from xraydesk.ai import gate, outputs
+from xraydesk.ai.inputs import prepare_image
+from xraydesk.ai.model import calibrated_probabilities, default_model_dir
+from xraydesk.imaging import load_image, render_default
+from xraydesk.training import data, metrics
+from xraydesk.training.finalize import run_forward
+from xraydesk.training.input_check_report import sample_photographs, synthetic_non_chest_images
+
+
+def test_model_files_load_in_safe_mode_and_stay_small():
+    model_dir = default_model_dir()
+    for name in (outputs.CLASSIFIER_FILE, outputs.LUNGS_FILE, outputs.AUTOENCODER_FILE):
+        keras.models.load_model(model_dir / name, compile=False, safe_mode=True)
+    assert sum(path.stat().st_size for path in model_dir.iterdir()) <= 30 * 2**20
+
+
+def test_quality_floor_on_kermany_val(shipped_model, data_root):
+    """A regression guard, well below the reported figures."""
+    val = [e for e in data.load_examples(data_root) if e.split == "val" and e.source.startswith("kermany")]
+    raw = run_forward(shipped_model, data.model_inputs(val, data_root))
+    probabilities = calibrated_probabilities(raw, shipped_model.metadata)
+    labels = np.array([e.label for e in val])
+    assert metrics.roc_auc(labels != "normal", probabilities["pneumonia"]) >= 0.9
+    causes = np.isin(labels, ["bacterial", "viral"])
+    viral_share = probabilities["viral"][causes] / (probabilities["viral"] + probabilities["bacterial"])[causes]
+    assert metrics.roc_auc(labels[causes] == "viral", viral_share) >= 0.75
+
+
+def test_dicom_and_png_of_the_same_image_give_the_same_model_input(data_root, tmp_path):
+    dicom = load_image(data_root / "dicom" / "wg04" / "RG1_UNCR.dcm")
+    png_path = tmp_path / "same.png"
+    Image.fromarray(render_default(dicom)).save(png_path)
+    from_dicom, dicom_check = prepare_image(dicom)
+    from_png, png_check = prepare_image(load_image(png_path))
+    assert np.array_equal(from_dicom, from_png)
+    assert dicom_check.accepted and png_check.accepted
+
+
+@pytest.mark.parametrize("name", ["RG2_J2KI__hip.dcm", "CR-ModalitySequenceLUT__teeth.dcm"])
+def test_non_chest_dicoms_are_refused_with_a_reason(shipped_model, data_root, name):
+    model_input, header_check = prepare_image(load_image(data_root / "dicom" / "nonchest" / name))
+    outcome = shipped_model.analyse_inputs(model_input[None], [header_check])[0]
+    assert outcome.prediction is None and outcome.check.reason
+
+
+def test_photographs_and_synthetic_images_are_refused_from_pixels_alone(shipped_model):
+    images = {**synthetic_non_chest_images(), **sample_photographs()}
+    assert len(images) > 10
+    accepted = [name for name, display in images.items() if shipped_model.analyse_display(display).prediction]
+    assert accepted == []
+
+
+def test_real_chest_dicoms_are_accepted(shipped_model, data_root):
+    for path in sorted((data_root / "dicom" / "rsna").glob("*.dcm"))[:8]:
+        model_input, check = prepare_image(load_image(path))
+        assert shipped_model.analyse_inputs(model_input[None], [check])[0].check == gate.ACCEPTED, path.name
+
+
+def test_last_convolution_is_reachable_for_grad_cam(shipped_model, data_root):
+    classifier = shipped_model.classifier
+    grad_model = keras.Model(classifier.inputs, [classifier.get_layer(outputs.FEATURES_LAYER).output,
+                                                 classifier.get_layer(outputs.PNEUMONIA_OUTPUT).output])
+    image = data.model_inputs([e for e in data.load_examples(data_root) if e.split == "val"][:1], data_root)
+    with tf.GradientTape() as tape:
+        features, logit = grad_model([image.astype(np.float32) / 255.0])
+    gradients = tape.gradient(logit, features).numpy()
+    assert features.shape[1:3] == (7, 7) and np.abs(gradients).max() > 0

@@ -1,0 +1,38 @@
+"""A tiny end-to-end run of the real training code: a few images, one epoch per stage."""
+
+import csv
+import json
+
+from xraydesk.ai import outputs
+from xraydesk.ai.batch import COLUMNS, predict_main
+from xraydesk.ai.model import ChestXRayModel
+from xraydesk.training.finalize import finalize
+from xraydesk.training.train import TrainConfig, train
+
+
+def test_tiny_training_run_produces_loadable_calibrated_models(tmp_path, data_root, caplog):
+    config = TrainConfig(classifier_epochs=1, lungs_epochs=1, gate_epochs=1, batch_size=4,
+                         max_examples=6, run_dir=str(tmp_path / "run"), models_dir=str(tmp_path / "models"))
+    run_dir = train(config)
+    metadata = finalize(run_dir, tmp_path / "models", data_root)
+
+    model = ChestXRayModel.load(tmp_path / "models")
+    assert model.version == f"{metadata['name']} {metadata['version']}"
+    assert set(metadata["operating_points"]) == {"pneumonia", "covid", "zone"}
+    assert all(t > 0 for t in metadata["temperatures"].values())
+    assert json.loads((tmp_path / "models" / outputs.METADATA_FILE).read_text()) == metadata
+
+    # Rerunning resumes: finished stages are not trained again.
+    stamps = {path.name: path.stat().st_mtime_ns for path in run_dir.glob("*.keras")}
+    with caplog.at_level("INFO", logger="xraydesk.train"):
+        train(config)
+    assert {path.name: path.stat().st_mtime_ns for path in run_dir.glob("*.keras")} == stamps
+    assert caplog.text.count("skipping that stage") == 3
+
+    image = next((data_root / "cxr" / "images" / "normal").glob("nih__*.png"))
+    out = tmp_path / "out.csv"
+    assert predict_main([str(image), "--csv", str(out), "--models", str(tmp_path / "models")]) == 0
+    with open(out, newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == COLUMNS
+        assert len(list(reader)) == 1

@@ -1,0 +1,80 @@
+"""Input check: refuse what is not a frontal chest radiograph, with a reason, before predicting.
+
+Three layers, cheapest first: the DICOM header (modality, body part, view), the pixels (blank,
+noise), and two learned out-of-distribution scores (Chester's autoencoder reconstruction error and
+the Mahalanobis distance of the classifier's embedding), each limited at a high percentile of real
+chest X-rays in the validation split."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Modalities that are never a projection chest radiograph (DX/CR, or OT/SC secondary captures, pass).
+NON_CHEST_MODALITIES = {
+    "CT": "CT", "MR": "MR", "US": "ultrasound", "NM": "nuclear medicine", "PT": "PET",
+    "MG": "mammography", "XA": "angiography", "RF": "fluoroscopy", "IO": "intra-oral radiography",
+    "PX": "panoramic dental radiography", "ES": "endoscopy", "OP": "ophthalmic photography",
+    "XC": "external camera photography", "SM": "microscopy", "ECG": "ECG", "SR": "structured report",
+}
+CHEST_BODY_PARTS = {"", "CHEST", "THORAX", "LUNG", "LUNGS", "CHEST_PA", "CHEST_AP", "TORAX", "THORAX_PA"}
+LATERAL_VIEWS = {"LL", "RL", "LAT", "LATERAL", "LLD", "RLD"}
+MIN_SIDE_PIXELS = 128
+MIN_CONTRAST = 8 / 255          # a blank or nearly uniform image
+MIN_NEIGHBOUR_CORRELATION = 0.6  # radiographs are smooth; noise is not
+
+
+@dataclass(frozen=True)
+class InputCheck:
+    accepted: bool
+    reason: str = ""
+
+
+ACCEPTED = InputCheck(True)
+
+
+def check_header(modality: str, body_part: str, view_position: str) -> InputCheck:
+    modality, body_part, view = (modality or "").upper(), (body_part or "").upper(), (view_position or "").upper()
+    if modality in NON_CHEST_MODALITIES:
+        return InputCheck(False, f"modality {modality} ({NON_CHEST_MODALITIES[modality]}) is not a chest radiograph")
+    if body_part not in CHEST_BODY_PARTS:
+        return InputCheck(False, f"body part examined is {body_part}, not the chest")
+    if view in LATERAL_VIEWS:
+        return InputCheck(False, f"view position {view} is lateral; the model reads frontal views only")
+    return ACCEPTED
+
+
+def check_color(is_color_source: bool) -> InputCheck:
+    if is_color_source:
+        return InputCheck(False, "colour image (a photograph or illustration); radiographs are grayscale")
+    return ACCEPTED
+
+
+def check_size(height: int, width: int) -> InputCheck:
+    if min(height, width) < MIN_SIDE_PIXELS:
+        return InputCheck(False, f"image is {width}x{height} pixels, too small for a chest radiograph")
+    return ACCEPTED
+
+
+def check_pixels(model_input: np.ndarray) -> InputCheck:
+    """model_input: float (224, 224, 1) in [0, 1]."""
+    image = model_input[..., 0].astype(np.float64)
+    if image.std() < MIN_CONTRAST:
+        return InputCheck(False, "image is blank or nearly uniform")
+    correlation = np.corrcoef(image[:, :-1].ravel(), image[:, 1:].ravel())[0, 1]
+    if correlation < MIN_NEIGHBOUR_CORRELATION:
+        return InputCheck(False, f"image looks like noise (neighbouring-pixel correlation {correlation:.2f})")
+    return ACCEPTED
+
+
+def check_learned(reconstruction_error: float, embedding_distance: float, limits: dict) -> InputCheck:
+    if reconstruction_error > limits["reconstruction_error_max"]:
+        return InputCheck(False, "does not look like a frontal chest X-ray (autoencoder reconstruction "
+                                 f"error {reconstruction_error:.3f} > {limits['reconstruction_error_max']:.3f})")
+    if embedding_distance > limits["embedding_distance_max"]:
+        return InputCheck(False, "unlike the chest X-rays the model was trained on (feature distance "
+                                 f"{embedding_distance:.1f} > {limits['embedding_distance_max']:.1f})")
+    return ACCEPTED
+
+
+def first_refusal(*checks: InputCheck) -> InputCheck:
+    return next((check for check in checks if not check.accepted), ACCEPTED)

@@ -1,0 +1,19 @@
+"""From a loaded image to the model's input: the same pixel pipeline as the viewer (what the
+model sees is what the radiologist sees), plus the header and size checks."""
+
+import numpy as np
+
+from xraydesk.ai import gate
+from xraydesk.ai.preprocess import to_model_input
+from xraydesk.imaging import XRayImage, render_default
+
+
+def view_position(image: XRayImage) -> str:
+    return str(getattr(image.dataset, "ViewPosition", "") or "") if image.dataset is not None else ""
+
+
+def prepare_image(image: XRayImage) -> tuple[np.ndarray, gate.InputCheck]:
+    display = render_default(image)
+    check = gate.first_refusal(gate.check_header(image.modality, image.body_part, view_position(image)),
+                               gate.check_color(image.is_color_source), gate.check_size(*display.shape))
+    return to_model_input(display), check

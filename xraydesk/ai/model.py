@@ -1,0 +1,190 @@
+"""The shipped chest X-ray model at run time: loading, calibrated outputs, operating points and the
+input check. No Qt. TensorFlow is imported when a model is loaded, never at import time."""
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from xraydesk.ai import gate
+from xraydesk.ai.outputs import (AUTOENCODER_FILE, CLASSIFIER_FILE, EMBEDDING_LAYER, EXTENT_MAX,
+                                 GATE_STATS_FILE, LUNGS_FILE, METADATA_FILE)
+from xraydesk.ai.preprocess import MODEL_INPUT_SIZE, to_model_input
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
+AUTOENCODER_POOL = 4  # the autoencoder reconstructs a 56x56 thumbnail of the 224x224 input
+
+
+def default_model_dir() -> Path:
+    return Path(os.environ.get("XRAYDESK_MODELS", DEFAULT_MODEL_DIR))
+
+
+class ModelUnavailableError(Exception):
+    """The model files are missing or unreadable; the message says which and why."""
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    p_normal: float
+    p_bacterial: float
+    p_viral: float
+    p_covid: float
+    pneumonia_positive: bool
+    covid_positive: bool
+    zone_probabilities: tuple[float, ...]
+    zone_positive: tuple[bool, ...]
+    geographic_extent: float
+
+    @property
+    def p_pneumonia(self) -> float:
+        return 1.0 - self.p_normal
+
+    @property
+    def six_zone_score(self) -> int:
+        return int(sum(self.zone_positive))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The model's answer for one image: a prediction, or the input check's refusal."""
+    check: gate.InputCheck
+    prediction: Prediction | None = None
+
+
+def calibrated_probabilities(raw: dict[str, np.ndarray], metadata: dict) -> dict[str, np.ndarray]:
+    """Raw logits -> joint probabilities p_normal + p_bacterial + p_viral + p_covid = 1."""
+    temperatures = metadata["temperatures"]
+    p_pneumonia = sigmoid(raw["pneumonia"][:, 0] / temperatures["pneumonia"])
+    cause = softmax(raw["cause"] / temperatures["cause"])
+    return {
+        "normal": 1.0 - p_pneumonia,
+        "bacterial": p_pneumonia * cause[:, 0],
+        "viral": p_pneumonia * cause[:, 1],
+        "covid": p_pneumonia * cause[:, 2],
+        "pneumonia": p_pneumonia,
+        "cause": cause,
+        "zones": sigmoid(raw["zones"] / temperatures["zones"]),
+        "extent": EXTENT_MAX * sigmoid(raw["extent"][:, 0]),
+    }
+
+
+def predictions(raw: dict[str, np.ndarray], metadata: dict) -> list[Prediction]:
+    probabilities = calibrated_probabilities(raw, metadata)
+    thresholds = {name: point["threshold"] for name, point in metadata["operating_points"].items()}
+    return [
+        Prediction(
+            p_normal=float(probabilities["normal"][i]), p_bacterial=float(probabilities["bacterial"][i]),
+            p_viral=float(probabilities["viral"][i]), p_covid=float(probabilities["covid"][i]),
+            pneumonia_positive=bool(probabilities["pneumonia"][i] >= thresholds["pneumonia"]),
+            covid_positive=bool(probabilities["covid"][i] >= thresholds["covid"]),
+            zone_probabilities=tuple(float(p) for p in probabilities["zones"][i]),
+            zone_positive=tuple(bool(p >= thresholds["zone"]) for p in probabilities["zones"][i]),
+            geographic_extent=float(probabilities["extent"][i]),
+        )
+        for i in range(len(probabilities["normal"]))
+    ]
+
+
+def embedding_distances(embeddings: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """Mahalanobis distance of each embedding from the training distribution."""
+    centred = embeddings - mean
+    return np.sqrt(np.maximum(np.einsum("ni,ij,nj->n", centred, precision, centred), 0.0))
+
+
+def _load_keras(path: Path):
+    import keras
+
+    if not path.is_file():
+        raise ModelUnavailableError(f"model file {path} is missing")
+    try:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # a corrupt or incompatible file: say which and why
+        raise ModelUnavailableError(f"model file {path} could not be read: {error}") from error
+
+
+def _load_metadata(model_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    try:
+        metadata = json.loads((model_dir / METADATA_FILE).read_text())
+        with np.load(model_dir / GATE_STATS_FILE) as stats:
+            return metadata, {name: stats[name] for name in stats.files}
+    except (OSError, ValueError, KeyError) as error:
+        raise ModelUnavailableError(f"model metadata in {model_dir} could not be read: {error}") from error
+
+
+class ChestXRayModel:
+    """Loaded once, then called for any number of images (single or batched)."""
+
+    def __init__(self, classifier, autoencoder, lungs, metadata: dict, gate_stats: dict[str, np.ndarray]):
+        import keras
+        import tensorflow as tf
+
+        self.classifier = classifier
+        self.lungs = lungs
+        self.metadata = metadata
+        self.gate_stats = gate_stats
+        with_embedding = keras.Model(classifier.inputs,
+                                     [*classifier.outputs, classifier.get_layer(EMBEDDING_LAYER).output])
+        spec = tf.TensorSpec([None, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 1], tf.float32)
+
+        @tf.function(input_signature=[spec])
+        def forward(images):
+            pneumonia, cause, zones, extent, embedding = with_embedding([images], training=False)
+            thumbnail = tf.nn.avg_pool2d(images, AUTOENCODER_POOL, AUTOENCODER_POOL, "VALID")
+            error = tf.reduce_mean(tf.abs(autoencoder([images], training=False) - thumbnail), axis=[1, 2, 3])
+            return {"pneumonia": pneumonia, "cause": cause, "zones": zones, "extent": extent,
+                    "embedding": embedding, "reconstruction_error": error}
+
+        @tf.function(input_signature=[spec])
+        def lung_probability(images):
+            return tf.sigmoid(lungs([images], training=False))[..., 0]
+
+        self._forward = forward
+        self._lung_probability = lung_probability
+
+    @classmethod
+    def load(cls, model_dir: Path | str | None = None) -> "ChestXRayModel":
+        model_dir = Path(model_dir or default_model_dir())
+        metadata, gate_stats = _load_metadata(model_dir)
+        return cls(_load_keras(model_dir / CLASSIFIER_FILE), _load_keras(model_dir / AUTOENCODER_FILE),
+                   _load_keras(model_dir / LUNGS_FILE), metadata, gate_stats)
+
+    @property
+    def version(self) -> str:
+        return f"{self.metadata['name']} {self.metadata['version']}"
+
+    def raw_outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """inputs: float32 (N, 224, 224, 1). Logits, embeddings and out-of-distribution scores."""
+        return {name: value.numpy() for name, value in self._forward(inputs.astype(np.float32)).items()}
+
+    def analyse_inputs(self, inputs: np.ndarray, prior_checks: list[gate.InputCheck]) -> list[Outcome]:
+        """Model inputs plus the header/size checks already made -> one Outcome per image."""
+        raw = self.raw_outputs(inputs)
+        distances = embedding_distances(
+            raw["embedding"], self.gate_stats["embedding_mean"], self.gate_stats["embedding_precision"])
+        limits = self.metadata["input_check"]
+        outcomes = []
+        for index, (prediction, prior) in enumerate(zip(predictions(raw, self.metadata), prior_checks)):
+            check = gate.first_refusal(
+                prior, gate.check_pixels(inputs[index]),
+                gate.check_learned(float(raw["reconstruction_error"][index]),
+                                   float(distances[index]), limits))
+            outcomes.append(Outcome(check, prediction if check.accepted else None))
+        return outcomes
+
+    def analyse_display(self, display: np.ndarray, prior_check: gate.InputCheck = gate.ACCEPTED) -> Outcome:
+        return self.analyse_inputs(to_model_input(display)[None], [prior_check])[0]
+
+    def lung_probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        """(N, 224, 224) probability that each pixel of each model input is lung."""
+        return self._lung_probability(inputs.astype(np.float32)).numpy()

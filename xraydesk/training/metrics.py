@@ -1,0 +1,94 @@
+"""Metrics for honest reporting: AUC, operating points, calibration error, temperature scaling and
+confidence intervals by a bootstrap over patients (images of one patient are not independent)."""
+
+import numpy as np
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Mann-Whitney AUC, ties counted half."""
+    labels = np.asarray(labels, bool)
+    positives, negatives = scores[labels], scores[~labels]
+    if len(positives) == 0 or len(negatives) == 0:
+        return float("nan")
+    combined = np.concatenate([positives, negatives])
+    _, inverse, counts = np.unique(combined, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]  # ties share their average rank
+    rank_sum = ranks[: len(positives)].sum()
+    return float((rank_sum - len(positives) * (len(positives) + 1) / 2) / (len(positives) * len(negatives)))
+
+
+def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.asarray(labels, bool)
+    thresholds = np.unique(scores)[::-1]
+    tpr = np.array([(scores[labels] >= t).mean() for t in thresholds])
+    fpr = np.array([(scores[~labels] >= t).mean() for t in thresholds])
+    return np.concatenate([[0.0], fpr, [1.0]]), np.concatenate([[0.0], tpr, [1.0]])
+
+
+def threshold_for_sensitivity(labels: np.ndarray, scores: np.ndarray, sensitivity: float) -> float:
+    """The highest threshold that still finds `sensitivity` of the positives."""
+    positives = np.sort(scores[np.asarray(labels, bool)])
+    return float(positives[int(np.floor((1.0 - sensitivity) * len(positives)))])
+
+
+def threshold_for_specificity(labels: np.ndarray, scores: np.ndarray, specificity: float) -> float:
+    """The lowest threshold that keeps `specificity` of the negatives below it."""
+    negatives = np.sort(scores[~np.asarray(labels, bool)])
+    index = int(np.ceil(specificity * len(negatives)))
+    return float(np.nextafter(negatives[index - 1], np.inf)) if index > 0 else float(negatives[0])
+
+
+def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    labels = np.asarray(labels, bool)
+    candidates = np.unique(scores)
+    j = [(scores[labels] >= t).mean() - (scores[~labels] >= t).mean() for t in candidates]
+    return float(candidates[int(np.argmax(j))])
+
+
+def sensitivity_specificity(labels: np.ndarray, positive: np.ndarray) -> tuple[float, float]:
+    labels, positive = np.asarray(labels, bool), np.asarray(positive, bool)
+    return float(positive[labels].mean()), float((~positive[~labels]).mean())
+
+
+def expected_calibration_error(correct_probability: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    """ECE of the top-label confidence: `correct_probability` is the predicted class's probability."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(correct_probability, edges[1:-1]), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        in_bin = which == b
+        if in_bin.any():
+            error += in_bin.mean() * abs(correct_probability[in_bin].mean() - correct[in_bin].mean())
+    return float(error)
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray, binary: bool) -> float:
+    """Temperature minimising the negative log-likelihood (Guo et al. 2017), by a fine grid search."""
+    grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 400))
+    return float(grid[int(np.argmin([_nll(logits / t, labels, binary) for t in grid]))])
+
+
+def _nll(logits: np.ndarray, labels: np.ndarray, binary: bool) -> float:
+    if binary:
+        return float(np.mean(np.logaddexp(0.0, logits) - labels * logits))
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-np.mean(log_probabilities[np.arange(len(labels)), labels.astype(int)]))
+
+
+def bootstrap_ci(metric, patients: np.ndarray, *arrays: np.ndarray, rounds: int = 1000,
+                 seed: int = 0) -> tuple[float, float]:
+    """95% interval of metric(*arrays) resampling whole patients with replacement."""
+    rng = np.random.default_rng(seed)
+    unique, index_of = np.unique(patients, return_inverse=True)
+    members = [np.flatnonzero(index_of == i) for i in range(len(unique))]
+    values = []
+    for _ in range(rounds):
+        chosen = np.concatenate([members[i] for i in rng.integers(0, len(unique), len(unique))])
+        value = metric(*(array[chosen] for array in arrays))
+        if np.isfinite(value):
+            values.append(value)
+    if not values:
+        return float("nan"), float("nan")
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
