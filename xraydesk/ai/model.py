@@ -141,13 +141,13 @@ class ChestXRayModel:
         def forward(images):
             pneumonia, cause, zones, extent, embedding = with_embedding([images], training=False)
             thumbnail = tf.nn.avg_pool2d(images, AUTOENCODER_POOL, AUTOENCODER_POOL, "VALID")
-            error = tf.reduce_mean(tf.abs(autoencoder([images], training=False) - thumbnail), axis=[1, 2, 3])
+            error = tf.reduce_mean(tf.abs(autoencoder(images, training=False) - thumbnail), axis=[1, 2, 3])
             return {"pneumonia": pneumonia, "cause": cause, "zones": zones, "extent": extent,
                     "embedding": embedding, "reconstruction_error": error}
 
         @tf.function(input_signature=[spec])
         def lung_probability(images):
-            return tf.sigmoid(lungs([images], training=False))[..., 0]
+            return tf.sigmoid(lungs(images, training=False))[..., 0]
 
         self._forward = forward
         self._lung_probability = lung_probability
