@@ -27,13 +27,13 @@ def _residual_stage(x, filters: int, name: str | None = None):
     return layers.ReLU(name=name)(layers.Add()([x, shortcut]))
 
 
-def build_classifier(widths=(32, 64, 128, 192, 256), dropout: float = 0.3) -> keras.Model:
+def build_classifier(widths=(32, 64, 128, 256), dropout: float = 0.3) -> keras.Model:
     """One backbone, four heads (logits): pneumonia, cause, six zones, geographic extent.
 
     The zone and extent heads read a flattened low-resolution map rather than a global average,
     because where the opacity lies is the whole point of a zone score."""
     inputs = keras.Input(INPUT_SHAPE, name="image")
-    x = _conv_bn_relu(inputs, widths[0] // 2, strides=2)
+    x = _conv_bn_relu(inputs, widths[0] // 2, strides=2)  # 224 -> 112; four stages -> 7x7
     for width in widths[:-1]:
         x = _residual_stage(x, width)
     features = _residual_stage(x, widths[-1], name=FEATURES_LAYER)

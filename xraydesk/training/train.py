@@ -19,8 +19,8 @@ log = logging.getLogger("xraydesk.train")
 class TrainConfig:
     seed: int = 20261121
     batch_size: int = 16
-    classifier_epochs: int = 40
-    lungs_epochs: int = 24
+    classifier_epochs: int = 35
+    lungs_epochs: int = 20
     gate_epochs: int = 15
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
