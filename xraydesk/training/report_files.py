@@ -140,6 +140,7 @@ def summary_markdown(report: dict) -> str:
               f"| pneumonia | {calibration['pneumonia_ece']['before']:.3f} | {calibration['pneumonia_ece']['after']:.3f} |",
               f"| cause | {calibration['cause_ece']['before']:.3f} | {calibration['cause_ece']['after']:.3f} |",
               "", f"Chest X-rays refused by the learned input check: {report['input_check_chest_refused_by_learned_scores']:.2%}"]
+    lines += _input_check_lines(report.get("input_check_non_chest")) + _heatmap_lines(report.get("heatmaps"))
     for title, key in (("Per source", "per_source"), ("Per age group", "per_age_group")):
         lines += ["", f"## {title}", "", "| group | n | labels | pneumonia AUC | flagged pneumonia | mean p(COVID) |",
                   "|---|---|---|---|---|---|"]
@@ -148,6 +149,32 @@ def summary_markdown(report: dict) -> str:
             lines.append(f"| {group} | {row['n']} | {labels} | {_fmt(row['pneumonia'].get('auc'))} "
                          f"| {row['pneumonia_positive_rate']:.1%} | {row['mean_p_covid']:.3f} |")
     return "\n".join(lines) + "\n"
+
+
+def _input_check_lines(check: dict | None) -> list[str]:
+    if not check:
+        return []
+    lines = ["", "## Input check on images that are not chest X-rays", "",
+             f"{check['n']} images; accepted (should be none): {', '.join(check['accepted']) or 'none'}", "",
+             "| image | refused | reason |", "|---|---|---|"]
+    return lines + [f"| {name} | {'yes' if case['refused'] else '**no**'} | {case['reason']} |"
+                    for name, case in check["cases"].items()]
+
+
+def _heatmap_lines(heatmaps: dict | None) -> list[str]:
+    if not heatmaps:
+        return []
+    mass, pointing, sanity = heatmaps["lung_mass"], heatmaps["pointing_game_rsna"], heatmaps["randomisation_sanity"]
+    by_age = ", ".join(f"{age} {share:.1%}" for age, share in mass["by_age_group"].items())
+    return ["", "## What the Grad-CAM heatmaps look at (target: pneumonia)", "",
+            f"- heatmap mass inside the reference lung masks: {mass['mean_share_in_lungs']:.1%} "
+            f"(the lungs cover {mass['lung_area_share']:.1%} of the image; n={mass['n']} pneumonia images; "
+            f"by age group: {by_age}; empty maps: {mass['empty_maps']})",
+            f"- pointing game on the positive RSNA DICOMs: {pointing['hit_rate']:.0%} of {pointing['n']} "
+            "heatmap peaks fall inside a radiologist's opacity box",
+            f"- randomising the last stage's weights: mean rank correlation with the trained maps "
+            f"{sanity['mean_rank_correlation']:.2f} (n={sanity['n']}; near 0 means the map depends on the "
+            "learned weights)"]
 
 
 def write_report(report: dict, results, zone_threshold: float, out_dir: Path) -> None:
