@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian/Ubuntu machine for XRayDesk: Qt's system libraries, then the package.
+# Sets up XRayDesk on a fresh Debian/Ubuntu machine: Qt's system libraries, then a virtual
+# environment in .venv with the package installed (editable, so models/ is found beside it).
 # Usage: bash scripts/setup.sh [--test]   (--test adds Xvfb, PDF tools and the test extras)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +25,7 @@ if command -v apt-get >/dev/null; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $packages
   fi
 fi
-python3 -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+echo "XRayDesk is set up: launch it with .venv/bin/xraydesk (or .venv/bin/python main.py)"
