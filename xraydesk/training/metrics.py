@@ -47,7 +47,9 @@ def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def sensitivity_specificity(labels: np.ndarray, positive: np.ndarray) -> tuple[float, float]:
     labels, positive = np.asarray(labels, bool), np.asarray(positive, bool)
-    return float(positive[labels].mean()), float((~positive[~labels]).mean())
+    sensitivity = positive[labels].mean() if labels.any() else np.nan
+    specificity = (~positive[~labels]).mean() if (~labels).any() else np.nan
+    return float(sensitivity), float(specificity)
 
 
 def expected_calibration_error(correct_probability: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
