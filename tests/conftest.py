@@ -1,0 +1,89 @@
+"""Shared fixtures: the real DICOM data beside the repo, synthetic DICOM files, and a guard that
+fails any test leaving a QThread running (as napari does)."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, DigitalXRayImageStorageForPresentation, generate_uid
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("XRAYDESK_DATA") or REPO_ROOT / ".." / "shared" / "data").resolve()
+
+
+@pytest.fixture(scope="session")
+def dicom_dir() -> Path:
+    folder = DATA_DIR / "dicom"
+    if not folder.is_dir():
+        pytest.skip(f"shared DICOM data not found at {folder} (set XRAYDESK_DATA)")
+    return folder
+
+
+def write_dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2", bits_stored: int | None = None,
+                **attributes) -> Path:
+    """A minimal DX image file with the given pixels and extra attributes (keyword=value)."""
+    dataset = Dataset()
+    dataset.file_meta = FileMetaDataset()
+    dataset.SOPClassUID = attributes.pop("SOPClassUID", DigitalXRayImageStorageForPresentation)
+    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+    dataset.Modality = "DX"
+    dataset.PatientName = "Test^Patient"
+    dataset.PatientID = "P1"
+    dataset.StudyInstanceUID = attributes.pop("StudyInstanceUID", "1.2.3.4")
+    dataset.SeriesInstanceUID = attributes.pop("SeriesInstanceUID", "1.2.3.4.5")
+    dataset.set_pixel_data(pixels, photometric, bits_stored or pixels.dtype.itemsize * 8)
+    dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    for keyword, value in attributes.items():
+        setattr(dataset, keyword, value)
+    dataset.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.fixture
+def make_dicom(tmp_path):
+    def make(name: str, pixels: np.ndarray | None = None, **kwargs) -> Path:
+        if pixels is None:
+            pixels = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
+        return write_dicom(tmp_path / name, pixels, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def make_pixelless_dicom(tmp_path):
+    def make(name: str, sop_class=CTImageStorage) -> Path:
+        dataset = Dataset()
+        dataset.file_meta = FileMetaDataset()
+        dataset.SOPClassUID = dataset.file_meta.MediaStorageSOPClassUID = sop_class
+        dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        dataset.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+        dataset.save_as(tmp_path / name, enforce_file_format=True)
+        return tmp_path / name
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def no_qthread_left_running(monkeypatch):
+    """Fails a test that leaves a QThread running; such a thread aborts the whole run later."""
+    from PyQt5 import sip
+    from PyQt5.QtCore import QThread
+
+    started: list[QThread] = []
+    original_start = QThread.start
+
+    def tracking_start(thread, *args):
+        started.append(thread)
+        original_start(thread, *args)
+
+    monkeypatch.setattr(QThread, "start", tracking_start)
+    yield
+    running = [thread for thread in started if not sip.isdeleted(thread) and thread.isRunning()]
+    for thread in running:
+        thread.requestInterruption()
+        thread.quit()
+        thread.wait(10_000)
+    assert not running, f"test left {len(running)} QThread(s) running"

@@ -1,0 +1,25 @@
+"""Loading images and the pixel pipeline, without Qt (the UI imports this, never the reverse)."""
+
+from xraydesk.imaging.display import ImageDisplay, render_default
+from xraydesk.imaging.image import ImageLoadError, Window, XRayImage
+from xraydesk.imaging.loading import MAX_PIXELS, load_image
+from xraydesk.imaging.scanning import ERROR, IMAGE, NON_IMAGE, ScanEntry, scan_paths
+from xraydesk.imaging.view import ViewState, ViewTransform, fit_transform
+
+__all__ = [
+    "ERROR",
+    "IMAGE",
+    "MAX_PIXELS",
+    "NON_IMAGE",
+    "ImageDisplay",
+    "ImageLoadError",
+    "ScanEntry",
+    "ViewState",
+    "ViewTransform",
+    "Window",
+    "XRayImage",
+    "fit_transform",
+    "load_image",
+    "render_default",
+    "scan_paths",
+]

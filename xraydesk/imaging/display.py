@@ -1,0 +1,137 @@
+"""Mapping modality values to 8-bit display values (no Qt): VOI (window or VOI LUT) and then the
+presentation inversion, through a lookup table so that a window/level change costs one table
+lookup per pixel instead of float arithmetic over the whole image."""
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_voi, apply_windowing
+
+from xraydesk.imaging.image import Window, XRayImage
+
+# Percentiles of the automatic window: the clinically used range without collimator edges,
+# burned-in labels and detector saturation.
+AUTO_PERCENTILES = (0.5, 99.5)
+# The lung preset stretches contrast over the darker (air-containing) part of the histogram.
+LUNG_PERCENTILES = (2.0, 60.0)
+CT_LUNG_WINDOW = (-600.0, 1500.0)
+# Statistics are taken on every STATISTICS_STRIDE-th pixel in each direction: percentiles of a
+# 4-megapixel image cost ~100 ms, the subsample gives the same window within a grey level.
+STATISTICS_STRIDE = 4
+LUT_LEVELS = 2**16
+# Dragging the whole viewport width changes the window by about the full data range.
+DRAG_PIXELS_PER_RANGE = 600.0
+
+
+class ImageDisplay:
+    """Display mapping of one image. `render(window, invert)` is the only per-update work."""
+
+    def __init__(self, image: XRayImage):
+        self.image = image
+        self.minimum = float(image.pixels.min())
+        self.maximum = float(image.pixels.max())
+        self._sample = image.pixels[::STATISTICS_STRIDE, ::STATISTICS_STRIDE]
+        self.step = self._level_step()
+        self.levels = self.minimum + self.step * np.arange(self._level_count(), dtype=np.float64)
+        self.index = np.rint((image.pixels - self.minimum) / self.step).astype(np.uint16)
+
+    def _level_step(self) -> float:
+        """1 for integer data (exact); finer data is quantised to LUT_LEVELS levels."""
+        value_range = self.maximum - self.minimum
+        if value_range < LUT_LEVELS and np.array_equal(self._sample, np.rint(self._sample)):
+            return 1.0
+        return max(value_range, 1.0) / (LUT_LEVELS - 1)
+
+    def _level_count(self) -> int:
+        return int(round((self.maximum - self.minimum) / self.step)) + 1
+
+    # ------------------------------------------------------------ windows
+
+    def default_window(self) -> Window:
+        """What the viewer shows first: the header's VOI, else 8-bit data as stored, else auto."""
+        if self.image.header_windows:
+            return self.image.header_windows[0]
+        if self.image.bits_stored <= 8:
+            return self.identity_window()
+        return self.auto_window()
+
+    @staticmethod
+    def identity_window() -> Window:
+        # LINEAR_EXACT with center 127.5 and width 255 maps 0..255 onto itself.
+        return Window(127.5, 255.0, "LINEAR_EXACT", "As stored")
+
+    def auto_window(self) -> Window:
+        return self._percentile_window(AUTO_PERCENTILES, "Auto")
+
+    def full_range_window(self) -> Window:
+        return self._window_between(self.minimum, self.maximum, "Full range")
+
+    def lung_window(self) -> Window:
+        if self.image.modality == "CT":
+            return Window(*CT_LUNG_WINDOW, label="Lung")
+        low, high = LUNG_PERCENTILES
+        if self.image.presentation_inverted:  # air is stored bright
+            low, high = 100 - high, 100 - low
+        return self._percentile_window((low, high), "Lung")
+
+    def _percentile_window(self, percentiles: tuple[float, float], label: str) -> Window:
+        lower, upper = np.percentile(self._sample, percentiles)
+        return self._window_between(float(lower), float(upper), label)
+
+    def _window_between(self, lower: float, upper: float, label: str) -> Window:
+        function = self.default_function()
+        if function == "LINEAR_EXACT":
+            return Window((lower + upper) / 2, max(upper - lower, 1.0), function, label)
+        # LINEAR maps [c - 0.5 - (w-1)/2, c - 0.5 + (w-1)/2] to the output range.
+        return Window((lower + upper + 1) / 2, max(upper - lower + 1, 1.0), function, label)
+
+    def default_function(self) -> str:
+        functions = [w.function for w in self.image.header_windows if w.voi_lut_index is None]
+        return functions[0] if functions else "LINEAR_EXACT"
+
+    def dragged_window(self, start: Window, dx: float, dy: float) -> Window:
+        """Right/left widens/narrows the window, down/up raises/lowers the level (the usual
+        PACS convention)."""
+        per_pixel = max(self.maximum - self.minimum, 1.0) / DRAG_PIXELS_PER_RANGE
+        return start.adjusted(start.center + dy * per_pixel, start.width + dx * per_pixel)
+
+    # ------------------------------------------------------------ rendering
+
+    def lookup_table(self, window: Window, invert: bool = False) -> np.ndarray:
+        """uint8 display value for every level. Inverts when exactly one of the presentation
+        (MONOCHROME1/INVERSE) and the user's invert asks for it."""
+        if window.voi_lut_index is not None:
+            values = self._voi_lut_values(window.voi_lut_index)
+        else:
+            values = apply_windowing(self.levels, _window_dataset(window))
+        table = np.rint(values).astype(np.uint8)
+        if self.image.presentation_inverted != invert:
+            np.subtract(255, table, out=table)
+        return table
+
+    def _voi_lut_values(self, index: int) -> np.ndarray:
+        """pydicom's VOI LUT output rescaled to 0..255 (its range depends on the LUT's bit depth)."""
+        values = apply_voi(np.rint(self.levels).astype(np.int64), self.image.dataset, index).astype(np.float64)
+        low, high = values.min(), values.max()
+        return (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+
+    def render(self, window: Window, invert: bool = False) -> np.ndarray:
+        return self.lookup_table(window, invert)[self.index]
+
+
+def _window_dataset(window: Window) -> Dataset:
+    """The minimal data set pydicom's apply_windowing reads; 8 unsigned bits make its output
+    range 0..255."""
+    dataset = Dataset()
+    dataset.PhotometricInterpretation = "MONOCHROME2"
+    dataset.BitsStored = 8
+    dataset.PixelRepresentation = 0
+    dataset.WindowCenter = window.center
+    dataset.WindowWidth = window.width
+    dataset.VOILUTFunction = window.function
+    return dataset
+
+
+def render_default(image: XRayImage) -> np.ndarray:
+    """The image exactly as the viewer first shows it (default window, no user invert), uint8."""
+    display = ImageDisplay(image)
+    return display.render(display.default_window())

@@ -1,0 +1,76 @@
+"""The in-memory image model shared by the viewer, the AI and the batch commands (no Qt)."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+
+class ImageLoadError(Exception):
+    """An image could not be opened; str() names the file and the reason."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path.name}: {reason}")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A VOI transform in modality units. With `voi_lut_index` set, the header's VOI LUT
+    Sequence item of that index is applied, and center/width only describe its input range."""
+
+    center: float
+    width: float
+    function: str = "LINEAR"
+    label: str = ""
+    voi_lut_index: int | None = None
+
+    def adjusted(self, center: float, width: float, label: str = "Manual") -> "Window":
+        """The same VOI function with a new center/width (a VOI LUT turns into a window)."""
+        return Window(center, max(width, 1.0), self.function, label)
+
+    @property
+    def lower(self) -> float:
+        return self.center - self.width / 2
+
+    @property
+    def upper(self) -> float:
+        return self.center + self.width / 2
+
+
+@dataclass
+class XRayImage:
+    """One decoded image. `pixels` holds modality values (after the Modality LUT) at full bit
+    depth; display mapping happens in `display.ImageDisplay`."""
+
+    path: Path
+    pixels: np.ndarray
+    source_format: str  # "DICOM", "PNG" or "JPEG"
+    bits_stored: int
+    modality: str = ""
+    body_part: str = ""
+    is_color_source: bool = False
+    presentation_inverted: bool = False
+    header_windows: list[Window] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    dataset: Dataset | None = None
+    patient_name: str = ""
+    patient_id: str = ""
+    study_date: str = ""
+    study_description: str = ""
+    study_uid: str = ""
+    series_uid: str = ""
+    instance_number: int | None = None
+    pixel_spacing: tuple[float, float] | None = None
+    imager_pixel_spacing: tuple[float, float] | None = None
+    frame_count: int = 1
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])

@@ -1,0 +1,294 @@
+"""Opening PNG, JPEG and DICOM files into `XRayImage` (no Qt). Files are only ever read."""
+
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from PIL import Image, ImageOps, UnidentifiedImageError
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
+from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
+from pydicom.uid import (
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    MediaStorageDirectoryStorage,
+)
+
+from xraydesk.imaging.image import ImageLoadError, Window, XRayImage
+
+# 8192 x 8192: far above any radiograph (a 43x43 cm detector at 0.1 mm is 4300 x 4300), low enough
+# that a float32 copy (256 MB) still fits in memory.
+MAX_PIXELS = 8192 * 8192
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"
+DICOM_EXTENSIONS = {".dcm", ".dicom", ".dic", ""}
+
+# warnings.catch_warnings swaps process-wide state; images load in several threads at once.
+_WARNINGS_LOCK = threading.Lock()
+
+# ITU-R BT.601 luma, the weights Pillow's convert("L") uses.
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def load_image(path: str | Path) -> XRayImage:
+    """Open a PNG, JPEG or DICOM file. Raises ImageLoadError naming the file and the reason."""
+    path = Path(path)
+    try:
+        signature = _read_signature(path)
+        if signature.startswith((PNG_SIGNATURE, JPEG_SIGNATURE)):
+            return _load_pillow(path)
+        return _load_dicom(path)
+    except ImageLoadError:
+        raise
+    except MemoryError as exc:
+        raise ImageLoadError(path, "not enough memory to decode the image") from exc
+    except Exception as exc:
+        raise ImageLoadError(path, f"cannot decode the image ({type(exc).__name__}: {exc})") from exc
+
+
+def _read_signature(path: Path) -> bytes:
+    try:
+        if path.is_dir():
+            raise ImageLoadError(path, "is a folder, not a file")
+        with path.open("rb") as stream:
+            signature = stream.read(8)
+    except FileNotFoundError as exc:
+        raise ImageLoadError(path, "file not found") from exc
+    except PermissionError as exc:
+        raise ImageLoadError(path, "permission denied (file is not readable)") from exc
+    if not signature:
+        raise ImageLoadError(path, "file is empty (0 bytes)")
+    return signature
+
+
+def _check_size(path: Path, rows: int, columns: int) -> None:
+    if rows * columns > MAX_PIXELS:
+        raise ImageLoadError(
+            path,
+            f"image too large ({columns} x {rows} pixels; the limit is {MAX_PIXELS // 10**6} megapixels)",
+        )
+
+
+def to_grayscale(rgb: np.ndarray) -> np.ndarray:
+    return rgb[..., :3].astype(np.float32) @ LUMA_WEIGHTS
+
+
+def _gray_from_color(rgb: np.ndarray, notices: list[str]) -> tuple[np.ndarray, bool]:
+    """Returns (gray pixels, is_color_source). Gray images stored as RGB are common for JPEGs
+    from the web; they are read as grayscale without counting as colour."""
+    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
+        notices.append("Stored as colour with identical channels; read as grayscale.")
+        return rgb[..., 0], False
+    notices.append("Colour image converted to grayscale; it is not a native X-ray.")
+    return to_grayscale(rgb), True
+
+
+# ---------------------------------------------------------------- PNG / JPEG (Pillow)
+
+
+def _load_pillow(path: Path) -> XRayImage:
+    notices: list[str] = []
+    try:
+        with _open_pillow(path) as opened:
+            _check_size(path, opened.height, opened.width)
+            source_format = opened.format
+            pixels, is_color, bits = _pillow_pixels(ImageOps.exif_transpose(opened), notices)
+    except UnidentifiedImageError as exc:
+        raise ImageLoadError(path, "not a readable PNG or JPEG file") from exc
+    except OSError as exc:
+        raise ImageLoadError(path, f"file is truncated or corrupt ({exc})") from exc
+    return XRayImage(
+        path=path,
+        pixels=np.ascontiguousarray(pixels, dtype=np.float32),
+        source_format=source_format,
+        bits_stored=bits,
+        is_color_source=is_color,
+        notices=notices,
+    )
+
+
+def _open_pillow(path: Path) -> Image.Image:
+    """Image.open with Pillow's decompression-bomb warning raised as an error."""
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return Image.open(path)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageLoadError(path, f"image too large ({exc})") from exc
+
+
+def _pillow_pixels(picture: Image.Image, notices: list[str]) -> tuple[np.ndarray, bool, int]:
+    if picture.mode.startswith("I"):
+        return np.asarray(picture), False, 16
+    if picture.mode in ("L", "1", "LA"):
+        return np.asarray(picture.convert("L")), False, 8
+    pixels, is_color = _gray_from_color(np.asarray(picture.convert("RGB")), notices)
+    return pixels, is_color, 8
+
+
+# ---------------------------------------------------------------- DICOM (pydicom)
+
+
+def read_dicom(path: Path, **read_options) -> tuple[Dataset, list[str]]:
+    """Read a DICOM file, also one without preamble or file meta (read as the encoding pydicom
+    detects). Raises ImageLoadError when the file is not DICOM."""
+    try:
+        return _read_complete(path, **read_options), []
+    except InvalidDicomError:
+        pass
+    try:
+        dataset = _read_complete(path, force=True, **read_options)
+    except ImageLoadError:
+        raise
+    except Exception as exc:
+        raise ImageLoadError(path, "not a DICOM, PNG or JPEG file") from exc
+    if not _has_dicom_content(dataset):
+        raise ImageLoadError(path, "not a DICOM, PNG or JPEG file")
+    implicit, little_endian = dataset.original_encoding
+    dataset.file_meta.TransferSyntaxUID = (
+        ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little_endian else ExplicitVRBigEndian
+    )
+    return dataset, ["File has no DICOM preamble or file meta; read as raw data set."]
+
+
+def _read_complete(path: Path, **read_options) -> Dataset:
+    """dcmread, except that a file ending inside an element (pydicom only warns) is an error."""
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = pydicom.dcmread(path, **read_options)
+    for warning in caught:
+        if "End of file reached" in str(warning.message):
+            raise ImageLoadError(path, f"file is truncated ({warning.message})")
+    return dataset
+
+
+def _has_dicom_content(dataset: Dataset) -> bool:
+    """A forced read of a non-DICOM file yields a few garbage elements; a real data set has an
+    SOP class or image geometry."""
+    return any(keyword in dataset for keyword in ("SOPClassUID", "Rows", "DirectoryRecordSequence"))
+
+
+def describe_non_image(dataset: Dataset) -> str:
+    """What a pixel-less DICOM object is, for 'skipped' messages: 'DICOMDIR', 'Basic Text SR Storage'…"""
+    media_class = dataset.get("file_meta", Dataset()).get("MediaStorageSOPClassUID")
+    if "DirectoryRecordSequence" in dataset or media_class == MediaStorageDirectoryStorage:
+        return "DICOMDIR"
+    sop_class = dataset.get("SOPClassUID") or media_class
+    return UID(sop_class).name if sop_class else "unknown object"
+
+
+def _load_dicom(path: Path) -> XRayImage:
+    dataset, notices = read_dicom(path)
+    if "PixelData" not in dataset:
+        raise ImageLoadError(path, f"DICOM file has no pixel data ({describe_non_image(dataset)})")
+    _check_size(path, int(dataset.get("Rows", 0)), int(dataset.get("Columns", 0)))
+    _check_decoder(path, dataset)
+    frame_count = int(dataset.get("NumberOfFrames") or 1)
+    if frame_count > 1:
+        notices.append(f"Multi-frame image ({frame_count} frames); showing the first frame.")
+    try:
+        stored = pixel_array(dataset, index=0)
+    except Exception as exc:
+        raise ImageLoadError(path, f"pixel data is truncated or corrupt ({exc})") from exc
+    pixels, is_color = _dicom_gray_pixels(stored, dataset, notices)
+    return XRayImage(
+        path=path,
+        pixels=np.ascontiguousarray(pixels, dtype=np.float32),
+        source_format="DICOM",
+        bits_stored=int(dataset.get("BitsStored") or stored.dtype.itemsize * 8),
+        modality=str(dataset.get("Modality", "")),
+        body_part=str(dataset.get("BodyPartExamined", "")),
+        is_color_source=is_color,
+        presentation_inverted=not is_color and _presentation_inverted(dataset),
+        header_windows=[] if is_color else header_windows(dataset),
+        notices=notices,
+        dataset=dataset,
+        patient_name=str(dataset.get("PatientName", "")),
+        patient_id=str(dataset.get("PatientID", "")),
+        study_date=str(dataset.get("StudyDate", "")),
+        study_description=str(dataset.get("StudyDescription", "")),
+        study_uid=str(dataset.get("StudyInstanceUID", "")),
+        series_uid=str(dataset.get("SeriesInstanceUID", "")),
+        instance_number=optional_int(dataset.get("InstanceNumber")),
+        pixel_spacing=_spacing(dataset.get("PixelSpacing")),
+        imager_pixel_spacing=_spacing(dataset.get("ImagerPixelSpacing")),
+        frame_count=frame_count,
+    )
+
+
+def _check_decoder(path: Path, dataset: Dataset) -> None:
+    syntax = dataset.file_meta.get("TransferSyntaxUID")
+    if syntax is None:
+        raise ImageLoadError(path, "DICOM file meta has no Transfer Syntax UID")
+    try:
+        available = get_decoder(syntax).is_available
+    except NotImplementedError:
+        available = False
+    if not available:
+        raise ImageLoadError(path, f"unsupported transfer syntax '{syntax.name}' ({syntax}): no decoder installed")
+
+
+def _dicom_gray_pixels(stored: np.ndarray, dataset: Dataset, notices: list[str]) -> tuple[np.ndarray, bool]:
+    photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2"))
+    if photometric == "PALETTE COLOR":
+        return _gray_from_color(apply_color_lut(stored, dataset), notices)
+    if stored.ndim == 3:  # RGB, YBR (pydicom converts YBR to RGB while decoding)
+        return _gray_from_color(stored, notices)
+    return apply_modality_lut(stored, dataset), False
+
+
+def _presentation_inverted(dataset: Dataset) -> bool:
+    """MONOCHROME1 and Presentation LUT Shape INVERSE describe the same inversion: DICOM requires
+    INVERSE on MONOCHROME1 images of the DX/CR 'for presentation' IODs, so it must not undo it."""
+    shape = str(dataset.get("PresentationLUTShape", "")).strip().upper()
+    return dataset.get("PhotometricInterpretation") == "MONOCHROME1" or shape == "INVERSE"
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, MultiValue | list) else [value]
+
+
+def header_windows(dataset: Dataset) -> list[Window]:
+    """Header VOI transforms in the order pydicom would apply them: VOI LUT Sequence items first
+    (pydicom's `prefer_lut`), then Window Center/Width pairs."""
+    windows = [_voi_lut_window(index, item) for index, item in enumerate(dataset.get("VOILUTSequence") or [])]
+    centers = _as_list(dataset.get("WindowCenter"))
+    widths = _as_list(dataset.get("WindowWidth"))
+    explanations = _as_list(dataset.get("WindowCenterWidthExplanation"))
+    function = str(dataset.get("VOILUTFunction") or "LINEAR").upper()
+    for index, (center, width) in enumerate(zip(centers, widths)):
+        if float(width) <= 0:
+            continue
+        label = str(explanations[index]) if index < len(explanations) else f"Header window {index + 1}"
+        windows.append(Window(float(center), float(width), function, label))
+    return windows
+
+
+def _voi_lut_window(index: int, item: Dataset) -> Window:
+    entries, first_mapped, _ = item.LUTDescriptor
+    entries = entries or 2**16
+    label = str(item.get("LUTExplanation") or f"Header VOI LUT {index + 1}")
+    return Window(first_mapped + entries / 2, float(entries), "LINEAR", label, voi_lut_index=index)
+
+
+def optional_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _spacing(value) -> tuple[float, float] | None:
+    """Row and column spacing in mm; zero spacing (seen in real CR files) means unknown."""
+    values = _as_list(value)
+    if len(values) != 2 or min(float(v) for v in values) <= 0:
+        return None
+    return float(values[0]), float(values[1])

@@ -1,0 +1,203 @@
+"""Finding images in files and folders (no Qt, no pixel decoding): headers only, grouped and
+sorted patient → study → series → instance for the study browser and batch commands."""
+
+import os
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+from pydicom.fileset import FileSet
+from pydicom.uid import MediaStorageDirectoryStorage
+
+from xraydesk.imaging.image import ImageLoadError
+from xraydesk.imaging.loading import (
+    DICOM_EXTENSIONS,
+    JPEG_SIGNATURE,
+    PNG_SIGNATURE,
+    describe_non_image,
+    optional_int,
+    read_dicom,
+)
+
+IMAGE = "image"
+NON_IMAGE = "non_image"
+ERROR = "error"
+
+HEADER_TAGS = [
+    "SOPClassUID", "Modality", "Rows", "PatientName", "PatientID", "StudyInstanceUID", "StudyDate",
+    "StudyDescription", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "InstanceNumber",
+    "AcquisitionTime", "ContentTime",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ScanEntry:
+    path: Path
+    kind: str  # IMAGE, NON_IMAGE or ERROR
+    reason: str = ""  # why a NON_IMAGE or ERROR entry was skipped
+    source_format: str = ""  # "DICOM", "PNG" or "JPEG" for images
+    patient_name: str = ""
+    patient_id: str = ""
+    study_uid: str = ""
+    study_date: str = ""
+    study_description: str = ""
+    series_uid: str = ""
+    series_number: int | None = None
+    series_description: str = ""
+    modality: str = ""
+    instance_number: int | None = None
+    acquisition_time: str = ""
+
+    @property
+    def patient_key(self) -> tuple:
+        return (self.patient_id or self.patient_name, self.patient_name)
+
+    @property
+    def study_key(self) -> tuple:
+        return (*self.patient_key, self.study_date, self.study_uid)
+
+    @property
+    def series_key(self) -> tuple:
+        return (*self.study_key, _none_last(self.series_number), self.series_uid)
+
+    @property
+    def sort_key(self) -> tuple:
+        """Images first in browser order (Instance Number, then acquisition time, then file
+        name); skipped entries after them by path."""
+        if self.kind != IMAGE:
+            return (1, (), str(self.path))
+        return (0, self.series_key, (_none_last(self.instance_number), self.acquisition_time, self.path.name))
+
+
+def _none_last(number: int | None) -> tuple:
+    return (number is None, number or 0)
+
+
+class _Scan:
+    def __init__(self, on_entry: Callable[[ScanEntry], None] | None, should_stop: Callable[[], bool] | None):
+        self.on_entry = on_entry
+        self.should_stop = should_stop or (lambda: False)
+        self.entries: list[ScanEntry] = []
+        self.seen: set[Path] = set()
+
+    def add(self, entry: ScanEntry) -> None:
+        self.entries.append(entry)
+        if self.on_entry is not None:
+            self.on_entry(entry)
+
+    def visit(self, path: Path) -> None:
+        if self.should_stop():
+            return
+        if path.is_dir():
+            self.walk(path)
+        elif not path.exists():
+            self.add(ScanEntry(path, ERROR, "file or folder not found"))
+        else:
+            self.visit_file(path)
+
+    def walk(self, folder: Path) -> None:
+        def report_unreadable(error: OSError) -> None:
+            self.add(ScanEntry(Path(error.filename or folder), ERROR, f"cannot read folder ({error.strerror})"))
+
+        for root, folders, files in os.walk(folder, onerror=report_unreadable):
+            folders[:] = sorted(name for name in folders if not name.startswith("."))
+            for name in sorted(files):
+                if self.should_stop():
+                    return
+                if not name.startswith("."):
+                    self.visit_file(Path(root) / name)
+
+    def visit_file(self, path: Path) -> None:
+        resolved = path.resolve()
+        if resolved in self.seen:
+            return
+        self.seen.add(resolved)
+        entry, referenced = _scan_file(path)
+        self.add(entry)
+        for referenced_path in referenced:
+            self.visit(referenced_path)
+
+
+def scan_paths(
+    paths: Iterable[str | Path],
+    on_entry: Callable[[ScanEntry], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[ScanEntry]:
+    """Scan files and folders (recursively; files a DICOMDIR lists are followed). `on_entry` sees
+    each entry as it is found; `should_stop` is polled between files. Returns all entries, sorted."""
+    scan = _Scan(on_entry, should_stop)
+    for path in paths:
+        scan.visit(Path(path))
+    return sorted(scan.entries, key=lambda entry: entry.sort_key)
+
+
+def _scan_file(path: Path) -> tuple[ScanEntry, list[Path]]:
+    """The entry for one file, and the files it references (a DICOMDIR's)."""
+    try:
+        with path.open("rb") as stream:
+            signature = stream.read(8)
+    except OSError as exc:
+        return ScanEntry(path, ERROR, f"cannot read file ({exc.strerror})"), []
+    if not signature:
+        return ScanEntry(path, ERROR, "file is empty (0 bytes)"), []
+    if signature.startswith(PNG_SIGNATURE):
+        return _plain_image_entry(path, "PNG"), []
+    if signature.startswith(JPEG_SIGNATURE):
+        return _plain_image_entry(path, "JPEG"), []
+    return _scan_dicom(path)
+
+
+def _plain_image_entry(path: Path, source_format: str) -> ScanEntry:
+    """PNG/JPEG files have no patient data: each folder is one study and series."""
+    folder = str(path.parent)
+    return ScanEntry(path, IMAGE, source_format=source_format, study_uid=folder, series_uid=folder,
+                     study_description=path.parent.name)  # fmt: skip
+
+
+def _scan_dicom(path: Path) -> tuple[ScanEntry, list[Path]]:
+    try:
+        dataset, _ = read_dicom(path, stop_before_pixels=True, specific_tags=HEADER_TAGS)
+    except ImageLoadError as error:
+        # Unknown files beside the images (notes, spreadsheets) are skipped quietly; a file
+        # named like DICOM that is not is an error worth reporting.
+        kind = ERROR if path.suffix.lower() in DICOM_EXTENSIONS else NON_IMAGE
+        return ScanEntry(path, kind, error.reason), []
+    except Exception as exc:
+        return ScanEntry(path, ERROR, f"unreadable DICOM header ({exc})"), []
+    if dataset.file_meta.get("MediaStorageSOPClassUID") == MediaStorageDirectoryStorage:
+        return _scan_dicomdir(path)
+    if "Rows" not in dataset:
+        return ScanEntry(path, NON_IMAGE, f"no pixel data ({describe_non_image(dataset)})"), []
+    return ScanEntry(
+        path,
+        IMAGE,
+        source_format="DICOM",
+        patient_name=_text(dataset, "PatientName"),
+        patient_id=_text(dataset, "PatientID"),
+        study_uid=_text(dataset, "StudyInstanceUID"),
+        study_date=_text(dataset, "StudyDate"),
+        study_description=_text(dataset, "StudyDescription"),
+        series_uid=_text(dataset, "SeriesInstanceUID"),
+        series_number=optional_int(dataset.get("SeriesNumber")),
+        series_description=_text(dataset, "SeriesDescription"),
+        modality=_text(dataset, "Modality"),
+        instance_number=optional_int(dataset.get("InstanceNumber")),
+        acquisition_time=_text(dataset, "AcquisitionTime") or _text(dataset, "ContentTime"),
+    ), []
+
+
+def _scan_dicomdir(path: Path) -> tuple[ScanEntry, list[Path]]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom warns about non-standard but readable encodings
+            file_set = FileSet(pydicom.dcmread(path))
+    except Exception as exc:
+        return ScanEntry(path, ERROR, f"DICOMDIR could not be read ({exc})"), []
+    referenced = [Path(instance.path) for instance in file_set]
+    return ScanEntry(path, NON_IMAGE, f"DICOMDIR (index of {len(referenced)} files)"), referenced
+
+
+def _text(dataset, keyword: str) -> str:
+    return str(dataset.get(keyword) or "")
