@@ -1,0 +1,168 @@
+"""The study browser: patient → study → series → image, with thumbnails, plus the files that were
+skipped and why. Entries arrive one by one from the scan and are inserted in sorted place."""
+
+from bisect import bisect_right
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PyQt5.QtCore import QSize, Qt, pyqtSignal
+from PyQt5.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
+from PyQt5.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
+
+from xraydesk.imaging import IMAGE, ScanEntry
+from xraydesk.ui.canvas import format_study_date
+
+SORT_KEY_ROLE = Qt.UserRole
+PATH_ROLE = Qt.UserRole + 1
+THUMBNAIL_SIZE = 64
+ERROR_COLOR = QColor(200, 60, 60)
+
+
+def pixmap_from_gray(pixels: np.ndarray) -> QPixmap:
+    pixels = np.ascontiguousarray(pixels)
+    height, width = pixels.shape
+    return QPixmap.fromImage(QImage(pixels.data, width, height, width, QImage.Format_Grayscale8).copy())
+
+
+def patient_label(entry: ScanEntry) -> str:
+    if entry.source_format != "DICOM":
+        return "Image files (no patient data)"
+    name = entry.patient_name.replace("^", " ").strip() or "Unknown patient"
+    return f"{name} ({entry.patient_id})" if entry.patient_id else name
+
+
+def study_label(entry: ScanEntry) -> str:
+    return " ".join(filter(None, [format_study_date(entry.study_date), entry.study_description])) or "Study"
+
+
+def series_label(entry: ScanEntry) -> str:
+    number = f"#{entry.series_number}" if entry.series_number is not None else ""
+    return " ".join(filter(None, [entry.modality or entry.source_format, "series", number, entry.series_description]))
+
+
+def image_label(entry: ScanEntry) -> str:
+    return f"{entry.instance_number}: {entry.path.name}" if entry.instance_number is not None else entry.path.name
+
+
+class StudyBrowser(QTreeWidget):
+    imageSelected = pyqtSignal(object)  # Path
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setHeaderLabels(["Item", "Details"])
+        self.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        self.setColumnWidth(0, 260)
+        self._image_items: dict[Path, QTreeWidgetItem] = {}
+        self._group_items: dict[tuple, QTreeWidgetItem] = {}
+        self._skipped_item: QTreeWidgetItem | None = None
+        self._skipped_reasons: Counter[str] = Counter()
+        self.currentItemChanged.connect(self._on_current_changed)
+
+    def clear(self) -> None:
+        super().clear()
+        self._image_items.clear()
+        self._group_items.clear()
+        self._skipped_item = None
+        self._skipped_reasons.clear()
+
+    # ------------------------------------------------------------ filling
+
+    def add_entry(self, entry: ScanEntry) -> None:
+        if entry.path in self._image_items:
+            return
+        if entry.kind != IMAGE:
+            self._add_skipped(entry)
+            return
+        series = self._group(entry)
+        item = QTreeWidgetItem([image_label(entry), entry.source_format])
+        item.setData(0, SORT_KEY_ROLE, entry.sort_key)
+        item.setData(0, PATH_ROLE, str(entry.path))
+        item.setToolTip(0, str(entry.path))
+        _insert_sorted(series, item)
+        self._image_items[entry.path] = item
+
+    def _group(self, entry: ScanEntry) -> QTreeWidgetItem:
+        parent = self.invisibleRootItem()
+        for key, label in [
+            (entry.patient_key, patient_label(entry)),
+            (entry.study_key, study_label(entry)),
+            (entry.series_key, series_label(entry)),
+        ]:
+            if key not in self._group_items:
+                item = QTreeWidgetItem([label, ""])
+                item.setData(0, SORT_KEY_ROLE, key)
+                _insert_sorted(parent, item, before_skipped=parent is self.invisibleRootItem())
+                item.setExpanded(True)
+                self._group_items[key] = item
+            parent = self._group_items[key]
+        return parent
+
+    def _add_skipped(self, entry: ScanEntry) -> None:
+        if self._skipped_item is None:
+            self._skipped_item = QTreeWidgetItem(["Skipped", ""])
+            self.addTopLevelItem(self._skipped_item)
+        item = QTreeWidgetItem([entry.path.name, entry.reason])
+        item.setToolTip(0, str(entry.path))
+        item.setToolTip(1, entry.reason)
+        if entry.kind != "non_image":
+            item.setForeground(1, QBrush(ERROR_COLOR))
+        self._skipped_item.addChild(item)
+        self._skipped_reasons[entry.reason] += 1
+        self._skipped_item.setText(0, f"Skipped ({self._skipped_item.childCount()})")
+
+    def set_thumbnail(self, path: Path, thumbnail: np.ndarray) -> None:
+        if path in self._image_items:
+            self._image_items[path].setIcon(0, QIcon(pixmap_from_gray(thumbnail)))
+
+    def set_error(self, path: Path, reason: str) -> None:
+        if path in self._image_items:
+            item = self._image_items[path]
+            item.setText(1, reason)
+            item.setToolTip(1, reason)
+            item.setForeground(1, QBrush(ERROR_COLOR))
+
+    # ------------------------------------------------------------ queries and selection
+
+    def image_paths(self) -> list[Path]:
+        """Image paths in the browser's (sorted) order."""
+        paths = []
+
+        def collect(item: QTreeWidgetItem) -> None:
+            if item.data(0, PATH_ROLE):
+                paths.append(Path(item.data(0, PATH_ROLE)))
+            for index in range(item.childCount()):
+                collect(item.child(index))
+
+        collect(self.invisibleRootItem())
+        return paths
+
+    def skipped_count(self) -> int:
+        return self._skipped_item.childCount() if self._skipped_item else 0
+
+    def skipped_summary(self) -> str:
+        return "; ".join(f"{count} × {reason}" for reason, count in self._skipped_reasons.most_common(3))
+
+    def select_path(self, path: Path) -> None:
+        if path in self._image_items:
+            self.setCurrentItem(self._image_items[path])
+
+    def select_relative(self, step: int) -> None:
+        paths = self.image_paths()
+        if not paths:
+            return
+        current = self.currentItem()
+        current_path = Path(current.data(0, PATH_ROLE)) if current and current.data(0, PATH_ROLE) else None
+        index = paths.index(current_path) + step if current_path in paths else 0
+        self.select_path(paths[max(0, min(index, len(paths) - 1))])
+
+    def _on_current_changed(self, current: QTreeWidgetItem | None, _previous) -> None:
+        if current is not None and current.data(0, PATH_ROLE):
+            self.imageSelected.emit(Path(current.data(0, PATH_ROLE)))
+
+
+def _insert_sorted(parent: QTreeWidgetItem, item: QTreeWidgetItem, before_skipped: bool = False) -> None:
+    keys = [parent.child(index).data(0, SORT_KEY_ROLE) for index in range(parent.childCount())]
+    if before_skipped:  # the 'Skipped' node has no sort key and stays last
+        keys = [key for key in keys if key is not None]
+    parent.insertChild(bisect_right(keys, item.data(0, SORT_KEY_ROLE)), item)
