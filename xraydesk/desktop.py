@@ -13,7 +13,6 @@ RESOURCES_DIR = Path(__file__).resolve().parents[1] / "resources"
 DESKTOP_FILE = RESOURCES_DIR / "xraydesk.desktop"
 ICON_FILE = RESOURCES_DIR / "xraydesk.svg"
 STYLE_SHEET = RESOURCES_DIR / "style.qss"
-DESKTOP_MIME_TYPES = ("application/dicom", "image/png", "image/jpeg")
 
 
 def user_data_home() -> Path:

@@ -31,14 +31,6 @@ class Window:
         """The same VOI function with a new center/width (a VOI LUT turns into a window)."""
         return Window(center, max(width, 1.0), self.function, label)
 
-    @property
-    def lower(self) -> float:
-        return self.center - self.width / 2
-
-    @property
-    def upper(self) -> float:
-        return self.center + self.width / 2
-
 
 @dataclass
 class XRayImage:

@@ -33,6 +33,7 @@ from xraydesk.ui.workers import Worker, WorkerPool
 
 RECENT_LIMIT = 10
 IMAGE_CACHE_SIZE = 4
+MESSAGE_LINES = 12
 OPEN_FILTER = "Images (*.dcm *.dicom *.png *.jpg *.jpeg);;All files (*)"
 
 
@@ -242,7 +243,9 @@ class MainWindow(QMainWindow):
             summary += f", {skipped} skipped ({self.browser.skipped_summary()})"
         self._set_status(summary)
         if not images:
-            self.canvas.show_message(f"No images found. {summary}.")
+            reasons = [f"{entry.path.name}: {entry.reason}" for entry in entries[:MESSAGE_LINES]]
+            self.canvas.show_message("\n".join(["No image to show.", *reasons]))
+            self.tag_view.set_dataset(None)
         self._start_thumbnails(images)
 
     def _start_thumbnails(self, paths: list[Path]) -> None:

@@ -24,7 +24,7 @@ class DicomTagView(QWidget):
         self.search.setClearButtonEnabled(True)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Tag", "Name", "VR", "Value"])
-        self.tree.setColumnWidth(0, 100)
+        self.tree.setColumnWidth(0, 112)
         self.tree.setColumnWidth(1, 200)
         self.tree.setColumnWidth(2, 36)
         layout = QVBoxLayout(self)

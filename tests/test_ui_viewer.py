@@ -1,0 +1,245 @@
+"""The viewer window under pytest-qt (offscreen): opening, browsing, window/level, zoom, invert,
+overlays, bad input. Assertions are on view state and on rendered pixels."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PyQt5.QtCore import QEvent, QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PyQt5.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEvent, QWheelEvent
+from PyQt5.QtWidgets import QApplication, QDialog, QTableWidget
+
+from xraydesk.imaging import IMAGE, load_image, render_default, scan_paths
+from xraydesk.ui.canvas import OverlayLayer
+from xraydesk.ui.main_window import MainWindow
+
+WAIT_MS = 60_000
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def settings_in_tmp(tmp_path_factory):
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path_factory.mktemp("settings")))
+
+
+@pytest.fixture
+def window(qtbot):
+    main_window = MainWindow()
+    qtbot.addWidget(main_window)
+    main_window.resize(1200, 800)
+    main_window.show()
+    qtbot.waitExposed(main_window)
+    yield main_window
+    main_window.close()  # stops and joins its worker threads
+
+
+def open_and_wait(qtbot, window, paths):
+    window.open_paths(paths)
+    qtbot.waitUntil(lambda: window.workers.is_idle(), timeout=WAIT_MS)
+
+
+def wait_for_image(qtbot, window, path=None):
+    qtbot.waitUntil(lambda: window.canvas.image is not None and (path is None or window.canvas.image.path == path),
+                    timeout=WAIT_MS)  # fmt: skip
+
+
+def mouse(widget, kind, position, button, buttons):
+    QApplication.sendEvent(widget, QMouseEvent(kind, QPointF(position), button, buttons, Qt.NoModifier))
+
+
+def drag(widget, button, start: QPoint, end: QPoint):
+    mouse(widget, QEvent.MouseButtonPress, start, button, button)
+    mouse(widget, QEvent.MouseMove, (start + end) / 2, Qt.NoButton, button)
+    mouse(widget, QEvent.MouseMove, end, Qt.NoButton, button)
+    mouse(widget, QEvent.MouseButtonRelease, end, button, Qt.NoButton)
+
+
+def canvas_pixels(canvas) -> np.ndarray:
+    """The canvas as it appears on screen, as an RGB array."""
+    image = canvas.grab().toImage().convertToFormat(QImage.Format_RGB888)
+    pointer = image.constBits()
+    pointer.setsize(image.sizeInBytes())
+    rows = np.frombuffer(pointer, np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+
+
+def test_open_folder_lists_images_in_order_with_thumbnails_and_shows_one(qtbot, window, dicom_dir):
+    folder = dicom_dir / "rsna"
+    open_and_wait(qtbot, window, [folder])
+    wait_for_image(qtbot, window)
+    expected = [entry.path for entry in scan_paths([folder]) if entry.kind == IMAGE]
+    assert window.browser.image_paths() == expected
+    assert all(not window.browser._image_items[path].icon(0).isNull() for path in expected)
+    assert window.browser.skipped_count() == 1  # boxes.csv
+    shown = window.canvas.image
+    np.testing.assert_array_equal(window.canvas.displayed_pixels(), render_default(load_image(shown.path)))
+    assert "29 images, 1 skipped" in window.status_label.text()
+
+
+def test_selecting_an_image_shows_it_and_its_tags(qtbot, window, dicom_dir):
+    open_and_wait(qtbot, window, [dicom_dir / "wg04"])
+    target = dicom_dir / "wg04" / "RG1_J2KR.dcm"
+    window.browser.select_path(target)
+    wait_for_image(qtbot, window, target)
+    window.tag_view.search.setText("transfer syntax")
+    assert window.tag_view.visible_tags() == ["(0002,0010)"]
+    assert window.canvas.view.window.center == 15000
+
+
+def test_right_drag_changes_window_level_and_the_rendered_image(qtbot, window, dicom_dir):
+    path = next((dicom_dir / "rsna").glob("*.dcm"))
+    open_and_wait(qtbot, window, [path])
+    wait_for_image(qtbot, window)
+    canvas = window.canvas
+    before_window, before_pixels = canvas.view.window, canvas.displayed_pixels().copy()
+    centre = QPoint(canvas.width() // 2, canvas.height() // 2)
+    drag(canvas, Qt.RightButton, centre, centre + QPoint(80, 60))
+    after = canvas.view.window
+    assert after.width > before_window.width and after.center > before_window.center
+    assert canvas.displayed_pixels().mean() < before_pixels.mean() - 5  # higher level: darker
+    assert f"WC {after.center:.0f}" in window.view_label.text()
+    assert f"WC {after.center:g}" in canvas.annotation_lines()["bottom_left"][-1]
+
+
+def test_left_drag_pans_unless_in_window_level_mode(qtbot, window, dicom_dir):
+    open_and_wait(qtbot, window, [dicom_dir / "barre" / "CR-MONO1-10-chest"])
+    wait_for_image(qtbot, window)
+    canvas = window.canvas
+    start = canvas.view
+    drag(canvas, Qt.LeftButton, QPoint(300, 300), QPoint(340, 310))
+    assert canvas.view.transform.offset_x == pytest.approx(start.transform.offset_x + 40)
+    assert canvas.view.window == start.window
+    window.window_mode_action.trigger()
+    drag(canvas, Qt.LeftButton, QPoint(300, 300), QPoint(360, 300))
+    assert canvas.view.window.width > start.window.width
+
+
+def test_wheel_zooms_around_the_cursor_and_keys_fit_and_show_1_to_1(qtbot, window, dicom_dir):
+    open_and_wait(qtbot, window, [dicom_dir / "wg04" / "RG1_UNCR.dcm"])
+    wait_for_image(qtbot, window)
+    canvas = window.canvas
+    fitted_scale = canvas.view.transform.scale
+    cursor = QPointF(400, 300)
+    under_cursor = canvas.view.transform.screen_to_image(cursor.x(), cursor.y())
+    QApplication.sendEvent(canvas, QWheelEvent(cursor, canvas.mapToGlobal(cursor.toPoint()), QPoint(), QPoint(0, 240),
+                                               Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False))  # fmt: skip
+    assert canvas.view.transform.scale == pytest.approx(fitted_scale * 1.25**2)
+    assert canvas.view.transform.screen_to_image(cursor.x(), cursor.y()) == pytest.approx(under_cursor)
+    qtbot.keyClick(canvas, Qt.Key_1)
+    assert canvas.view.transform.scale == 1.0
+    qtbot.keyClick(canvas, Qt.Key_F)
+    assert canvas.view.transform.scale == pytest.approx(fitted_scale)
+
+
+def test_one_to_one_shows_the_windowed_pixels_exactly(qtbot, window, dicom_dir):
+    open_and_wait(qtbot, window, [dicom_dir / "barre" / "gdcm-CR-MONO1-10-chest.dcm"])
+    wait_for_image(qtbot, window)
+    canvas = window.canvas
+    qtbot.keyClick(canvas, Qt.Key_1)
+    screen = canvas_pixels(canvas)
+    x0, y0 = canvas.width() // 2 - 40, canvas.height() // 2 - 40
+    image_x, image_y = (int(v) for v in canvas.view.transform.screen_to_image(x0, y0))
+    expected = canvas.displayed_pixels()[image_y : image_y + 80, image_x : image_x + 80]
+    np.testing.assert_array_equal(screen[y0 : y0 + 80, x0 : x0 + 80, 0], expected)
+
+
+def test_invert_presets_and_reset(qtbot, window, dicom_dir):
+    open_and_wait(qtbot, window, [dicom_dir / "canon"])
+    wait_for_image(qtbot, window)
+    canvas = window.canvas
+    default = canvas.displayed_pixels().copy()
+    qtbot.keyClick(canvas, Qt.Key_I)
+    assert canvas.view.invert and window.invert_action.isChecked()
+    np.testing.assert_array_equal(canvas.displayed_pixels(), 255 - default)
+    for key, label in [(Qt.Key_3, "Auto"), (Qt.Key_4, "Full range"), (Qt.Key_5, "Lung")]:
+        qtbot.keyClick(canvas, key)
+        assert canvas.view.window.label == label
+    qtbot.keyClick(canvas, Qt.Key_2)
+    assert canvas.view.window == canvas.image.header_windows[0]
+    qtbot.keyClick(canvas, Qt.Key_1)
+    qtbot.keyClick(canvas, Qt.Key_R)
+    assert not canvas.view.invert and canvas.view.fitted
+    np.testing.assert_array_equal(canvas.displayed_pixels(), default)
+
+
+def test_hide_patient_data_removes_it_from_the_corners(qtbot, window, dicom_dir):
+    open_and_wait(qtbot, window, [dicom_dir / "dicomdir" / "77654033" / "CR1"])
+    wait_for_image(qtbot, window)
+    canvas = window.canvas
+    text = lambda: "\n".join(line for lines in canvas.annotation_lines().values() for line in lines)  # noqa: E731
+    assert "Doe^Archibald" in text() and "77654033" in text()
+    qtbot.keyClick(canvas, Qt.Key_H)
+    assert "Doe" not in text() and "77654033" not in text() and "1995" not in text()
+    assert "WC" in text()
+
+
+class Square(OverlayLayer):
+    """A red square at image pixels (100..120, 50..70)."""
+
+    def paint(self, painter, image):
+        painter.fillRect(100, 50, 20, 20, QColor(255, 0, 0))
+
+
+def test_overlay_layer_stays_registered_to_the_image_under_zoom_and_pan(qtbot, window, dicom_dir):
+    open_and_wait(qtbot, window, [dicom_dir / "barre" / "CR-MONO1-10-chest"])
+    wait_for_image(qtbot, window)
+    canvas = window.canvas
+    canvas.add_overlay(Square())
+    canvas.zoom_by(1.7, 123, 77)
+    drag(canvas, Qt.MiddleButton, QPoint(200, 200), QPoint(260, 230))
+    screen = canvas_pixels(canvas)
+    inside = canvas.view.transform.image_to_screen(110, 60)
+    outside = canvas.view.transform.image_to_screen(110, 90)
+    assert tuple(screen[int(inside[1]), int(inside[0])]) == (255, 0, 0)
+    assert tuple(screen[int(outside[1]), int(outside[0])]) != (255, 0, 0)
+
+
+def test_bad_files_show_a_message_naming_the_file_and_the_app_keeps_working(qtbot, window, dicom_dir, tmp_path):
+    (tmp_path / "empty.dcm").write_bytes(b"")
+    open_and_wait(qtbot, window, [tmp_path / "empty.dcm"])
+    assert "empty.dcm: file is empty (0 bytes)" in window.canvas.message
+    truncated = tmp_path / "cut.dcm"
+    truncated.write_bytes((dicom_dir / "wg04" / "RG1_UNCR.dcm").read_bytes()[:3_000_000])
+    open_and_wait(qtbot, window, [truncated])
+    assert window.canvas.image is None and "cut.dcm: " in window.canvas.message
+    assert "truncated" in window.canvas.message
+    good = dicom_dir / "barre" / "gdcm-CR-MONO1-10-chest.dcm"
+    open_and_wait(qtbot, window, [good])
+    wait_for_image(qtbot, window, good)
+
+
+def test_dropped_files_are_opened_and_remembered_as_recent(qtbot, window, dicom_dir):
+    path = dicom_dir / "siim"
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    # Called directly: QApplication routes drop events only while a real drag is in progress.
+    enter = QDragEnterEvent(QPoint(50, 50), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    window.dropEvent(QDropEvent(QPointF(50, 50), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    wait_for_image(qtbot, window)
+    qtbot.waitUntil(window.workers.is_idle, timeout=WAIT_MS)
+    assert window.canvas.image.path.parent == path.resolve()
+    assert window.recent_paths()[0] == str(path.resolve())
+    assert [action.text() for action in window.recent_menu.actions()] == [str(path.resolve())]
+
+
+def test_closing_during_a_scan_leaves_no_thread_running(qtbot, dicom_dir):
+    main_window = MainWindow()
+    qtbot.addWidget(main_window)
+    main_window.open_paths([dicom_dir])
+    main_window.close()
+    assert main_window.workers.is_idle()
+
+
+def test_shortcuts_dialog_lists_every_shortcut_and_the_readme_documents_them(qtbot, window):
+    qtbot.keyClick(window.canvas, Qt.Key_F1)
+    dialog = window.findChild(QDialog)
+    table = dialog.findChild(QTableWidget)
+    keys = [table.item(row, 0).text() for row in range(table.rowCount())]
+    assert keys == [key for key, _ in window.shortcut_table()]
+    assert {"F", "1", "I", "R", "H", "2", "3", "4", "5", "Ctrl+O"} <= set(keys)
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    for key, action in window.shortcut_table():
+        assert f"| `{key}` | {action} |" in readme
+    dialog.close()

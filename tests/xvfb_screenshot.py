@@ -1,0 +1,63 @@
+"""Opens the viewer on a real X display (Qt's xcb platform), loads images and saves a screenshot
+taken from the X server, plus the canvas geometry as JSON. Used by test_screenshot.py and to make
+the README screenshot: python tests/xvfb_screenshot.py OUT.png PATH [PATH ...] [--select FILE]"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from PyQt5.QtCore import QPoint
+from PyQt5.QtWidgets import QApplication
+
+from xraydesk.ui.app import create_application
+from xraydesk.ui.main_window import MainWindow
+
+TIMEOUT_SECONDS = 120
+
+
+def wait_until(app: QApplication, condition) -> None:
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the viewer did not finish loading")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("output", type=Path)
+    parser.add_argument("paths", nargs="+")
+    parser.add_argument("--select", type=Path, help="the image to show after loading")
+    arguments = parser.parse_args()
+    app = create_application([])
+    window = MainWindow()
+    window.resize(1400, 860)
+    window.show()
+    window.open_paths(arguments.paths)
+    wait_until(app, lambda: window.workers.is_idle() and window.canvas.image is not None)
+    if arguments.select:
+        window.browser.select_path(arguments.select)
+        wait_until(app, lambda: window.canvas.image.path == arguments.select)
+    for _ in range(20):  # let the window manager-less X server map and paint everything
+        app.processEvents()
+        time.sleep(0.02)
+    window.screen().grabWindow(window.winId()).save(str(arguments.output))
+    canvas = window.canvas
+    origin = canvas.mapTo(window, QPoint(0, 0))
+    transform = canvas.view.transform
+    geometry = {
+        "platform": app.platformName(),
+        "canvas": [origin.x(), origin.y(), canvas.width(), canvas.height()],
+        "image_size": [canvas.image.width, canvas.image.height],
+        "transform": [transform.scale, transform.offset_x, transform.offset_y],
+    }
+    arguments.output.with_suffix(".json").write_text(json.dumps(geometry))
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
