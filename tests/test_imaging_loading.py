@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 from pydicom.encaps import encapsulate
 from pydicom.pixels import apply_modality_lut, pixel_array
+from pydicom.data import get_testdata_file
 from pydicom.uid import MPEG2MPML, BasicTextSRStorage
 
 import pydicom
@@ -260,3 +261,21 @@ def test_source_files_are_opened_read_only_and_left_unchanged(dicom_dir, tmp_pat
     before = (hashlib.sha256(copy.read_bytes()).hexdigest(), copy.stat().st_mtime_ns)
     load_image(copy)
     assert (hashlib.sha256(copy.read_bytes()).hexdigest(), copy.stat().st_mtime_ns) == before
+
+
+# pydicom's own test files (installed with pydicom) cover the syntaxes the shared data lacks.
+@pytest.mark.parametrize("name", ["MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm"])
+def test_rle_jpeg_ls_and_jpeg2000_lossless_match_the_uncompressed_original(name):
+    original = load_image(get_testdata_file("MR_small.dcm"))
+    np.testing.assert_array_equal(load_image(get_testdata_file(name)).pixels, original.pixels)
+
+
+def test_12_bit_jpeg_extended_decodes():
+    image = load_image(get_testdata_file("JPGExtended.dcm"))
+    assert image.dataset.file_meta.TransferSyntaxUID.name.startswith("JPEG Extended")
+    assert image.bits_stored == 12 and 255 < image.pixels.max() < 4096
+
+
+def test_rgb_multiframe_gives_first_frame_in_grayscale_with_both_notices():
+    image = load_image(get_testdata_file("SC_rgb_rle_2frame.dcm"))
+    assert image.pixels.ndim == 2 and image.is_color_source and len(image.notices) == 2

@@ -168,9 +168,23 @@ def test_hide_patient_data_removes_it_from_the_corners(qtbot, window, dicom_dir)
     canvas = window.canvas
     text = lambda: "\n".join(line for lines in canvas.annotation_lines().values() for line in lines)  # noqa: E731
     assert "Doe^Archibald" in text() and "77654033" in text()
+    browser_labels = lambda: [item.text(0) for item in window.browser.findItems("", Qt.MatchContains | Qt.MatchRecursive)]  # noqa: E731
+    assert any("Doe Archibald" in label for label in browser_labels())
     qtbot.keyClick(canvas, Qt.Key_H)
     assert "Doe" not in text() and "77654033" not in text() and "1995" not in text()
     assert "WC" in text()
+    assert not any("Doe" in label or "1995" in label for label in browser_labels())
+    assert window.tag_view.visible_tags() == []
+    qtbot.keyClick(canvas, Qt.Key_H)
+    assert "Doe^Archibald" in text() and any("Doe Archibald" in label for label in browser_labels())
+    assert "(0010,0010)" in window.tag_view.visible_tags()
+
+
+def test_tag_search_finds_elements_inside_sequences(qtbot, window, dicom_dir):
+    open_and_wait(qtbot, window, [dicom_dir / "canon"])
+    wait_for_image(qtbot, window)
+    window.tag_view.search.setText("referenced sop instance")
+    assert window.tag_view.visible_tags() == ["(0008,2112)", "(0008,1155)"]  # the sequence and its item's element
 
 
 class Square(OverlayLayer):

@@ -15,6 +15,7 @@ from xraydesk.ui.canvas import format_study_date
 
 SORT_KEY_ROLE = Qt.UserRole
 PATH_ROLE = Qt.UserRole + 1
+PRIVATE_LABEL_ROLE = Qt.UserRole + 2
 THUMBNAIL_SIZE = 64
 ERROR_COLOR = QColor(200, 60, 60)
 
@@ -57,6 +58,7 @@ class StudyBrowser(QTreeWidget):
         self._group_items: dict[tuple, QTreeWidgetItem] = {}
         self._skipped_item: QTreeWidgetItem | None = None
         self._skipped_reasons: Counter[str] = Counter()
+        self._show_patient_data = True
         self.currentItemChanged.connect(self._on_current_changed)
 
     def clear(self) -> None:
@@ -84,19 +86,34 @@ class StudyBrowser(QTreeWidget):
 
     def _group(self, entry: ScanEntry) -> QTreeWidgetItem:
         parent = self.invisibleRootItem()
-        for key, label in [
-            (entry.patient_key, patient_label(entry)),
-            (entry.study_key, study_label(entry)),
-            (entry.series_key, series_label(entry)),
+        for key, label, private in [
+            (entry.patient_key, patient_label(entry), True),
+            (entry.study_key, study_label(entry), True),
+            (entry.series_key, series_label(entry), False),
         ]:
             if key not in self._group_items:
                 item = QTreeWidgetItem([label, ""])
                 item.setData(0, SORT_KEY_ROLE, key)
+                if private:
+                    item.setData(0, PRIVATE_LABEL_ROLE, label)
                 _insert_sorted(parent, item, before_skipped=parent is self.invisibleRootItem())
                 item.setExpanded(True)
                 self._group_items[key] = item
+                self._label_private_item(item)
             parent = self._group_items[key]
         return parent
+
+    def set_show_patient_data(self, show: bool) -> None:
+        self._show_patient_data = show
+        for item in self._group_items.values():
+            self._label_private_item(item)
+
+    def _label_private_item(self, item: QTreeWidgetItem) -> None:
+        """Patient and study nodes carry names and dates; hidden, they read 'Patient'/'Study'."""
+        label = item.data(0, PRIVATE_LABEL_ROLE)
+        if label is not None:
+            generic = "Patient" if item.parent() is None else "Study"
+            item.setText(0, label if self._show_patient_data else generic)
 
     def _add_skipped(self, entry: ScanEntry) -> None:
         if self._skipped_item is None:

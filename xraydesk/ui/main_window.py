@@ -134,9 +134,7 @@ class MainWindow(QMainWindow):
         self._action(view_menu, "&Next image", lambda: self.browser.select_relative(1), "PgDown")
         self._action(view_menu, "&Previous image", lambda: self.browser.select_relative(-1), "PgUp")
         view_menu.addSeparator()
-        self.hide_patient_action = self._action(
-            view_menu, "&Hide patient data", lambda on: self.canvas.set_show_patient_data(not on), "H", checkable=True
-        )
+        self.hide_patient_action = self._action(view_menu, "&Hide patient data", self.hide_patient_data, "H", True)
         for dock in (self.browser_dock, self.tags_dock, self.results_dock):
             view_menu.addAction(dock.toggleViewAction())
 
@@ -309,6 +307,11 @@ class MainWindow(QMainWindow):
         self._image_cache.move_to_end(image.path)
         while len(self._image_cache) > IMAGE_CACHE_SIZE:
             self._image_cache.popitem(last=False)
+
+    def hide_patient_data(self, hide: bool) -> None:
+        """For screenshots and teaching: corners, browser and tag view lose names, IDs and dates."""
+        for view in (self.canvas, self.browser, self.tag_view):
+            view.set_show_patient_data(not hide)
 
     # ------------------------------------------------------------ windowing
 

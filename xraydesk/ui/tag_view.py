@@ -32,10 +32,20 @@ class DicomTagView(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(self.tree)
         self.search.textChanged.connect(self.apply_filter)
+        self._dataset: Dataset | None = None
+        self._show_patient_data = True
+
+    def set_show_patient_data(self, show: bool) -> None:
+        """Tags hold names, IDs and dates throughout (also in sequences): all are hidden."""
+        self._show_patient_data = show
+        self.set_dataset(self._dataset)
 
     def set_dataset(self, dataset: Dataset | None) -> None:
+        self._dataset = dataset
         self.tree.clear()
-        if dataset is not None:
+        if dataset is not None and not self._show_patient_data:
+            self.tree.addTopLevelItem(QTreeWidgetItem(["", "Hidden with the patient data"]))
+        elif dataset is not None:
             if getattr(dataset, "file_meta", None):
                 self._add_elements(self.tree.invisibleRootItem(), dataset.file_meta)
             self._add_elements(self.tree.invisibleRootItem(), dataset)

@@ -48,8 +48,13 @@ class WorkerPool(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._running: dict[Worker, QThread] = {}
+        self._shut_down = False
 
     def start(self, worker: Worker) -> Worker:
+        """Runs the worker in a new thread; after shutdown() (late signals of a closing window)
+        the worker is not started."""
+        if self._shut_down:
+            return worker
         thread = QThread()
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
@@ -74,6 +79,7 @@ class WorkerPool(QObject):
         return not self._running
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
+        self._shut_down = True
         for worker, thread in list(self._running.items()):
             worker.request_stop()
             thread.wait(timeout_ms)

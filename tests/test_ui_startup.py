@@ -1,0 +1,22 @@
+"""Start-up stays light: the viewer's modules do not import TensorFlow; the command line works."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_python(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *arguments], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+
+
+def test_viewer_start_up_does_not_import_tensorflow():
+    result = run_python("-c", "import sys, xraydesk.ui.app, xraydesk.cli; print('tensorflow' in sys.modules)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_command_line_help_and_version():
+    assert "--install-desktop" in run_python("main.py", "--help").stdout
+    assert run_python("main.py", "--version").stdout.strip() == "XRayDesk 0.1.0"
