@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         self.results_dock = self._add_dock("AI results", QLabel("No AI results yet."), Qt.RightDockWidgetArea)
         self.tabifyDockWidget(self.tags_dock, self.results_dock)
         self.tags_dock.raise_()
-        self.resizeDocks([self.browser_dock, self.tags_dock], [320, 380], Qt.Horizontal)
+        self.resizeDocks([self.browser_dock, self.tags_dock], [320, 440], Qt.Horizontal)
         self.status_label = QLabel()
         self.view_label = QLabel()
         self.progress = QProgressBar(maximumWidth=200, visible=False)

@@ -25,7 +25,7 @@ class DicomTagView(QWidget):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Tag", "Name", "VR", "Value"])
         self.tree.setColumnWidth(0, 112)
-        self.tree.setColumnWidth(1, 200)
+        self.tree.setColumnWidth(1, 170)
         self.tree.setColumnWidth(2, 36)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
