@@ -102,7 +102,7 @@ def embedding_distances(embeddings: np.ndarray, mean: np.ndarray, precision: np.
     return np.sqrt(np.maximum(np.einsum("ni,ij,nj->n", centred, precision, centred), 0.0))
 
 
-def _load_keras(path: Path):
+def load_keras_model(path: Path):
     import keras
 
     if not path.is_file():
@@ -156,8 +156,8 @@ class ChestXRayModel:
     def load(cls, model_dir: Path | str | None = None) -> "ChestXRayModel":
         model_dir = Path(model_dir or default_model_dir())
         metadata, gate_stats = _load_metadata(model_dir)
-        return cls(_load_keras(model_dir / CLASSIFIER_FILE), _load_keras(model_dir / AUTOENCODER_FILE),
-                   _load_keras(model_dir / LUNGS_FILE), metadata, gate_stats)
+        return cls(load_keras_model(model_dir / CLASSIFIER_FILE), load_keras_model(model_dir / AUTOENCODER_FILE),
+                   load_keras_model(model_dir / LUNGS_FILE), metadata, gate_stats)
 
     @property
     def version(self) -> str:

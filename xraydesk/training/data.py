@@ -4,6 +4,7 @@ Splits come from `labels.csv`, assigned by patient by the data's curators; this 
 re-splits. Images are read once into a uint8 cache of model inputs (not into the repo)."""
 
 import csv
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,4 @@ def lung_masks(examples: list[Example], data_root: Path | str | None = None,
 
 
 def _fingerprint(examples: list[Example]) -> str:
-    import hashlib
-
     return hashlib.sha1("\n".join(e.image for e in examples).encode()).hexdigest()[:12]

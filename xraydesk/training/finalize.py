@@ -15,7 +15,7 @@ import numpy as np
 
 from xraydesk import __version__
 from xraydesk.ai import outputs
-from xraydesk.ai.model import ChestXRayModel, calibrated_probabilities
+from xraydesk.ai.model import ChestXRayModel, calibrated_probabilities, embedding_distances, load_keras_model
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
 from xraydesk.training import data, metrics
 
@@ -76,9 +76,7 @@ def input_check_limits(raw: dict[str, np.ndarray], distances: np.ndarray) -> dic
 
 
 def finalize(run_dir: Path, models_dir: Path, data_root=None) -> dict:
-    from xraydesk.ai.model import _load_keras, embedding_distances
-
-    classifier, autoencoder, lungs = (_load_keras(run_dir / name)
+    classifier, autoencoder, lungs = (load_keras_model(run_dir / name)
                                       for name in ("classifier.keras", "gate.keras", "lungs.keras"))
     model = ChestXRayModel(classifier, autoencoder, lungs, metadata={}, gate_stats={})
     examples = data.load_examples(data_root)
