@@ -170,12 +170,12 @@ def test_hide_patient_data_removes_it_from_the_corners(qtbot, window, dicom_dir)
     assert "Doe^Archibald" in text() and "77654033" in text()
     browser_labels = lambda: [item.text(0) for item in window.browser.findItems("", Qt.MatchContains | Qt.MatchRecursive)]  # noqa: E731
     assert any("Doe Archibald" in label for label in browser_labels())
-    qtbot.keyClick(canvas, Qt.Key_H)
+    qtbot.keyClick(canvas, Qt.Key_D)
     assert "Doe" not in text() and "77654033" not in text() and "1995" not in text()
     assert "WC" in text()
     assert not any("Doe" in label or "1995" in label for label in browser_labels())
     assert window.tag_view.visible_tags() == []
-    qtbot.keyClick(canvas, Qt.Key_H)
+    qtbot.keyClick(canvas, Qt.Key_D)
     assert "Doe^Archibald" in text() and any("Doe Archibald" in label for label in browser_labels())
     assert "(0010,0010)" in window.tag_view.visible_tags()
 
@@ -252,7 +252,7 @@ def test_shortcuts_dialog_lists_every_shortcut_and_the_readme_documents_them(qtb
     table = dialog.findChild(QTableWidget)
     keys = [table.item(row, 0).text() for row in range(table.rowCount())]
     assert keys == [key for key, _ in window.shortcut_table()]
-    assert {"F", "1", "I", "R", "H", "2", "3", "4", "5", "Ctrl+O"} <= set(keys)
+    assert {"F", "1", "I", "R", "D", "2", "3", "4", "5", "Ctrl+O"} <= set(keys)
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     for key, action in window.shortcut_table():
         assert f"| `{key}` | {action} |" in readme

@@ -134,7 +134,7 @@ class MainWindow(QMainWindow):
         self._action(view_menu, "&Next image", lambda: self.browser.select_relative(1), "PgDown")
         self._action(view_menu, "&Previous image", lambda: self.browser.select_relative(-1), "PgUp")
         view_menu.addSeparator()
-        self.hide_patient_action = self._action(view_menu, "&Hide patient data", self.hide_patient_data, "H", True)
+        self.hide_patient_action = self._action(view_menu, "&Hide patient data", self.hide_patient_data, "D", True)
         for dock in (self.browser_dock, self.tags_dock, self.results_dock):
             view_menu.addAction(dock.toggleViewAction())
 
