@@ -2,7 +2,6 @@
 by patient-level bootstrap CIs, per source and per age group — into a report folder with
 `metrics.json`, `summary.md` and plots."""
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 

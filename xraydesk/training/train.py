@@ -36,11 +36,10 @@ class TrainConfig:
         return cls(**json.loads(Path(path).read_text()))
 
 
-def _configure_tensorflow(seed: int):
+def _configure_tensorflow(seed: int) -> None:
     import keras
 
     keras.utils.set_random_seed(seed)
-    return keras
 
 
 def _dataset(images, targets, config: TrainConfig, training: bool, prepare):
@@ -84,7 +83,7 @@ def train_classifier(config: TrainConfig, examples, out: Path) -> None:
     from xraydesk.ai import outputs
     from xraydesk.training import architecture, augment, data, losses
 
-    keras = _configure_tensorflow(config.seed)
+    _configure_tensorflow(config.seed)
     augmenter = augment.geometric_augmenter(config.seed)
     head_of = {"pneumonia": outputs.PNEUMONIA_OUTPUT, "cause": outputs.CAUSE_OUTPUT,
                "zones": outputs.ZONES_OUTPUT, "extent": outputs.EXTENT_OUTPUT}
