@@ -27,6 +27,7 @@ def main() -> None:
     import_seconds = time.perf_counter() - start
 
     from xraydesk.ai.batch import predict_rows
+    from xraydesk.ai.gradcam import GradCam
     from xraydesk.ai.inputs import prepare_image
     from xraydesk.ai.model import ChestXRayModel
     from xraydesk.imaging import load_image
@@ -49,6 +50,11 @@ def main() -> None:
     png_seconds = _timed(lambda: one_image(png), 20)
     dicom_seconds = _timed(lambda: one_image(dicom), 20)
 
+    gradcam = GradCam(model.classifier)
+    model_input = prepare_image(load_image(dicom))[0][None]
+    gradcam.heatmaps(model_input, "pneumonia")
+    gradcam_seconds = _timed(lambda: gradcam.heatmaps(model_input, "covid"), 20)
+
     paths = [root / "cxr" / e.image for e in load_examples() if e.split == "val"][: args.images]
     start = time.perf_counter()
     rows = list(predict_rows(model, paths))
@@ -61,6 +67,7 @@ def main() -> None:
     print(f"| model load (3 models + metadata) | {load_seconds:.2f} s | <= 3 s |")
     print(f"| one PNG, warm: load + preprocess + all outputs + lungs | {png_seconds * 1000:.0f} ms | <= 150 ms |")
     print(f"| one RSNA DICOM (JPEG, 1024^2), warm, same | {dicom_seconds * 1000:.0f} ms | <= 150 ms |")
+    print(f"| Grad-CAM, one image, one class (warm) | {gradcam_seconds * 1000:.0f} ms | <= 300 ms |")
     print(f"| batch `predict` throughput ({len(rows)} val PNGs) | {throughput:.1f} images/s | >= 20 images/s |")
     print(f"| peak memory (RSS) | {peak_mb:.0f} MB | |")
     print(f"\nmodel: {model.version}; statuses: "
