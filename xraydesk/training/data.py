@@ -93,6 +93,16 @@ def targets(examples: list[Example]) -> dict[str, np.ndarray]:
     }
 
 
+def age_balanced_weights(examples: list[Example]) -> np.ndarray:
+    """Weights that give each (age group, normal/pneumonia) cell the same total weight, mean 1.
+
+    Adult normals are outnumbered three to one by adult pneumonias here (and children the other
+    way round in no cell), so an unweighted model learns "adult" as a sign of disease."""
+    cells = [(e.age_group, e.is_pneumonia) for e in examples]
+    counts = {cell: cells.count(cell) for cell in set(cells)}
+    return np.array([len(cells) / (len(counts) * counts[cell]) for cell in cells], np.float32)
+
+
 def read_display(path: Path) -> np.ndarray:
     with Image.open(path) as image:
         return np.asarray(image.convert("L"))

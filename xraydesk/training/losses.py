@@ -22,6 +22,13 @@ def masked_binary_crossentropy(y_true, logits):
 
 
 @keras.saving.register_keras_serializable("xraydesk")
+def weighted_binary_crossentropy(y_true, logits):
+    """y_true carries (label, weight) per sample: the weight balances groups the data confounds."""
+    labels, weights = y_true[:, :1], y_true[:, 1]
+    return ops.binary_crossentropy(labels, logits, from_logits=True)[:, 0] * weights
+
+
+@keras.saving.register_keras_serializable("xraydesk")
 def masked_sparse_categorical_crossentropy(y_true, logits):
     mask = ops.cast(y_true[:, 0] >= 0, "float32")
     labels = ops.cast(ops.maximum(y_true[:, 0], 0.0), "int32")

@@ -10,6 +10,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from xraydesk.training.data import REPO_ROOT
 
 log = logging.getLogger("xraydesk.train")
@@ -30,6 +32,7 @@ class TrainConfig:
     models_dir: str = str(REPO_ROOT / "models")
     data_root: str | None = None
     max_examples: int | None = None  # for smoke tests: a handful of images
+    balance_age_groups: bool = True  # see data.age_balanced_weights
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TrainConfig":
@@ -96,7 +99,11 @@ def train_classifier(config: TrainConfig, examples, out: Path) -> None:
 
     def arrays(split):
         subset = _split(examples, split)
-        return data.model_inputs(subset, config.data_root), data.targets(subset)
+        targets = data.targets(subset)
+        weights = (data.age_balanced_weights(subset) if config.balance_age_groups
+                   else np.ones(len(subset), np.float32))
+        targets["pneumonia"] = np.concatenate([targets["pneumonia"], weights[:, None]], axis=1)
+        return data.model_inputs(subset, config.data_root), targets
 
     train_x, train_y = arrays("train")
     val_x, val_y = arrays("val")
@@ -104,7 +111,7 @@ def train_classifier(config: TrainConfig, examples, out: Path) -> None:
     steps = config.classifier_epochs * max(len(train_x) // config.batch_size, 1)
     model.compile(
         optimizer=_optimizer(config, steps),
-        loss={head_of["pneumonia"]: losses.masked_binary_crossentropy,
+        loss={head_of["pneumonia"]: losses.weighted_binary_crossentropy,
               head_of["cause"]: losses.masked_sparse_categorical_crossentropy,
               head_of["zones"]: losses.masked_binary_crossentropy,
               head_of["extent"]: losses.masked_binary_crossentropy},
