@@ -11,10 +11,11 @@ import numpy as np
 
 # Modalities that are never a projection chest radiograph (DX/CR, or OT/SC secondary captures, pass).
 NON_CHEST_MODALITIES = {
-    "CT": "CT", "MR": "MR", "US": "ultrasound", "NM": "nuclear medicine", "PT": "PET",
+    "CT": "computed tomography", "MR": "magnetic resonance", "US": "ultrasound", "NM": "nuclear medicine",
+    "PT": "positron emission tomography",
     "MG": "mammography", "XA": "angiography", "RF": "fluoroscopy", "IO": "intra-oral radiography",
     "PX": "panoramic dental radiography", "ES": "endoscopy", "OP": "ophthalmic photography",
-    "XC": "external camera photography", "SM": "microscopy", "ECG": "ECG", "SR": "structured report",
+    "XC": "external camera photography", "SM": "microscopy", "ECG": "electrocardiography", "SR": "structured report",
 }
 CHEST_BODY_PARTS = {"", "CHEST", "THORAX", "LUNG", "LUNGS", "CHEST_PA", "CHEST_AP", "TORAX", "THORAX_PA"}
 LATERAL_VIEWS = {"LL", "RL", "LAT", "LATERAL", "LLD", "RLD"}
