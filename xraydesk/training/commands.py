@@ -45,6 +45,7 @@ def evaluate_main(argv: list[str]) -> int:
 
     from xraydesk.ai.model import ChestXRayModel
     from xraydesk.training.evaluate import evaluate_split
+    from xraydesk.training.external_report import rsna_report
     from xraydesk.training.heatmap_report import heatmap_report
     from xraydesk.training.input_check_report import input_check_report
     from xraydesk.training.report_files import write_report
@@ -53,6 +54,7 @@ def evaluate_main(argv: list[str]) -> int:
     report, results = evaluate_split(model, args.split.split("+"))
     report["input_check_non_chest"] = input_check_report(model)
     report["heatmaps"] = heatmap_report(model, results.examples)
+    report["external_rsna"] = rsna_report(model)
     out = args.out or REPO_ROOT / "reports" / args.split
     write_report(report, results, model.metadata["operating_points"]["zone"]["threshold"], out)
     print((out / "summary.md").read_text())

@@ -141,6 +141,7 @@ def summary_markdown(report: dict) -> str:
               f"| cause | {calibration['cause_ece']['before']:.3f} | {calibration['cause_ece']['after']:.3f} |",
               "", f"Chest X-rays refused by the learned input check: {report['input_check_chest_refused_by_learned_scores']:.2%}"]
     lines += _input_check_lines(report.get("input_check_non_chest")) + _heatmap_lines(report.get("heatmaps"))
+    lines += _external_lines(report.get("external_rsna"))
     for title, key in (("Per source", "per_source"), ("Per age group", "per_age_group")):
         lines += ["", f"## {title}", "", "| group | n | labels | pneumonia AUC | flagged pneumonia | mean p(COVID) |",
                   "|---|---|---|---|---|---|"]
@@ -175,6 +176,17 @@ def _heatmap_lines(heatmaps: dict | None) -> list[str]:
             f"- randomising the last stage's weights: mean rank correlation with the trained maps "
             f"{sanity['mean_rank_correlation']:.2f} (n={sanity['n']}; near 0 means the map depends on the "
             "learned weights)"]
+
+
+def _external_lines(external: dict | None) -> list[str]:
+    if not external:
+        return []
+    lines = ["", "## Outside hospital: the RSNA DICOMs (never trained on)", "",
+             f"{external['n']} images, {external['refused']} refused by the input check; "
+             f"AUC lung opacity vs normal: {external['lung_opacity_vs_normal_auc']:.3f}", "",
+             "| RSNA class | n | mean p(pneumonia) | flagged pneumonia | mean p(COVID-19) |", "|---|---|---|---|---|"]
+    return lines + [f"| {label} | {row['n']} | {row['mean_p_pneumonia']:.2f} | {row['flagged_pneumonia']:.0%} "
+                    f"| {row['mean_p_covid']:.2f} |" for label, row in external["by_class"].items()]
 
 
 def write_report(report: dict, results, zone_threshold: float, out_dir: Path) -> None:
