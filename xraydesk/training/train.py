@@ -32,7 +32,7 @@ class TrainConfig:
     models_dir: str = str(REPO_ROOT / "models")
     data_root: str | None = None
     max_examples: int | None = None  # for smoke tests: a handful of images
-    balance_age_groups: bool = True  # see data.age_balanced_weights
+    balance_age_groups: bool = False  # tried: no gain on val (model card); see data.age_balanced_weights
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TrainConfig":
