@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.outputs import ZONES
 
 COLUMNS = ["path", "status", "reason", "p_normal", "p_bacterial", "p_viral", "p_covid", "p_pneumonia",
@@ -28,7 +29,7 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE = 0, 1, 2
 class Pending:
     path: Path
     model_input: np.ndarray
-    prior_check: object
+    prior_check: InputCheck
     seconds: float
 
 

@@ -167,18 +167,20 @@ class ChestXRayModel:
         """inputs: float32 (N, 224, 224, 1). Logits, embeddings and out-of-distribution scores."""
         return {name: value.numpy() for name, value in self._forward(inputs.astype(np.float32)).items()}
 
+    def learned_checks(self, raw: dict[str, np.ndarray]) -> list[gate.InputCheck]:
+        """The out-of-distribution half of the input check, for each image of `raw_outputs`."""
+        distances = embedding_distances(
+            raw["embedding"], self.gate_stats["embedding_mean"], self.gate_stats["embedding_precision"])
+        return [gate.check_learned(float(error), float(distance), self.metadata["input_check"])
+                for error, distance in zip(raw["reconstruction_error"], distances)]
+
     def analyse_inputs(self, inputs: np.ndarray, prior_checks: list[gate.InputCheck]) -> list[Outcome]:
         """Model inputs plus the header/size checks already made -> one Outcome per image."""
         raw = self.raw_outputs(inputs)
-        distances = embedding_distances(
-            raw["embedding"], self.gate_stats["embedding_mean"], self.gate_stats["embedding_precision"])
-        limits = self.metadata["input_check"]
         outcomes = []
-        for index, (prediction, prior) in enumerate(zip(predictions(raw, self.metadata), prior_checks)):
-            check = gate.first_refusal(
-                prior, gate.check_pixels(inputs[index]),
-                gate.check_learned(float(raw["reconstruction_error"][index]),
-                                   float(distances[index]), limits))
+        for model_input, prediction, prior, learned in zip(
+                inputs, predictions(raw, self.metadata), prior_checks, self.learned_checks(raw)):
+            check = gate.first_refusal(prior, gate.check_pixels(model_input), learned)
             outcomes.append(Outcome(check, prediction if check.accepted else None))
         return outcomes
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from xraydesk.ai import outputs
-from xraydesk.ai.model import ChestXRayModel, calibrated_probabilities, embedding_distances
+from xraydesk.ai.model import ChestXRayModel, calibrated_probabilities
 from xraydesk.training import data, metrics
 from xraydesk.training.finalize import run_forward
 
@@ -192,11 +192,7 @@ def evaluate_split(model: ChestXRayModel, splits: list[str], data_root=None) -> 
     r = SplitResults(examples, data.targets(examples), raw, calibrated_probabilities(raw, model.metadata), lungs)
     points = {name: point["threshold"] for name, point in model.metadata["operating_points"].items()}
     kermany = np.array([e.source in KERMANY_SOURCES for e in examples])
-    distances = embedding_distances(raw["embedding"], model.gate_stats["embedding_mean"],
-                                    model.gate_stats["embedding_precision"])
-    limits = model.metadata["input_check"]
-    refused = ((raw["reconstruction_error"] > limits["reconstruction_error_max"])
-               | (distances > limits["embedding_distance_max"]))
+    refused = np.array([not check.accepted for check in model.learned_checks(raw)])
     report = {
         "splits": splits,
         "model": model.version,

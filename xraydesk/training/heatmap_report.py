@@ -17,6 +17,9 @@ from xraydesk.ai.inputs import prepare_image
 from xraydesk.imaging import load_image
 from xraydesk.training import data
 
+# The last residual stage is the eight layers that precede `last_conv` (see architecture._residual_stage).
+LAST_STAGE_LAYERS = 8
+
 
 def lung_mass_share(gradcam: GradCam, examples, data_root) -> dict:
     pneumonia = [e for e in examples if e.lung_mask and e.label != "normal"]
@@ -61,8 +64,8 @@ def randomisation_sanity(model, examples, data_root, seed: int = 0) -> dict:
     randomised_model = keras.models.clone_model(model.classifier)
     randomised_model.set_weights(model.classifier.get_weights())
     rng = np.random.default_rng(seed)
-    last_stage = randomised_model.layers[[layer.name for layer in randomised_model.layers].index(
-        outputs.FEATURES_LAYER) - 8:]
+    names = [layer.name for layer in randomised_model.layers]
+    last_stage = randomised_model.layers[names.index(outputs.FEATURES_LAYER) - LAST_STAGE_LAYERS:]
     for layer in last_stage:
         layer.set_weights([rng.normal(0, 0.05, w.shape).astype(np.float32) if w.ndim > 1 else w
                            for w in layer.get_weights()])
