@@ -5,62 +5,39 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PyQt5.QtCore import QEvent, QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
-from PyQt5.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEvent, QWheelEvent
+from PyQt5.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PyQt5.QtGui import (
+    QColor,
+    QDragEnterEvent,
+    QDropEvent,
+    QWheelEvent,
+)
 from PyQt5.QtWidgets import QApplication, QDialog, QTableWidget
+from ui_helpers import (
+    WAIT_MS,
+    canvas_pixels,
+    drag,
+    open_and_wait,
+    wait_for_image,
+)
 
 from xraydesk.imaging import IMAGE, load_image, render_default, scan_paths
 from xraydesk.ui.canvas import OverlayLayer
 from xraydesk.ui.main_window import MainWindow
 
-WAIT_MS = 60_000
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def settings_in_tmp(tmp_path_factory):
-    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path_factory.mktemp("settings")))
 
 
 @pytest.fixture
 def window(qtbot):
     main_window = MainWindow()
+    main_window.auto_analyse_action.setChecked(False)  # viewer behaviour alone; analysis has its own tests
     qtbot.addWidget(main_window)
     main_window.resize(1200, 800)
     main_window.show()
     qtbot.waitExposed(main_window)
     yield main_window
     main_window.close()  # stops and joins its worker threads
-
-
-def open_and_wait(qtbot, window, paths):
-    window.open_paths(paths)
-    qtbot.waitUntil(lambda: window.workers.is_idle(), timeout=WAIT_MS)
-
-
-def wait_for_image(qtbot, window, path=None):
-    qtbot.waitUntil(lambda: window.canvas.image is not None and (path is None or window.canvas.image.path == path),
-                    timeout=WAIT_MS)  # fmt: skip
-
-
-def mouse(widget, kind, position, button, buttons):
-    QApplication.sendEvent(widget, QMouseEvent(kind, QPointF(position), button, buttons, Qt.NoModifier))
-
-
-def drag(widget, button, start: QPoint, end: QPoint):
-    mouse(widget, QEvent.MouseButtonPress, start, button, button)
-    mouse(widget, QEvent.MouseMove, (start + end) / 2, Qt.NoButton, button)
-    mouse(widget, QEvent.MouseMove, end, Qt.NoButton, button)
-    mouse(widget, QEvent.MouseButtonRelease, end, button, Qt.NoButton)
-
-
-def canvas_pixels(canvas) -> np.ndarray:
-    """The canvas as it appears on screen, as an RGB array."""
-    image = canvas.grab().toImage().convertToFormat(QImage.Format_RGB888)
-    pointer = image.constBits()
-    pointer.setsize(image.sizeInBytes())
-    rows = np.frombuffer(pointer, np.uint8).reshape(image.height(), image.bytesPerLine())
-    return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
 
 
 def test_open_folder_lists_images_in_order_with_thumbnails_and_shows_one(qtbot, window, dicom_dir):
@@ -166,9 +143,9 @@ def test_hide_patient_data_removes_it_from_the_corners(qtbot, window, dicom_dir)
     open_and_wait(qtbot, window, [dicom_dir / "dicomdir" / "77654033" / "CR1"])
     wait_for_image(qtbot, window)
     canvas = window.canvas
-    text = lambda: "\n".join(line for lines in canvas.annotation_lines().values() for line in lines)  # noqa: E731
+    text = lambda: "\n".join(line for lines in canvas.annotation_lines().values() for line in lines)
     assert "Doe^Archibald" in text() and "77654033" in text()
-    browser_labels = lambda: [item.text(0) for item in window.browser.findItems("", Qt.MatchContains | Qt.MatchRecursive)]  # noqa: E731
+    browser_labels = lambda: [item.text(0) for item in window.browser.findItems("", Qt.MatchContains | Qt.MatchRecursive)]
     assert any("Doe Archibald" in label for label in browser_labels())
     qtbot.keyClick(canvas, Qt.Key_D)
     assert "Doe" not in text() and "77654033" not in text() and "1995" not in text()
@@ -240,6 +217,7 @@ def test_dropped_files_are_opened_and_remembered_as_recent(qtbot, window, dicom_
 
 def test_closing_during_a_scan_leaves_no_thread_running(qtbot, dicom_dir):
     main_window = MainWindow()
+    main_window.auto_analyse_action.setChecked(False)  # viewer behaviour alone; analysis has its own tests
     qtbot.addWidget(main_window)
     main_window.open_paths([dicom_dir])
     main_window.close()

@@ -1,6 +1,8 @@
-"""Opens the viewer on a real X display (Qt's xcb platform), loads images and saves a screenshot
-taken from the X server, plus the canvas geometry as JSON. Used by test_screenshot.py and to make
-the README screenshot: python tests/xvfb_screenshot.py OUT.png PATH [PATH ...] [--select FILE]"""
+"""Opens the app on a real X display (Qt's xcb platform), loads images, waits for the selected
+image's AI analysis and saves two screenshots taken from the X server: OUT.png with the heatmap and
+zone overlays, OUT-plain.png without them, plus the canvas geometry and the results as JSON. Used by
+test_screenshot.py and to make the README screenshot:
+python tests/xvfb_screenshot.py OUT.png PATH [PATH ...] [--select FILE]"""
 
 import argparse
 import json
@@ -26,6 +28,13 @@ def wait_until(app: QApplication, condition) -> None:
         time.sleep(0.01)
 
 
+def settle(app: QApplication) -> None:
+    """Lets the window manager-less X server map and paint everything."""
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.02)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("output", type=Path)
@@ -41,10 +50,14 @@ def main() -> int:
     if arguments.select:
         window.browser.select_path(arguments.select)
         wait_until(app, lambda: window.canvas.image.path == arguments.select)
-    for _ in range(20):  # let the window manager-less X server map and paint everything
-        app.processEvents()
-        time.sleep(0.02)
-    window.screen().grabWindow(window.winId()).save(str(arguments.output))
+    selected = window.canvas.image.path
+    wait_until(app, lambda: selected in window.analysis.results and window.workers.is_idle())
+    for shown in (False, True):
+        window.heatmap_action.setChecked(shown)
+        window.zones_action.setChecked(shown)
+        settle(app)
+        name = arguments.output if shown else arguments.output.with_name(f"{arguments.output.stem}-plain.png")
+        window.screen().grabWindow(window.winId()).save(str(name))
     canvas = window.canvas
     origin = canvas.mapTo(window, QPoint(0, 0))
     transform = canvas.view.transform
@@ -53,6 +66,9 @@ def main() -> int:
         "canvas": [origin.x(), origin.y(), canvas.width(), canvas.height()],
         "image_size": [canvas.image.width, canvas.image.height],
         "transform": [transform.scale, transform.offset_x, transform.offset_y],
+        "results": window.results_panel.status.text(),
+        "reading": window.results_panel.reading.text(),
+        "score": window.results_panel.score.text(),
     }
     arguments.output.with_suffix(".json").write_text(json.dumps(geometry))
     window.close()

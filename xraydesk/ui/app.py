@@ -1,6 +1,7 @@
 """Starting the viewer: `xraydesk [PATH ...]`, `xraydesk --install-desktop`."""
 
 import argparse
+import os
 import sys
 
 from PyQt5.QtGui import QIcon
@@ -21,6 +22,9 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
 
 
 def create_application(argv: list[str]) -> QApplication:
+    # Qt's xcb OpenGL integration loads Mesa, whose LLVM clashes with TensorFlow's: importing
+    # TensorFlow afterwards (the first analysis) segfaults. XRayDesk paints without OpenGL.
+    os.environ.setdefault("QT_XCB_GL_INTEGRATION", "none")
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("XRayDesk")
     app.setOrganizationName("XRayDesk")

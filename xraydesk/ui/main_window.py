@@ -1,6 +1,7 @@
-"""The main window: menus and shortcuts, the canvas, the study browser, tag and results docks,
-and the background scanning/decoding that feeds them."""
+"""The main window: menus and shortcuts, the canvas, the study browser, the tag, AI results and
+worklist docks, and the background scanning, decoding, analysis and PDF export that feed them."""
 
+import datetime
 from collections import OrderedDict
 from pathlib import Path
 
@@ -14,31 +15,54 @@ from PyQt5.QtWidgets import (
     QDialog,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QHeaderView,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
 )
 
 from xraydesk import RESEARCH_USE_NOTICE, __version__
-from xraydesk.imaging import IMAGE, ImageLoadError, ScanEntry, XRayImage, load_image, render_default, scan_paths
+from xraydesk.ai.analysis import Analyser, ImageAnalysis
+from xraydesk.imaging import (
+    IMAGE,
+    ImageLoadError,
+    ScanEntry,
+    XRayImage,
+    load_image,
+    render_default,
+    scan_paths,
+)
+from xraydesk.ui.analysis_controller import AnalysisController, WorklistEntry
 from xraydesk.ui.browser import THUMBNAIL_SIZE, StudyBrowser
 from xraydesk.ui.canvas import KEY_ZOOM_STEP, ImageCanvas
+from xraydesk.ui.overlays import HeatmapLayer, HeatmapSettings, ZoneLayer
+from xraydesk.ui.results_panel import ResultsPanel
 from xraydesk.ui.tag_view import DicomTagView
 from xraydesk.ui.workers import Worker, WorkerPool
+from xraydesk.ui.worklist import WorklistPanel
 
 RECENT_LIMIT = 10
 IMAGE_CACHE_SIZE = 4
 MESSAGE_LINES = 12
 OPEN_FILTER = "Images (*.dcm *.dicom *.png *.jpg *.jpeg);;All files (*)"
+NOT_ANALYSED = "Not analysed yet — Analysis ▸ Analyse image (Ctrl+Return)."
 
 
 def settings() -> QSettings:
     return QSettings(QSettings.IniFormat, QSettings.UserScope, "XRayDesk", "XRayDesk")
+
+
+def scrollable(widget) -> QScrollArea:
+    """Long panels scroll instead of squeezing their rows on top of each other in a short dock."""
+    area = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
+    area.setWidget(widget)
+    return area
 
 
 def make_thumbnail(image: XRayImage) -> np.ndarray:
@@ -63,8 +87,23 @@ def thumbnail_task(paths: list[Path]):
     return run
 
 
+def report_task(path: Path, analyses: list[ImageAnalysis], images: dict[Path, XRayImage], target: str,
+                deidentify: bool, overwrite: bool):
+    """Writes the PDF summary; images not in memory are decoded again from their files."""
+
+    def run(report, should_stop):
+        from xraydesk.report import ReportPage, write_summary
+
+        pages = [ReportPage.of(images.get(analysis.path) or load_image(analysis.path), analysis, target)
+                 for analysis in analyses]
+        return write_summary(path, pages, deidentify=deidentify, overwrite=overwrite), len(pages)
+
+    return run
+
+
 class MainWindow(QMainWindow):
-    def __init__(self):
+    def __init__(self, analyser: Analyser | None = None):
+        """`analyser`: the model logic to use (by default the shipped model, loaded on first use)."""
         super().__init__()
         self.setWindowTitle("XRayDesk — research use only")
         self.resize(1400, 900)
@@ -72,14 +111,26 @@ class MainWindow(QMainWindow):
         self.workers = WorkerPool(self)
         self.canvas = ImageCanvas()
         self.setCentralWidget(self.canvas)
+        self.analysis = AnalysisController(self.workers, analyser, parent=self)
+        self.heatmap_layer, self.zone_layer = HeatmapLayer(), ZoneLayer()
+        for layer in (self.heatmap_layer, self.zone_layer):
+            self.canvas.add_overlay(layer)
+        self.shortcut_actions: list[QAction] = []
+        self._build_menus()
         self.browser = StudyBrowser()
         self.tag_view = DicomTagView()
+        self.results_panel = ResultsPanel(self.heatmap_action, self.zones_action)
+        self.worklist = WorklistPanel()
         self.browser_dock = self._add_dock("Studies", self.browser, Qt.LeftDockWidgetArea)
         self.tags_dock = self._add_dock("DICOM tags", self.tag_view, Qt.RightDockWidgetArea)
-        self.results_dock = self._add_dock("AI results", QLabel("No AI results yet."), Qt.RightDockWidgetArea)
+        self.results_dock = self._add_dock("AI results", scrollable(self.results_panel), Qt.RightDockWidgetArea)
+        self.worklist_dock = self._add_dock("Worklist", self.worklist, Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(self.tags_dock, self.results_dock)
-        self.tags_dock.raise_()
+        self.results_dock.raise_()
         self.resizeDocks([self.browser_dock, self.tags_dock], [320, 440], Qt.Horizontal)
+        self.resizeDocks([self.worklist_dock], [170], Qt.Vertical)
+        for dock in (self.browser_dock, self.tags_dock, self.results_dock, self.worklist_dock):
+            self.view_menu.addAction(dock.toggleViewAction())
         self.status_label = QLabel()
         self.view_label = QLabel()
         self.progress = QProgressBar(maximumWidth=200, visible=False)
@@ -91,9 +142,8 @@ class MainWindow(QMainWindow):
         self._scan_worker: Worker | None = None
         self._thumbnail_worker: Worker | None = None
         self._scanned: list[ScanEntry] = []
-        self.shortcut_actions: list[QAction] = []
-        self._build_menus()
         self.browser.imageSelected.connect(self.show_path)
+        self._connect_analysis()
         self.canvas.viewChanged.connect(self._on_view_changed)
         self.status_label.setText(RESEARCH_USE_NOTICE)
 
@@ -123,9 +173,12 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &recent")
         self._rebuild_recent_menu()
         file_menu.addSeparator()
+        self._action(file_menu, "&Export PDF summary…", self.export_pdf, "Ctrl+E")
+        self.deidentify_action = self._setting_action(file_menu, "&De-identify PDF summaries", "deidentify_pdf")
+        file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
 
-        view_menu = menus.addMenu("&View")
+        self.view_menu = view_menu = menus.addMenu("&View")
         self._action(view_menu, "&Fit to window", self.canvas.fit, "F")
         self._action(view_menu, "&Actual pixels (1:1)", lambda: self.canvas.zoom_to(1.0), "1")
         self._action(view_menu, "Zoom &in", lambda: self.canvas.zoom_by(KEY_ZOOM_STEP), "+")
@@ -135,8 +188,6 @@ class MainWindow(QMainWindow):
         self._action(view_menu, "&Previous image", lambda: self.browser.select_relative(-1), "PgUp")
         view_menu.addSeparator()
         self.hide_patient_action = self._action(view_menu, "&Hide patient data", self.hide_patient_data, "D", True)
-        for dock in (self.browser_dock, self.tags_dock, self.results_dock):
-            view_menu.addAction(dock.toggleViewAction())
 
         image_menu = menus.addMenu("&Image")
         self._action(image_menu, "&Header window (repeat: next)", self.next_header_window, "2")
@@ -153,9 +204,28 @@ class MainWindow(QMainWindow):
             mouse_group.addAction(action)
         self.pan_mode_action.setChecked(True)
 
+        analysis_menu = menus.addMenu("&Analysis")
+        self._action(analysis_menu, "&Analyse image", self.analyse_current, "Ctrl+Return")
+        self.auto_analyse_action = self._setting_action(analysis_menu, "Analyse automatically on &open", "auto_analyse")
+        analysis_menu.addSeparator()
+        self.heatmap_action = self._action(analysis_menu, "&Heatmap overlay", lambda: None, "H", True)
+        self.zones_action = self._action(analysis_menu, "&Zones and lung outline", lambda: None, "Z", True)
+        for action, layer in ((self.heatmap_action, self.heatmap_layer), (self.zones_action, self.zone_layer)):
+            action.setChecked(True)
+            action.toggled.connect(lambda shown, layer=layer: self._set_layer_visible(layer, shown))
+        analysis_menu.addSeparator()
+        self._action(analysis_menu, "Analyse all images (&worklist)", self.analyse_all, "Ctrl+Shift+Return")
+        self._action(analysis_menu, "&Cancel worklist", self.analysis.cancel_worklist)
+
         help_menu = menus.addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
         self._action(help_menu, "&About XRayDesk", self.show_about)
+
+    def _setting_action(self, menu, text: str, key: str) -> QAction:
+        """A checkable option remembered between sessions (on by default)."""
+        action = self._action(menu, text, lambda checked: settings().setValue(key, checked), checkable=True)
+        action.setChecked(settings().value(key, True, type=bool))
+        return action
 
     def shortcut_table(self) -> list[tuple[str, str]]:
         """(key, action) for every shortcut; also the source of Help ▸ Keyboard shortcuts."""
@@ -301,6 +371,7 @@ class MainWindow(QMainWindow):
         self.tag_view.set_dataset(image.dataset)
         notices = " ".join(image.notices)
         self._set_status(f"{image.path.name}  {image.width} x {image.height}, {image.bits_stored}-bit  {notices}")
+        self._show_analysis_of(image)
 
     def _cache(self, image: XRayImage) -> None:
         self._image_cache[image.path] = image
@@ -309,9 +380,130 @@ class MainWindow(QMainWindow):
             self._image_cache.popitem(last=False)
 
     def hide_patient_data(self, hide: bool) -> None:
-        """For screenshots and teaching: corners, browser and tag view lose names, IDs and dates."""
-        for view in (self.canvas, self.browser, self.tag_view):
+        """For screenshots and teaching: corners, browser, tag view and worklist lose names, IDs and dates."""
+        for view in (self.canvas, self.browser, self.tag_view, self.worklist):
             view.set_show_patient_data(not hide)
+
+    # ------------------------------------------------------------ the AI second opinion
+
+    def _connect_analysis(self) -> None:
+        self.analysis.modelLoading.connect(
+            lambda: self.results_panel.show_message("Loading the AI model (first analysis only)…", busy=True))
+        self.analysis.analysisStarted.connect(self._on_analysis_started)
+        self.analysis.analysed.connect(self._on_analysed)
+        self.analysis.failed.connect(self._on_analysis_failed)
+        self.analysis.worklistEntry.connect(self._on_worklist_entry)
+        self.analysis.worklistFinished.connect(self.worklist.finish)
+        self.results_panel.heatmapSettingsChanged.connect(self._set_heatmap_settings)
+        self.worklist.imageActivated.connect(self._open_from_worklist)
+        self.worklist.analyseAllRequested.connect(self.analyse_all)
+        self.worklist.cancelRequested.connect(self.analysis.cancel_worklist)
+
+    def _is_on_screen(self, path: Path) -> bool:
+        return self.canvas.image is not None and self.canvas.image.path == path
+
+    def _show_analysis_of(self, image: XRayImage) -> None:
+        analysis = self.analysis.results.get(image.path)
+        self._set_overlay_analysis(analysis)
+        if analysis is not None:
+            self.results_panel.show_analysis(analysis)
+        elif self.auto_analyse_action.isChecked():
+            self.results_panel.show_message(f"Analysing {image.path.name}…", busy=True)
+            self.analysis.request(image)
+        else:
+            self.results_panel.show_message(NOT_ANALYSED)
+
+    def analyse_current(self) -> None:
+        if self.canvas.image is not None:
+            self.analysis.request(self.canvas.image)
+
+    def _on_analysis_started(self, path: Path) -> None:
+        if self._is_on_screen(path):
+            self.results_panel.show_message(f"Analysing {path.name}…", busy=True)
+
+    def _on_analysed(self, analysis: ImageAnalysis) -> None:
+        if self._is_on_screen(analysis.path):  # a result for an image left behind stays in the cache only
+            self._set_overlay_analysis(analysis)
+            self.results_panel.show_analysis(analysis)
+
+    def _on_analysis_failed(self, path: Path, message: str) -> None:
+        if self._is_on_screen(path):
+            self.results_panel.show_message(message)
+        self._set_status(message)
+
+    def _set_overlay_analysis(self, analysis: ImageAnalysis | None) -> None:
+        for layer in (self.heatmap_layer, self.zone_layer):
+            layer.set_analysis(analysis)
+        self.canvas.update()
+
+    def _set_heatmap_settings(self, heatmap_settings: HeatmapSettings) -> None:
+        self.heatmap_layer.settings = heatmap_settings
+        self.canvas.update()
+
+    def _set_layer_visible(self, layer, shown: bool) -> None:
+        layer.visible = shown
+        self.canvas.update()
+
+    def analyse_all(self) -> None:
+        paths = self.browser.image_paths()
+        if not paths:
+            self._set_status("Open a folder first: the worklist analyses the images in the study browser.")
+            return
+        self.worklist.start(len(paths))
+        self.worklist_dock.show()
+        self.worklist_dock.raise_()
+        self.analysis.analyse_paths(paths)
+
+    def _on_worklist_entry(self, entry: WorklistEntry) -> None:
+        self.worklist.add_entry(entry)
+        if entry.analysis is not None:
+            self._on_analysed(entry.analysis)
+
+    def _open_from_worklist(self, path: Path) -> None:
+        self.browser.select_path(path)
+        if not self._is_on_screen(path) and path != self._wanted_path:
+            self.show_path(path)
+
+    # ------------------------------------------------------------ PDF summary
+
+    def analyses_to_report(self) -> list[ImageAnalysis]:
+        """The worklist rows selected, else every image analysed in this session, in analysis order."""
+        selected = self.worklist.paths(selected_only=True)
+        paths = selected or list(self.analysis.results)
+        return [self.analysis.results[path] for path in paths if path in self.analysis.results]
+
+    def export_pdf(self) -> None:
+        analyses = self.analyses_to_report()
+        if not analyses:
+            QMessageBox.information(self, "Export PDF summary", "Nothing to export yet: analyse an image "
+                                    "(Ctrl+Return) or a folder (Ctrl+Shift+Return) first.")
+            return
+        folder = settings().value("export_folder", str(Path.home()))
+        suggested = Path(folder) / f"xraydesk-summary-{datetime.datetime.now():%Y%m%d-%H%M}.pdf"
+        chosen, _ = QFileDialog.getSaveFileName(self, "Export PDF summary", str(suggested), "PDF (*.pdf)",
+                                                options=QFileDialog.DontConfirmOverwrite)
+        if not chosen:
+            return
+        path = Path(chosen) if chosen.lower().endswith(".pdf") else Path(chosen + ".pdf")
+        overwrite = path.exists()
+        if overwrite and QMessageBox.question(self, "Export PDF summary", f"{path} already exists. Replace it?",
+                                              QMessageBox.Yes | QMessageBox.No, QMessageBox.No) != QMessageBox.Yes:
+            return
+        settings().setValue("export_folder", str(path.parent))
+        self.write_pdf(path, analyses, overwrite)
+
+    def write_pdf(self, path: Path, analyses: list[ImageAnalysis], overwrite: bool = False) -> Worker:
+        self._set_status(f"Writing {path.name} ({len(analyses)} pages)…", busy=True)
+        worker = Worker(report_task(path, analyses, dict(self._image_cache), self.heatmap_layer.settings.target,
+                                    self.deidentify_action.isChecked(), overwrite))
+        worker.returned.connect(lambda result: self._set_status(f"Saved {result[0]} ({result[1]} pages)."))
+        worker.errored.connect(self._on_pdf_failed)
+        return self.workers.start(worker)
+
+    def _on_pdf_failed(self, error: Exception) -> None:
+        message = f"PDF summary not saved — {error}"
+        self._set_status(message)
+        QMessageBox(QMessageBox.Warning, "Export PDF summary", message, parent=self).open()
 
     # ------------------------------------------------------------ windowing
 

@@ -1,0 +1,66 @@
+"""A stand-in for the model: known analyses on demand, so window tests control timing and content."""
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from xraydesk.ai.analysis import HEATMAP_TARGETS, ImageAnalysis, StudyIdentity
+from xraydesk.ai.gate import ACCEPTED, InputCheck
+from xraydesk.ai.model import Prediction
+
+OPERATING_POINTS = {"pneumonia": {"threshold": 0.5}, "covid": {"threshold": 0.9}, "zone": {"threshold": 0.5}}
+HOT_CELL = (2, 1)  # (row, column) of the 7x7 Grad-CAM grid: the patient's right upper-middle lung
+
+
+def lungs_224() -> np.ndarray:
+    """Two upright rectangles as lungs, 0-255 like the real lung probability."""
+    lungs = np.zeros((224, 224), np.uint8)
+    lungs[40:190, 30:100] = 255
+    lungs[40:190, 124:194] = 255
+    return lungs
+
+
+def prediction(p_pneumonia: float = 0.9) -> Prediction:
+    cause = np.array([0.2, 0.7, 0.1]) * p_pneumonia
+    zones = (0.9, 0.8, 0.2, 0.1, 0.3, 0.6)
+    return Prediction(p_normal=1 - p_pneumonia, p_bacterial=float(cause[0]), p_viral=float(cause[1]),
+                      p_covid=float(cause[2]), pneumonia_positive=p_pneumonia >= 0.5, covid_positive=False,
+                      zone_probabilities=zones, zone_positive=tuple(p >= 0.5 for p in zones), geographic_extent=3.2)
+
+
+def synthetic_analysis(path: Path, p_pneumonia: float = 0.9, check: InputCheck = ACCEPTED,
+                       identity: StudyIdentity | None = None) -> ImageAnalysis:
+    heatmap = np.zeros((7, 7), np.float32)
+    heatmap[HOT_CELL] = 1.0
+    accepted = check.accepted
+    return ImageAnalysis(identity or StudyIdentity(Path(path)), "Fake CXR 0.0", OPERATING_POINTS, check,
+                         prediction(p_pneumonia) if accepted else None,
+                         {target: heatmap for target in HEATMAP_TARGETS} if accepted else {},
+                         lungs_224() if accepted else None, 0.01)
+
+
+class FakeAnalyser:
+    """Analyses with a fixed positive answer per file (p(pneumonia) from its name); can hold every
+    analysis until `release()`, wait `delay` seconds each, or raise a given error."""
+
+    def __init__(self, delay: float = 0.0, hold: bool = False, error: Exception | None = None):
+        self.is_loaded = True
+        self.delay, self.error = delay, error
+        self.released = threading.Event()
+        if not hold:
+            self.released.set()
+        self.analysed: list[Path] = []
+
+    def release(self) -> None:
+        self.released.set()
+
+    def analyse(self, image) -> ImageAnalysis:
+        self.released.wait(30)
+        time.sleep(self.delay)
+        if self.error is not None:
+            raise self.error
+        self.analysed.append(image.path)
+        p_pneumonia = 0.55 + (sum(map(ord, image.path.name)) % 40) / 100  # positive, distinct per file
+        return synthetic_analysis(image.path, p_pneumonia, identity=StudyIdentity.of(image))

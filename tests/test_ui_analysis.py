@@ -1,0 +1,298 @@
+"""The AI second opinion in the window (pytest-qt, offscreen): worker signals, newest-wins and stale
+results, errors and a missing model, the worklist with cancel, overlays registered to the image,
+and the PDF export. A fake analyser controls timing; one test runs the shipped model end to end."""
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fakes import HOT_CELL, FakeAnalyser
+from PyQt5.QtCore import QPoint, Qt
+from PyQt5.QtWidgets import QFileDialog, QMessageBox
+from ui_helpers import WAIT_MS, canvas_pixels, drag, open_and_wait, wait_for_image
+
+from xraydesk.ai.model import DEFAULT_MODEL_DIR
+from xraydesk.ui.main_window import MainWindow
+
+FOLDER_SIZE = 5
+
+
+@pytest.fixture
+def images(make_dicom):
+    """Five small DX images in one folder, each with its own patient."""
+    pixels = np.add.outer(np.arange(224), np.arange(280)).astype(np.uint16)
+    paths = [make_dicom(f"image{i}.dcm", pixels, PatientName=f"Doe^Jane{i}", PatientID=f"ID-{i}",
+                        StudyDate="20240105", InstanceNumber=i) for i in range(FOLDER_SIZE)]
+    return paths
+
+
+def make_window(qtbot, analyser, auto_analyse=True) -> MainWindow:
+    window = MainWindow(analyser)
+    window.auto_analyse_action.setChecked(auto_analyse)
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+@pytest.fixture
+def open_window(qtbot):
+    windows = []
+
+    def make(analyser, auto_analyse=True):
+        windows.append(make_window(qtbot, analyser, auto_analyse))
+        return windows[-1]
+
+    yield make
+    for window in windows:
+        window.close()
+
+
+def shown_analysis_path(window):
+    layer = window.heatmap_layer
+    return layer.analysis.path if layer.analysis else None
+
+
+def test_opening_an_image_analyses_it_on_a_worker_and_shows_the_result(qtbot, open_window, images):
+    window = open_window(FakeAnalyser())
+    with qtbot.waitSignal(window.analysis.analysed, timeout=WAIT_MS) as analysed:
+        window.open_paths([images[0].parent])
+    assert analysed.args[0].path == images[0]
+    qtbot.waitUntil(lambda: shown_analysis_path(window) == images[0], timeout=WAIT_MS)
+    panel = window.results_panel
+    assert "Pneumonia likely" in panel.reading.text() and panel.reading.isVisible()
+    assert panel.score.text() == "Six-zone score: 3 / 6"
+    assert [label for label, _, _ in panel.bars.rows][:4] == ["Normal", "Bacterial", "Viral", "COVID-19"]
+
+
+def test_signals_of_one_analysis_come_in_order(qtbot, open_window, images):
+    window = open_window(FakeAnalyser(), auto_analyse=False)
+    open_and_wait(qtbot, window, [images[0]])
+    wait_for_image(qtbot, window)
+    seen = []
+    window.analysis.analysisStarted.connect(lambda path: seen.append(("started", path)))
+    window.analysis.analysed.connect(lambda analysis: seen.append(("analysed", analysis.path)))
+    qtbot.keyClick(window.canvas, Qt.Key_Return, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=WAIT_MS)
+    assert seen == [("started", images[0]), ("analysed", images[0])]
+    qtbot.waitUntil(window.workers.is_idle, timeout=WAIT_MS)
+
+
+def test_a_result_for_an_image_left_behind_is_kept_but_not_shown_and_the_newest_wins(qtbot, open_window, images):
+    analyser = FakeAnalyser(hold=True)
+    window = open_window(analyser, auto_analyse=False)
+    open_and_wait(qtbot, window, [images[0].parent])
+    wait_for_image(qtbot, window, images[0])
+    window.analyse_current()  # held: the worker is busy with image 0
+    for path in images[1:4]:  # image 1 and 2 are superseded while waiting; image 3 is the newest
+        window.browser.select_path(path)
+        wait_for_image(qtbot, window, path)
+        window.analyse_current()
+    analyser.release()
+    qtbot.waitUntil(lambda: shown_analysis_path(window) == images[3], timeout=WAIT_MS)
+    qtbot.waitUntil(window.workers.is_idle, timeout=WAIT_MS)
+    assert analyser.analysed == [images[0], images[3]]
+    assert images[0] in window.analysis.results  # kept for later, never drawn over image 3
+    assert window.canvas.image.path == images[3]
+
+
+def test_a_worker_exception_becomes_a_message_in_the_results_panel(qtbot, open_window, images):
+    window = open_window(FakeAnalyser(error=RuntimeError("out of memory in the model")))
+    open_and_wait(qtbot, window, [images[0]])
+    qtbot.waitUntil(lambda: "out of memory" in window.results_panel.status.text(), timeout=WAIT_MS)
+    assert window.results_panel.status.text() == "Analysis failed: out of memory in the model"
+    assert window.canvas.image is not None  # the image is still shown, the app goes on
+    assert not window.results_panel.reading.isVisible()
+
+
+def test_without_model_files_the_viewer_works_and_the_panel_says_why(qtbot, open_window, images, tmp_path,
+                                                                      monkeypatch):
+    monkeypatch.setenv("XRAYDESK_MODELS", str(tmp_path / "no-models"))
+    window = open_window(None)
+    open_and_wait(qtbot, window, [images[0].parent])
+    qtbot.waitUntil(lambda: "AI unavailable" in window.results_panel.status.text(), timeout=WAIT_MS)
+    message = window.results_panel.status.text()
+    assert "xraydesk-cxr.json" in message and "still works as a viewer" in message
+    window.browser.select_path(images[1])  # the next image fails fast with the same message
+    wait_for_image(qtbot, window, images[1])
+    qtbot.waitUntil(lambda: "AI unavailable" in window.results_panel.status.text(), timeout=WAIT_MS)
+    assert window.canvas.displayed_pixels() is not None
+
+
+def test_refused_input_shows_the_reason_and_no_probabilities(qtbot, open_window, dicom_dir):
+    if not (DEFAULT_MODEL_DIR / "xraydesk-cxr.keras").is_file():
+        pytest.skip("the shipped model is not in models/")
+    window = open_window(None)
+    hip = dicom_dir / "nonchest" / "RG2_J2KI__hip.dcm"
+    open_and_wait(qtbot, window, [hip])
+    qtbot.waitUntil(lambda: hip in window.analysis.results, timeout=WAIT_MS)
+    assert "refused RG2_J2KI__hip.dcm: body part examined is HIP" in window.results_panel.status.text()
+    assert not window.results_panel.bars.isVisible()
+
+
+def test_the_shipped_model_analyses_a_real_dicom_with_heatmaps_and_zones(qtbot, open_window, dicom_dir):
+    if not (DEFAULT_MODEL_DIR / "xraydesk-cxr.keras").is_file():
+        pytest.skip("the shipped model is not in models/")
+    window = open_window(None)
+    path = min((dicom_dir / "rsna").glob("*.dcm"))
+    open_and_wait(qtbot, window, [path])
+    qtbot.waitUntil(lambda: path in window.analysis.results, timeout=WAIT_MS)
+    analysis = window.analysis.results[path]
+    assert analysis.check.accepted and analysis.prediction is not None
+    assert set(analysis.heatmaps) == {"pneumonia", "bacterial", "viral", "covid"}
+    assert all(0 <= heatmap.min() and heatmap.max() <= 1 for heatmap in analysis.heatmaps.values())
+    assert 0.2 < analysis.lung_mask.mean() < 0.6 and set(np.unique(analysis.zone_labels)) == set(range(7))
+    assert window.results_panel.version.text() == f"Model: {analysis.model_version}"
+
+
+def test_worklist_fills_a_sortable_table_and_double_click_opens_the_image(qtbot, open_window, images):
+    window = open_window(FakeAnalyser(), auto_analyse=False)
+    open_and_wait(qtbot, window, [images[0].parent])
+    with qtbot.waitSignal(window.analysis.worklistFinished, timeout=WAIT_MS) as finished:
+        qtbot.keyClick(window.canvas, Qt.Key_Return, Qt.ControlModifier | Qt.ShiftModifier)
+    assert finished.args == [f"Analysed {FOLDER_SIZE} images."]
+    table = window.worklist.table
+    assert table.rowCount() == FOLDER_SIZE
+    assert table.item(0, 0).text() == "Doe^Jane0 (ID-0)"
+    table.sortByColumn(3, Qt.DescendingOrder)
+    column = [table.item(row, 3).data(Qt.DisplayRole) for row in range(FOLDER_SIZE)]
+    assert column == sorted(column, reverse=True) and all(isinstance(value, float) for value in column)
+    target = window.worklist.path_at(2)
+    qtbot.mouseDClick(table.viewport(), Qt.LeftButton, pos=table.visualItemRect(table.item(2, 1)).center())
+    wait_for_image(qtbot, window, target)
+    qtbot.waitUntil(lambda: shown_analysis_path(window) == target, timeout=WAIT_MS)
+
+
+def test_worklist_can_be_cancelled(qtbot, open_window, images):
+    window = open_window(FakeAnalyser(delay=0.3), auto_analyse=False)
+    open_and_wait(qtbot, window, [images[0].parent])
+    window.analyse_all()
+    qtbot.waitUntil(lambda: window.worklist.table.rowCount() >= 1, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.analysis.worklistFinished, timeout=WAIT_MS) as finished:
+        window.worklist.cancel_button.click()
+    assert finished.args[0].startswith("Cancelled after")
+    assert window.worklist.table.rowCount() < FOLDER_SIZE
+    assert not window.worklist.cancel_button.isEnabled()
+
+
+def heatmap_centre(window) -> tuple[float, float]:
+    """Centre of what the heatmap adds to the canvas (the picture with it minus without it)."""
+    with_heatmap = canvas_pixels(window.canvas).astype(float)
+    window.heatmap_action.toggle()
+    without = canvas_pixels(window.canvas).astype(float)
+    window.heatmap_action.toggle()
+    weight = np.abs(with_heatmap - without).sum(axis=2)
+    rows, columns = np.indices(weight.shape)
+    return (columns * weight).sum() / weight.sum(), (rows * weight).sum() / weight.sum()
+
+
+def expected_centre(window) -> tuple[float, float]:
+    image = window.canvas.image
+    row, column = HOT_CELL
+    return window.canvas.view.transform.image_to_screen((column + 0.5) / 7 * image.width, (row + 0.5) / 7 * image.height)
+
+
+def test_the_heatmap_stays_registered_under_zoom_pan_window_and_invert(qtbot, open_window, make_dicom):
+    flat = make_dicom("flat.dcm", np.full((224, 280), 2000, np.uint16))  # a uniform background keeps the
+    window = open_window(FakeAnalyser())                                   # heatmap's footprint symmetric
+    open_and_wait(qtbot, window, [flat])
+    qtbot.waitUntil(lambda: shown_analysis_path(window) == flat, timeout=WAIT_MS)
+    window.zones_action.setChecked(False)
+    canvas = window.canvas
+    def zoom_beside_the_spot():
+        x, y = expected_centre(window)
+        canvas.zoom_by(1.8, x + 30, y)
+
+    # Each step keeps the whole spot on the canvas: a clipped spot would move its centre.
+    for change in (lambda: None, lambda: drag(canvas, Qt.MiddleButton, QPoint(200, 200), QPoint(300, 220)),
+                   zoom_beside_the_spot, lambda: qtbot.keyClick(canvas, Qt.Key_I),
+                   lambda: qtbot.keyClick(canvas, Qt.Key_5)):
+        change()
+        assert heatmap_centre(window) == pytest.approx(expected_centre(window), abs=3)
+
+
+def test_h_hides_the_heatmap_and_contour_mode_draws_lines_only(qtbot, open_window, images):
+    window = open_window(FakeAnalyser())
+    open_and_wait(qtbot, window, [images[0]])
+    qtbot.waitUntil(lambda: shown_analysis_path(window) == images[0], timeout=WAIT_MS)
+    window.zones_action.setChecked(False)
+    filled = canvas_pixels(window.canvas)
+    qtbot.keyClick(window.canvas, Qt.Key_H)
+    plain = canvas_pixels(window.canvas)
+    qtbot.keyClick(window.canvas, Qt.Key_H)
+    window.results_panel.contours.setChecked(True)
+    contours = canvas_pixels(window.canvas)
+    changed = lambda picture: (np.abs(picture.astype(int) - plain).sum(axis=2) > 30).sum()
+    assert changed(filled) > 0
+    assert 0 < changed(contours) < changed(filled) / 2
+
+
+def test_pdf_export_de_identified_by_default(qtbot, open_window, images, tmp_path, monkeypatch):
+    window = open_window(FakeAnalyser(), auto_analyse=False)
+    open_and_wait(qtbot, window, [images[0].parent])
+    with qtbot.waitSignal(window.analysis.worklistFinished, timeout=WAIT_MS):
+        window.analyse_all()
+    target = tmp_path / "out" / "summary.pdf"
+    target.parent.mkdir()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(target), "PDF (*.pdf)"))
+    qtbot.keyClick(window.canvas, Qt.Key_E, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: target.exists() and window.workers.is_idle(), timeout=WAIT_MS)
+    assert "Saved" in window.status_label.text()
+    assert pdf_pages(target) == FOLDER_SIZE
+    text = pdf_text(target)
+    assert "Research use only" in text and "Fake CXR 0.0" in text and "Six-zone score: 3 / 6" in text
+    for private in ("Doe", "Jane", "ID-0", "ID-4", "2024", "image0", "image4"):
+        assert private not in text
+    assert sorted(path.name for path in target.parent.iterdir()) == ["summary.pdf"]
+
+
+def test_pdf_with_patient_data_when_asked_and_selected_rows_only(qtbot, open_window, images, tmp_path):
+    window = open_window(FakeAnalyser(), auto_analyse=False)
+    open_and_wait(qtbot, window, [images[0].parent])
+    with qtbot.waitSignal(window.analysis.worklistFinished, timeout=WAIT_MS):
+        window.analyse_all()
+    window.deidentify_action.setChecked(False)
+    window.worklist.table.selectRow(1)
+    analyses = window.analyses_to_report()
+    assert len(analyses) == 1
+    target = tmp_path / "one.pdf"
+    window.write_pdf(target, analyses)
+    qtbot.waitUntil(lambda: target.exists() and window.workers.is_idle(), timeout=WAIT_MS)
+    assert pdf_pages(target) == 1
+    assert analyses[0].identity.patient_name in pdf_text(target)
+
+
+def test_pdf_export_never_overwrites_without_asking(qtbot, open_window, images, tmp_path, monkeypatch):
+    window = open_window(FakeAnalyser())
+    open_and_wait(qtbot, window, [images[0]])
+    qtbot.waitUntil(lambda: images[0] in window.analysis.results, timeout=WAIT_MS)
+    existing = tmp_path / "keep.pdf"
+    existing.write_bytes(b"the radiologist's earlier file")
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(existing), ""))
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: asked.append(args) or QMessageBox.No)
+    window.export_pdf()
+    qtbot.waitUntil(window.workers.is_idle, timeout=WAIT_MS)
+    assert len(asked) == 1 and existing.read_bytes() == b"the radiologist's earlier file"
+
+
+def test_pdf_errors_are_reported_and_leave_nothing(qtbot, open_window, images, tmp_path):
+    window = open_window(FakeAnalyser())
+    open_and_wait(qtbot, window, [images[0]])
+    qtbot.waitUntil(lambda: images[0] in window.analysis.results, timeout=WAIT_MS)
+    target = tmp_path / "missing-folder" / "summary.pdf"
+    window.write_pdf(target, window.analyses_to_report())
+    qtbot.waitUntil(lambda: "not saved" in window.status_label.text(), timeout=WAIT_MS)
+    assert "summary.pdf" in window.status_label.text() and "No such file or directory" in window.status_label.text()
+    assert not target.parent.exists()
+
+
+def pdf_pages(path: Path) -> int:
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    return int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+
+
+def pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout

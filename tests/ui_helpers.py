@@ -1,0 +1,38 @@
+"""Helpers shared by the window tests."""
+
+import numpy as np
+from PyQt5.QtCore import QEvent, QPoint, QPointF, Qt
+from PyQt5.QtGui import QImage, QMouseEvent
+from PyQt5.QtWidgets import QApplication
+
+WAIT_MS = 60_000
+
+
+def open_and_wait(qtbot, window, paths):
+    window.open_paths(paths)
+    qtbot.waitUntil(lambda: window.workers.is_idle(), timeout=WAIT_MS)
+
+
+def wait_for_image(qtbot, window, path=None):
+    qtbot.waitUntil(lambda: window.canvas.image is not None and (path is None or window.canvas.image.path == path),
+                    timeout=WAIT_MS)  # fmt: skip
+
+
+def canvas_pixels(canvas) -> np.ndarray:
+    """The canvas as it appears on screen, as an RGB array."""
+    image = canvas.grab().toImage().convertToFormat(QImage.Format_RGB888)
+    pointer = image.constBits()
+    pointer.setsize(image.sizeInBytes())
+    rows = np.frombuffer(pointer, np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+
+
+def mouse(widget, kind, position, button, buttons):
+    QApplication.sendEvent(widget, QMouseEvent(kind, QPointF(position), button, buttons, Qt.NoModifier))
+
+
+def drag(widget, button, start: QPoint, end: QPoint):
+    mouse(widget, QEvent.MouseButtonPress, start, button, button)
+    mouse(widget, QEvent.MouseMove, (start + end) / 2, Qt.NoButton, button)
+    mouse(widget, QEvent.MouseMove, end, Qt.NoButton, button)
+    mouse(widget, QEvent.MouseButtonRelease, end, button, Qt.NoButton)

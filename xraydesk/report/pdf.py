@@ -1,0 +1,197 @@
+"""The PDF summary: one A4 page per analysed image with the image with and without the overlay,
+probabilities against their operating points, the zone diagram and score, the model version and
+the research-use statement. Written atomically: a hidden temporary file beside the target, renamed
+into place only when complete, so a failure never leaves a partial PDF behind."""
+
+import datetime
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+from PIL import Image
+
+from xraydesk import RESEARCH_USE_NOTICE, __version__
+from xraydesk.ai import overlays
+from xraydesk.ai.analysis import (
+    SIX_ZONE_EVIDENCE,
+    TARGET_NAMES,
+    ImageAnalysis,
+    probability_rows,
+)
+from xraydesk.ai.outputs import EXTENT_MAX, ZONES
+from xraydesk.imaging import XRayImage, render_default
+
+A4_INCHES = (8.27, 11.69)
+MAX_IMAGE_SIDE = 1024  # enough for print at this size; keeps each page a few hundred KB
+HEATMAP_OPACITY = 0.5
+NOTICE_COLOUR = "#b00020"
+POSITIVE_COLOUR = "#f28e2b"
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    display: np.ndarray  # the image as windowed for viewing, uint8 (H, W)
+    analysis: ImageAnalysis
+    target: str = "pneumonia"  # which output's Grad-CAM is overlaid
+
+    @classmethod
+    def of(cls, image: XRayImage, analysis: ImageAnalysis, target: str = "pneumonia") -> "ReportPage":
+        """The image at its default window, reduced for print (pages of a long worklist stay small)."""
+        return cls(reduced(render_default(image)), analysis, target)
+
+
+class ReportError(Exception):
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def write_summary(path: Path | str, pages: list[ReportPage], deidentify: bool = True,
+                  overwrite: bool = False) -> Path:
+    """Writes the summary; raises ReportError (naming the file and the reason) and leaves nothing."""
+    path = Path(path)
+    if not pages:
+        raise ReportError(path, "no analysed image to report")
+    if path.exists() and not overwrite:
+        raise ReportError(path, "already exists")
+    created = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    temporary = None
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        os.close(handle)
+        with PdfPages(temporary, metadata=_metadata()) as pdf:
+            for number, page in enumerate(pages, start=1):
+                pdf.savefig(_page_figure(page, number, len(pages), deidentify, created))
+        os.replace(temporary, path)
+        temporary = None
+    except OSError as error:
+        raise ReportError(path, error.strerror or str(error)) from error
+    finally:
+        if temporary is not None and os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+def _metadata() -> dict:
+    return {"Title": "XRayDesk AI second opinion (research use only)", "Creator": f"XRayDesk {__version__}",
+            "Subject": RESEARCH_USE_NOTICE}
+
+
+def identity_lines(analysis: ImageAnalysis, deidentify: bool) -> list[str]:
+    identity = analysis.identity
+    if deidentify:
+        return ["De-identified: patient name, ID, dates, study description and file name removed.",
+                f"Modality: {identity.modality}"]
+    return [f"Patient: {identity.patient_name or '—'}   ID: {identity.patient_id or '—'}",
+            f"Study date: {identity.study_date or '—'}   Study: {identity.study_description or '—'}",
+            f"File: {identity.path}   Modality: {identity.modality}"]
+
+
+def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, created: str) -> Figure:
+    figure = Figure(figsize=A4_INCHES)
+    analysis = page.analysis
+    figure.text(0.06, 0.965, "XRayDesk — AI second opinion on a chest X-ray", fontsize=15, weight="bold")
+    figure.text(0.94, 0.965, f"Image {number} of {count}", fontsize=10, ha="right")
+    figure.text(0.06, 0.95, "\n".join(identity_lines(analysis, deidentify)), fontsize=8.5, va="top", linespacing=1.5)
+    display = reduced(page.display)
+    _draw_image(figure.add_axes((0.06, 0.55, 0.42, 0.33)), display, "Image")
+    if analysis.prediction is None:
+        figure.text(0.54, 0.80, "The input check refused this image:", fontsize=11, weight="bold")
+        figure.text(0.54, 0.78, analysis.check.reason, fontsize=10, va="top", wrap=True)
+        figure.text(0.54, 0.70, "No probabilities are shown for it.", fontsize=10)
+    else:
+        overlay_axes = figure.add_axes((0.52, 0.55, 0.42, 0.33))
+        _draw_image(overlay_axes, display, f"Grad-CAM: {TARGET_NAMES[page.target]}, lungs and zones")
+        _draw_overlay(overlay_axes, analysis, page.target, display.shape)
+        figure.text(0.06, 0.53, analysis.reading, fontsize=11.5, weight="bold", wrap=True)
+        _draw_probabilities(figure.add_axes((0.22, 0.33, 0.72, 0.16)), analysis)
+        _draw_zone_diagram(figure.add_axes((0.06, 0.10, 0.30, 0.17)), analysis)
+        _write_severity(figure, analysis)
+    _write_footer(figure, analysis, created)
+    return figure
+
+
+def reduced(display: np.ndarray) -> np.ndarray:
+    picture = Image.fromarray(display)
+    picture.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE), Image.LANCZOS)
+    return np.asarray(picture)
+
+
+def _draw_image(axes, display: np.ndarray, title: str) -> None:
+    axes.imshow(display, cmap="gray", vmin=0, vmax=255, interpolation="lanczos")
+    axes.set_title(title, fontsize=9)
+    axes.set_axis_off()
+
+
+def _draw_overlay(axes, analysis: ImageAnalysis, target: str, shape: tuple[int, int]) -> None:
+    height, width = shape
+    rgba = overlays.heatmap_rgba(overlays.heatmap_grid(analysis, target), HEATMAP_OPACITY)
+    axes.imshow(rgba, extent=(0, width, height, 0), interpolation="bilinear")
+    for zone, lines in overlays.zone_outlines(analysis, shape).items():
+        for line in lines:
+            axes.plot(line[:, 0], line[:, 1], color="white", linewidth=0.5, alpha=0.7)
+    for line in overlays.lung_outline(analysis, shape):
+        axes.plot(line[:, 0], line[:, 1], color="#4fc3f7", linewidth=1.0)
+    probabilities = dict(zip(ZONES, analysis.prediction.zone_probabilities))
+    for zone, (x, y) in overlays.zone_label_positions(analysis, shape).items():
+        axes.text(x, y, f"{zone}\n{probabilities[zone]:.2f}", color="white", fontsize=6.5, ha="center",
+                  va="center", bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "linewidth": 0})
+    axes.set_xlim(0, width)
+    axes.set_ylim(height, 0)
+
+
+def _draw_probabilities(axes, analysis: ImageAnalysis) -> None:
+    rows = probability_rows(analysis)[::-1]
+    positions = np.arange(len(rows))
+    axes.barh(positions, [p for _, p, _ in rows], color="#4e79a7", height=0.6)
+    for position, (_, probability, point) in zip(positions, rows):
+        axes.text(min(probability + 0.01, 0.9), position, f"{probability:.2f}", va="center", fontsize=8)
+        if point is not None:
+            axes.plot([point, point], [position - 0.4, position + 0.4], color="black", linewidth=1.5)
+    axes.set_yticks(positions, [label for label, _, _ in rows], fontsize=8.5)
+    axes.set_xlim(0, 1)
+    axes.set_xlabel("Calibrated probability (black tick: stored operating point)", fontsize=8)
+    axes.tick_params(axis="x", labelsize=7.5)
+    axes.set_title("Probabilities (normal + bacterial + viral + COVID-19 = 1)", fontsize=9)
+
+
+def _draw_zone_diagram(axes, analysis: ImageAnalysis) -> None:
+    """Six cells laid out as displayed: the patient's right lung on the viewer's left."""
+    prediction = analysis.prediction
+    for index, zone in enumerate(ZONES):
+        column, row = divmod(index, 3)
+        positive = prediction.zone_positive[index]
+        axes.add_patch(_cell(column, 2 - row, POSITIVE_COLOUR if positive else "#eeeeee"))
+        axes.text(column + 0.5, 2 - row + 0.5, f"{zone}\n{prediction.zone_probabilities[index]:.2f}",
+                  ha="center", va="center", fontsize=8.5, weight="bold" if positive else "normal")
+    axes.set_xlim(0, 2)
+    axes.set_ylim(0, 3)
+    axes.set_xticks([0.5, 1.5], ["Right lung", "Left lung"], fontsize=8)
+    axes.set_yticks([])
+    axes.set_title("Zone opacity (filled: above operating point)", fontsize=8.5)
+
+
+def _cell(x: float, y: float, colour: str):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x + 0.03, y + 0.03), 0.94, 0.94, facecolor=colour, edgecolor="#555555")
+
+
+def _write_severity(figure: Figure, analysis: ImageAnalysis) -> None:
+    prediction = analysis.prediction
+    figure.text(0.42, 0.255, f"Six-zone score: {prediction.six_zone_score} / 6", fontsize=12, weight="bold")
+    figure.text(0.42, 0.235, f"Geographic extent: {prediction.geographic_extent:.1f} / {EXTENT_MAX:.0f}"
+                " (Cohen et al. 2020 scale)", fontsize=9.5)
+    figure.text(0.42, 0.215, SIX_ZONE_EVIDENCE, fontsize=8, va="top", wrap=True)
+
+
+def _write_footer(figure: Figure, analysis: ImageAnalysis, created: str) -> None:
+    points = analysis.operating_points
+    figure.text(0.06, 0.065, f"Model: {analysis.model_version}   Operating points: pneumonia "
+                f"{points['pneumonia']['threshold']:.2f}, COVID-19 {points['covid']['threshold']:.2f}, zone "
+                f"{points['zone']['threshold']:.2f}   Report created {created} by XRayDesk {__version__}", fontsize=7.5)
+    figure.text(0.06, 0.035, RESEARCH_USE_NOTICE, fontsize=9, color=NOTICE_COLOUR, weight="bold", wrap=True)

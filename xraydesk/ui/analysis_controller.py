@@ -1,0 +1,136 @@
+"""Analyses off the UI thread. One model (loaded lazily, in a worker, on first use) serves both the
+image on screen and the worklist. For the image on screen the newest request wins: at most one
+analysis runs and one waits; a newer request replaces the waiting one. Every result carries its
+image's identity, so the window shows it only if that image is still on screen."""
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from PyQt5.QtCore import QObject, pyqtSignal
+
+from xraydesk.ai.analysis import Analyser, ImageAnalysis
+from xraydesk.imaging import ImageLoadError, XRayImage, load_image
+from xraydesk.ui.workers import Worker, WorkerPool
+
+LOADING_MODEL = "loading model"
+
+
+@dataclass(frozen=True)
+class WorklistEntry:
+    path: Path
+    analysis: ImageAnalysis | None = None
+    error: str = ""
+
+
+def failure_message(error: Exception) -> str:
+    from xraydesk.ai.model import ModelUnavailableError
+
+    if isinstance(error, ModelUnavailableError):
+        return f"AI unavailable — {error}. XRayDesk still works as a viewer."
+    return f"Analysis failed: {error}"
+
+
+class AnalysisController(QObject):
+    modelLoading = pyqtSignal()
+    analysisStarted = pyqtSignal(object)  # Path
+    analysed = pyqtSignal(object)  # ImageAnalysis
+    failed = pyqtSignal(object, str)  # Path, message
+    worklistEntry = pyqtSignal(object)  # WorklistEntry
+    worklistFinished = pyqtSignal(str)  # summary
+
+    def __init__(self, workers: WorkerPool, analyser: Analyser | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.workers = workers
+        self.analyser = analyser or Analyser()
+        self.results: OrderedDict[Path, ImageAnalysis] = OrderedDict()
+        self._running: Worker | None = None
+        self._waiting: XRayImage | None = None
+        self._worklist: Worker | None = None
+
+    # ------------------------------------------------------------ the image on screen
+
+    def request(self, image: XRayImage) -> None:
+        if self._running is not None:
+            self._waiting = image
+            return
+        worker = Worker(self._analysis_task(image))
+        worker.yielded.connect(lambda _stage: self.modelLoading.emit())
+        worker.returned.connect(self._store)
+        worker.errored.connect(lambda error: self.failed.emit(image.path, failure_message(error)))
+        worker.finished.connect(self._start_waiting)
+        self._running = self.workers.start(worker)
+        self.analysisStarted.emit(image.path)
+
+    def _analysis_task(self, image: XRayImage):
+        def run(report, should_stop):
+            if not self.analyser.is_loaded:
+                report(LOADING_MODEL)
+            return self.analyser.analyse(image)
+
+        return run
+
+    def _start_waiting(self) -> None:
+        self._running = None
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None:
+            self.request(waiting)
+
+    def _store(self, analysis: ImageAnalysis) -> None:
+        self.results[analysis.path] = analysis
+        self.results.move_to_end(analysis.path)
+        self.analysed.emit(analysis)
+
+    def is_busy(self) -> bool:
+        return self._running is not None or self._worklist is not None
+
+    # ------------------------------------------------------------ the worklist
+
+    def analyse_paths(self, paths: list[Path]) -> None:
+        """Analyses every image in the background, reusing results already made."""
+        self.cancel_worklist()
+        known = dict(self.results)
+        worker = Worker(self._worklist_task(list(paths), known))
+        worker.yielded.connect(lambda entry: self._on_worklist_entry(worker, entry))
+        worker.returned.connect(lambda summary: self._end_worklist(worker, summary))
+        worker.errored.connect(lambda error: self._end_worklist(worker, failure_message(error)))
+        self._worklist = self.workers.start(worker)
+
+    def _worklist_task(self, paths: list[Path], known: dict[Path, ImageAnalysis]):
+        def run(report, should_stop):
+            for done, path in enumerate(paths):
+                if should_stop():
+                    return f"Cancelled after {done} of {len(paths)} images."
+                report(known.get(path) or self._analyse_file(path))
+            return f"Analysed {len(paths)} images."
+
+        return run
+
+    def _analyse_file(self, path: Path) -> WorklistEntry | ImageAnalysis:
+        from xraydesk.ai.model import ModelUnavailableError
+
+        try:
+            return self.analyser.analyse(load_image(path))
+        except ImageLoadError as error:
+            return WorklistEntry(path, error=error.reason)
+        except ModelUnavailableError:
+            raise
+        except Exception as error:  # one unforeseen failure stays one row; the worklist goes on
+            return WorklistEntry(path, error=f"{type(error).__name__}: {error}")
+
+    def _on_worklist_entry(self, worker: Worker, result) -> None:
+        if worker is not self._worklist:
+            return
+        if isinstance(result, ImageAnalysis):
+            self.results[result.path] = result
+            result = WorklistEntry(result.path, result)
+        self.worklistEntry.emit(result)
+
+    def _end_worklist(self, worker: Worker, summary: str) -> None:
+        if worker is self._worklist:
+            self._worklist = None
+            self.worklistFinished.emit(summary)
+
+    def cancel_worklist(self) -> None:
+        if self._worklist is not None:
+            self.workers.stop(self._worklist)

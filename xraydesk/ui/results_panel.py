@@ -1,0 +1,176 @@
+"""The AI results dock: the reading in words, probabilities as bars with their operating points,
+the six-zone diagram and score, the geographic extent, the model version, and the overlay controls."""
+
+from PyQt5.QtCore import QRectF, Qt, pyqtSignal
+from PyQt5.QtGui import QColor, QFont, QPainter, QPen
+from PyQt5.QtWidgets import (
+    QAction,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from xraydesk import RESEARCH_USE_NOTICE
+from xraydesk.ai.analysis import (
+    HEATMAP_TARGETS,
+    SIX_ZONE_EVIDENCE,
+    TARGET_NAMES,
+    ImageAnalysis,
+    probability_rows,
+)
+from xraydesk.ai.outputs import EXTENT_MAX, ZONES
+from xraydesk.ui.overlays import POSITIVE_ZONE_COLOUR, HeatmapSettings
+
+BAR_COLOUR = QColor(78, 121, 167)
+ROW_HEIGHT = 24
+
+
+class ProbabilityBars(QWidget):
+    """One bar per output; a black tick marks the stored operating point where there is one."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.rows: list[tuple[str, float, float | None]] = []
+
+    def set_rows(self, rows) -> None:
+        self.rows = list(rows)
+        self.setMinimumHeight(ROW_HEIGHT * len(self.rows) + 4)
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        label_width = max((self.fontMetrics().horizontalAdvance(label) for label, _, _ in self.rows), default=0) + 8
+        bar_width = max(self.width() - label_width - 44, 10)
+        for index, (label, probability, point) in enumerate(self.rows):
+            top = index * ROW_HEIGHT + 2
+            painter.setPen(self.palette().windowText().color())
+            painter.drawText(QRectF(0, top, label_width - 6, ROW_HEIGHT), Qt.AlignVCenter | Qt.AlignRight, label)
+            track = QRectF(label_width, top + 5, bar_width, ROW_HEIGHT - 10)
+            painter.fillRect(track, QColor(128, 128, 128, 60))
+            painter.fillRect(QRectF(track.left(), track.top(), bar_width * probability, track.height()), BAR_COLOUR)
+            if point is not None:
+                x = track.left() + bar_width * point
+                painter.setPen(QPen(self.palette().windowText().color(), 2))
+                painter.drawLine(int(x), int(top + 2), int(x), int(top + ROW_HEIGHT - 2))
+            painter.drawText(QRectF(track.right() + 4, top, 40, ROW_HEIGHT), Qt.AlignVCenter, f"{probability:.2f}")
+        painter.end()
+
+
+class ZoneDiagram(QWidget):
+    """Six cells as displayed on a frontal film: the patient's right lung on the viewer's left."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setMinimumSize(160, 120)
+        self.probabilities: tuple[float, ...] = ()
+        self.positive: tuple[bool, ...] = ()
+
+    def set_zones(self, probabilities, positive) -> None:
+        self.probabilities, self.positive = tuple(probabilities), tuple(positive)
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        cell_width, cell_height = min(self.width(), 240) / 2, self.height() / 3
+        for index, (zone, probability, positive) in enumerate(zip(ZONES, self.probabilities, self.positive)):
+            column, row = divmod(index, 3)
+            cell = QRectF(column * cell_width + 2, row * cell_height + 2, cell_width - 4, cell_height - 4)
+            painter.fillRect(cell, POSITIVE_ZONE_COLOUR if positive else QColor(128, 128, 128, 50))
+            painter.setPen(self.palette().windowText().color())
+            painter.drawRect(cell)
+            painter.drawText(cell, Qt.AlignCenter, f"{zone}  {probability:.2f}")
+        painter.end()
+
+
+class ResultsPanel(QWidget):
+    heatmapSettingsChanged = pyqtSignal(object)  # HeatmapSettings
+
+    def __init__(self, heatmap_action: QAction, zones_action: QAction, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.status = QLabel(wordWrap=True)
+        self.busy = QProgressBar(maximum=0, visible=False, maximumHeight=10, textVisible=False)
+        self.reading = QLabel(wordWrap=True)
+        bold = QFont(self.reading.font())
+        bold.setBold(True)
+        bold.setPointSize(bold.pointSize() + 1)
+        self.reading.setFont(bold)
+        self.bars = ProbabilityBars()
+        self.score = QLabel(font=bold)
+        self.zones = ZoneDiagram()
+        self.evidence = QLabel(SIX_ZONE_EVIDENCE, wordWrap=True, objectName="smallPrint")
+        self.extent = QLabel()
+        self.version = QLabel(objectName="smallPrint")
+        self.result_widgets = (self.reading, self.bars, self.score, self.zones, self.evidence, self.extent)
+        layout = QVBoxLayout(self)
+        for widget in (self.status, self.busy, *self.result_widgets, self.version):
+            layout.addWidget(widget)
+        layout.addWidget(self._overlay_controls(heatmap_action, zones_action))
+        layout.addStretch(1)
+        layout.addWidget(QLabel(RESEARCH_USE_NOTICE, wordWrap=True, objectName="smallPrint"))
+        self.show_message("Not analysed yet — Analysis ▸ Analyse (Ctrl+Return).")
+
+    def _overlay_controls(self, heatmap_action: QAction, zones_action: QAction) -> QGroupBox:
+        box = QGroupBox("Overlay")
+        buttons = QHBoxLayout()
+        for action in (heatmap_action, zones_action):
+            button = QToolButton()
+            button.setDefaultAction(action)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        self.target = QComboBox()
+        for target in HEATMAP_TARGETS:
+            self.target.addItem(TARGET_NAMES[target], target)
+        self.opacity = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=50)
+        self.contours = QToolButton(text="Contours", checkable=True)
+        self.clip = QToolButton(text="Clip to lungs", checkable=True)
+        modes = QHBoxLayout()
+        modes.addWidget(self.contours)
+        modes.addWidget(self.clip)
+        modes.addStretch(1)
+        form = QFormLayout(box)
+        form.addRow(buttons)
+        form.addRow("Grad-CAM of", self.target)
+        form.addRow("Opacity", self.opacity)
+        form.addRow(modes)
+        self.target.currentIndexChanged.connect(self._emit_settings)
+        self.opacity.valueChanged.connect(self._emit_settings)
+        self.contours.toggled.connect(self._emit_settings)
+        self.clip.toggled.connect(self._emit_settings)
+        return box
+
+    def heatmap_settings(self) -> HeatmapSettings:
+        return HeatmapSettings(self.target.currentData(), self.opacity.value() / 100,
+                               self.contours.isChecked(), self.clip.isChecked())
+
+    def _emit_settings(self, *_ignored) -> None:
+        self.heatmapSettingsChanged.emit(self.heatmap_settings())
+
+    def show_message(self, text: str, busy: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setVisible(True)
+        self.busy.setVisible(busy)
+        for widget in self.result_widgets:
+            widget.setVisible(False)
+
+    def show_analysis(self, analysis: ImageAnalysis) -> None:
+        self.version.setText(f"Model: {analysis.model_version}")
+        if analysis.prediction is None:
+            self.show_message(f"The input check refused {analysis.path.name}: {analysis.check.reason}. "
+                              "No probabilities are shown.")
+            return
+        prediction = analysis.prediction
+        self.show_message(f"{analysis.path.name} — analysed in {analysis.seconds * 1000:.0f} ms")
+        self.reading.setText(analysis.reading)
+        self.bars.set_rows(probability_rows(analysis))
+        self.score.setText(f"Six-zone score: {prediction.six_zone_score} / 6")
+        self.zones.set_zones(prediction.zone_probabilities, prediction.zone_positive)
+        self.extent.setText(f"Geographic extent: {prediction.geographic_extent:.1f} / {EXTENT_MAX:.0f}")
+        for widget in self.result_widgets:
+            widget.setVisible(True)
