@@ -3,6 +3,7 @@
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -52,6 +53,10 @@ class FakeAnalyser:
         if not hold:
             self.released.set()
         self.analysed: list[Path] = []
+
+    def model(self):
+        self.is_loaded = True
+        return SimpleNamespace(version="Fake CXR 0.0")
 
     def release(self) -> None:
         self.released.set()

@@ -279,3 +279,19 @@ def test_12_bit_jpeg_extended_decodes():
 def test_rgb_multiframe_gives_first_frame_in_grayscale_with_both_notices():
     image = load_image(get_testdata_file("SC_rgb_rle_2frame.dcm"))
     assert image.pixels.ndim == 2 and image.is_color_source and len(image.notices) == 2
+
+
+def test_jpeg2000_decodes_in_a_helper_process_that_comes_back_if_it_dies(dicom_dir):
+    """openjpeg holds the GIL for the whole decode; out of process, the UI thread keeps running."""
+    from xraydesk.imaging import decoding
+
+    uncompressed = load_image(dicom_dir / "wg04/RG1_UNCR.dcm")
+    jpeg2000 = load_image(dicom_dir / "wg04/RG1_J2KR.dcm")
+    assert decoding.decodes_in_helper_process(jpeg2000.dataset)
+    assert not decoding.decodes_in_helper_process(uncompressed.dataset)
+    helper = decoding._helper._process
+    assert helper is not None and helper.poll() is None
+    helper.kill()
+    helper.wait()
+    assert np.array_equal(load_image(dicom_dir / "wg04/RG1_J2KR.dcm").pixels, uncompressed.pixels)
+    assert decoding._helper._process.pid != helper.pid

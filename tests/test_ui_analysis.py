@@ -121,6 +121,20 @@ def test_without_model_files_the_viewer_works_and_the_panel_says_why(qtbot, open
     assert window.canvas.displayed_pixels() is not None
 
 
+def test_preloading_at_launch_says_when_the_model_is_ready_or_why_not(qtbot, open_window, tmp_path, monkeypatch):
+    analyser = FakeAnalyser()
+    analyser.is_loaded = False
+    window = open_window(analyser)
+    with qtbot.waitSignal(window.analysis.modelLoaded, timeout=WAIT_MS):
+        window.preload_model()
+    assert window.results_panel.status.text().startswith("Fake CXR 0.0 is ready.")
+    monkeypatch.setenv("XRAYDESK_MODELS", str(tmp_path / "no-models"))
+    window = open_window(None)
+    window.preload_model()
+    qtbot.waitUntil(lambda: "AI unavailable" in window.results_panel.status.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(window.workers.is_idle, timeout=WAIT_MS)
+
+
 def test_refused_input_shows_the_reason_and_no_probabilities(qtbot, open_window, dicom_dir):
     if not (DEFAULT_MODEL_DIR / "xraydesk-cxr.keras").is_file():
         pytest.skip("the shipped model is not in models/")

@@ -10,7 +10,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
-from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
+from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder
 from pydicom.uid import (
     UID,
     ExplicitVRBigEndian,
@@ -19,6 +19,7 @@ from pydicom.uid import (
     MediaStorageDirectoryStorage,
 )
 
+from xraydesk.imaging.decoding import first_frame
 from xraydesk.imaging.image import ImageLoadError, Window, XRayImage
 
 # 8192 x 8192: far above any radiograph (a 43x43 cm detector at 0.1 mm is 4300 x 4300), low enough
@@ -193,7 +194,7 @@ def _load_dicom(path: Path) -> XRayImage:
     if frame_count > 1:
         notices.append(f"Multi-frame image ({frame_count} frames); showing the first frame.")
     try:
-        stored = pixel_array(dataset, index=0)
+        stored = first_frame(dataset)
     except Exception as exc:
         raise ImageLoadError(path, f"pixel data is truncated or corrupt ({exc})") from exc
     pixels, is_color = _dicom_gray_pixels(stored, dataset, notices)

@@ -33,9 +33,10 @@ def failure_message(error: Exception) -> str:
 
 class AnalysisController(QObject):
     modelLoading = pyqtSignal()
+    modelLoaded = pyqtSignal(str)  # model version, after preload()
     analysisStarted = pyqtSignal(object)  # Path
     analysed = pyqtSignal(object)  # ImageAnalysis
-    failed = pyqtSignal(object, str)  # Path, message
+    failed = pyqtSignal(object, str)  # Path (None when preloading), message
     worklistEntry = pyqtSignal(object)  # WorklistEntry
     worklistFinished = pyqtSignal(str)  # summary
 
@@ -54,13 +55,28 @@ class AnalysisController(QObject):
         if self._running is not None:
             self._waiting = image
             return
-        worker = Worker(self._analysis_task(image))
+        self._start(self._analysis_task(image), image.path, self._store)
+        self.analysisStarted.emit(image.path)
+
+    def preload(self) -> None:
+        """Loads the model now, in the background, so that the first analysis need not wait for it."""
+        if self._running is None and not self.analyser.is_loaded:
+            self._start(self._load_task(), None, lambda version: self.modelLoaded.emit(version))
+
+    def _start(self, task, path: Path | None, on_returned) -> None:
+        worker = Worker(task)
         worker.yielded.connect(lambda _stage: self.modelLoading.emit())
-        worker.returned.connect(self._store)
-        worker.errored.connect(lambda error: self.failed.emit(image.path, failure_message(error)))
+        worker.returned.connect(on_returned)
+        worker.errored.connect(lambda error: self.failed.emit(path, failure_message(error)))
         worker.finished.connect(self._start_waiting)
         self._running = self.workers.start(worker)
-        self.analysisStarted.emit(image.path)
+
+    def _load_task(self):
+        def run(report, should_stop):
+            report(LOADING_MODEL)
+            return self.analyser.model().version
+
+        return run
 
     def _analysis_task(self, image: XRayImage):
         def run(report, should_stop):

@@ -42,6 +42,7 @@ def run_app(argv: list[str]) -> int:
     app = create_application(argv)
     window = MainWindow()
     window.show()
+    window.preload_model()
     if arguments.paths:
         window.open_paths(arguments.paths)
     return app.exec_()

@@ -391,6 +391,7 @@ class MainWindow(QMainWindow):
             lambda: self.results_panel.show_message("Loading the AI model (first analysis only)…", busy=True))
         self.analysis.analysisStarted.connect(self._on_analysis_started)
         self.analysis.analysed.connect(self._on_analysed)
+        self.analysis.modelLoaded.connect(self._on_model_loaded)
         self.analysis.failed.connect(self._on_analysis_failed)
         self.analysis.worklistEntry.connect(self._on_worklist_entry)
         self.analysis.worklistFinished.connect(self.worklist.finish)
@@ -413,6 +414,15 @@ class MainWindow(QMainWindow):
         else:
             self.results_panel.show_message(NOT_ANALYSED)
 
+    def preload_model(self) -> None:
+        """At launch, when analyses will follow: the model loads while the radiologist picks a study."""
+        if self.auto_analyse_action.isChecked():
+            self.analysis.preload()
+
+    def _on_model_loaded(self, version: str) -> None:
+        if self.canvas.image is None:  # an image on screen already says what happens to it
+            self.results_panel.show_message(f"{version} is ready. Open an image or a folder to analyse it.")
+
     def analyse_current(self) -> None:
         if self.canvas.image is not None:
             self.analysis.request(self.canvas.image)
@@ -426,8 +436,8 @@ class MainWindow(QMainWindow):
             self._set_overlay_analysis(analysis)
             self.results_panel.show_analysis(analysis)
 
-    def _on_analysis_failed(self, path: Path, message: str) -> None:
-        if self._is_on_screen(path):
+    def _on_analysis_failed(self, path: Path | None, message: str) -> None:
+        if path is None or self._is_on_screen(path):
             self.results_panel.show_message(message)
         self._set_status(message)
 
