@@ -82,7 +82,8 @@ def warm_open_to_result_seconds(app, window, paths: list[Path]) -> list[float]:
     for path in paths:
         started = time.perf_counter()
         window.open_paths([path])
-        run_until(app, lambda: window.heatmap_layer.analysis is not None and window.heatmap_layer.analysis.path == path)
+        run_until(app, lambda path=path: window.heatmap_layer.analysis is not None
+                  and window.heatmap_layer.analysis.path == path)
         window.canvas.repaint()
         samples.append(time.perf_counter() - started)
     return samples

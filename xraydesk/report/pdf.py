@@ -191,7 +191,8 @@ def _write_severity(figure: Figure, analysis: ImageAnalysis) -> None:
 
 def _write_footer(figure: Figure, analysis: ImageAnalysis, created: str) -> None:
     points = analysis.operating_points
-    figure.text(0.06, 0.065, f"Model: {analysis.model_version}   Operating points: pneumonia "
+    figure.text(0.06, 0.07, f"Model: {analysis.model_version}   Operating points: pneumonia "
                 f"{points['pneumonia']['threshold']:.2f}, COVID-19 {points['covid']['threshold']:.2f}, zone "
-                f"{points['zone']['threshold']:.2f}   Report created {created} by XRayDesk {__version__}", fontsize=7.5)
-    figure.text(0.06, 0.035, RESEARCH_USE_NOTICE, fontsize=9, color=NOTICE_COLOUR, weight="bold", wrap=True)
+                f"{points['zone']['threshold']:.2f}\nReport created {created} by XRayDesk {__version__}",
+                fontsize=7.5, va="center", linespacing=1.4)
+    figure.text(0.06, 0.03, RESEARCH_USE_NOTICE, fontsize=9, color=NOTICE_COLOUR, weight="bold", wrap=True)
