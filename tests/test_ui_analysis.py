@@ -191,6 +191,15 @@ def test_worklist_can_be_cancelled(qtbot, open_window, images):
     assert not window.worklist.cancel_button.isEnabled()
 
 
+def test_closing_the_window_during_an_analysis_stops_its_worker(qtbot, images):
+    window = make_window(qtbot, FakeAnalyser(delay=0.5))
+    open_and_wait(qtbot, window, [images[0]])
+    window.analyse_current()
+    assert not window.workers.is_idle()
+    window.close()
+    assert window.workers.is_idle()  # joined: nothing runs on after the window has gone
+
+
 def heatmap_centre(window) -> tuple[float, float]:
     """Centre of what the heatmap adds to the canvas (the picture with it minus without it)."""
     with_heatmap = canvas_pixels(window.canvas).astype(float)

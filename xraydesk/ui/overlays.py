@@ -112,7 +112,7 @@ class ZoneLayer(OverlayLayer):
         painter.setPen(cosmetic_pen(LUNG_COLOUR, 2))
         for line in lungs:
             painter.drawPolyline(polygon(line))
-        self._paint_labels(painter, positions, prediction)
+        self._paint_labels(painter, positions, prediction, self._score_anchor(lungs))
 
     def _shapes(self, shape: tuple[int, int]):
         if self._geometry is None or self._geometry[0] != shape:
@@ -121,7 +121,14 @@ class ZoneLayer(OverlayLayer):
                               overlays.zone_label_positions(self.analysis, shape))
         return self._geometry[1:]
 
-    def _paint_labels(self, painter: QPainter, positions: dict, prediction) -> None:
+    def _score_anchor(self, lungs: list[np.ndarray]) -> QPointF | None:
+        """Below the lungs (the image top is often cut at the apices), centred: where the score is written."""
+        if not lungs:
+            return None
+        points = np.concatenate(lungs)
+        return QPointF(float(points[:, 0].min() + points[:, 0].max()) / 2, float(points[:, 1].max()))
+
+    def _paint_labels(self, painter: QPainter, positions: dict, prediction, score_anchor: QPointF | None) -> None:
         """Labels keep their size on screen: drawn untransformed at the zone centre's screen position."""
         transform = painter.transform()
         painter.save()
@@ -129,6 +136,13 @@ class ZoneLayer(OverlayLayer):
         font = QFont(painter.font())
         font.setPointSize(8)
         painter.setFont(font)
+        if score_anchor is not None:
+            anchor = transform.map(score_anchor)
+            top = min(anchor.y() + 8, painter.device().height() - 50)  # clear of the bottom corner text
+            box = QRectF(anchor.x() - 75, top, 150, 22)
+            painter.fillRect(box, LABEL_BACKGROUND)
+            painter.setPen(Qt.white)
+            painter.drawText(box, Qt.AlignCenter, f"Six-zone score {prediction.six_zone_score} / 6")
         for zone, probability, positive in zip(ZONES, prediction.zone_probabilities, prediction.zone_positive):
             if zone not in positions:
                 continue
