@@ -1,7 +1,7 @@
 """`xraydesk train`: trains the shipped models from the shared data, seeded and resumable.
 
 Four stages, each skipped when its model already exists in the run folder (and each resumed from
-its last finished epoch when interrupted): the classifier with its severity heads, the lung
+its last finished epoch when interrupted): the classifier (with auxiliary severity heads), the lung
 segmenter, the input-check autoencoder, and the zone severity model (which reads the first two).
 `finalize` then calibrates on val and writes `models/`."""
 
