@@ -18,7 +18,7 @@ from xraydesk.training.input_check_report import sample_photographs, synthetic_n
 
 def test_model_files_load_in_safe_mode_and_stay_small():
     model_dir = default_model_dir()
-    for name in (outputs.CLASSIFIER_FILE, outputs.LUNGS_FILE, outputs.AUTOENCODER_FILE):
+    for name in (outputs.CLASSIFIER_FILE, outputs.LUNGS_FILE, outputs.AUTOENCODER_FILE, outputs.SEVERITY_FILE):
         keras.models.load_model(model_dir / name, compile=False, safe_mode=True)
     assert sum(path.stat().st_size for path in model_dir.iterdir()) <= 30 * 2**20
 

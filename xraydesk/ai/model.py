@@ -1,5 +1,8 @@
 """The shipped chest X-ray model at run time: loading, calibrated outputs, operating points and the
-input check. No Qt. TensorFlow is imported when a model is loaded, never at import time."""
+input check. No Qt. TensorFlow is imported when a model is loaded, never at import time.
+
+The six zone and the extent outputs come from the severity model, which reads the classifier's
+stage feature maps pooled within the zones placed on the lung segmenter's mask of the same image."""
 
 import json
 import os
@@ -8,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from xraydesk.ai import gate
-from xraydesk.ai.outputs import (AUTOENCODER_FILE, CLASSIFIER_FILE, EMBEDDING_LAYER, EXTENT_MAX,
-                                 GATE_STATS_FILE, LUNGS_FILE, METADATA_FILE)
+from xraydesk.ai import gate, severity
+from xraydesk.ai.outputs import (AUTOENCODER_FILE, CAUSE_OUTPUT, CLASSIFIER_FILE, EMBEDDING_LAYER,
+                                 EXTENT_MAX, GATE_STATS_FILE, LUNGS_FILE, METADATA_FILE, PNEUMONIA_OUTPUT,
+                                 SEVERITY_FILE)
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE, to_model_input
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -125,7 +129,8 @@ def _load_metadata(model_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
 class ChestXRayModel:
     """Loaded once, then called for any number of images (single or batched)."""
 
-    def __init__(self, classifier, autoencoder, lungs, metadata: dict, gate_stats: dict[str, np.ndarray]):
+    def __init__(self, classifier, autoencoder, lungs, severity_model, metadata: dict,
+                 gate_stats: dict[str, np.ndarray]):
         import keras
         import tensorflow as tf
 
@@ -133,23 +138,34 @@ class ChestXRayModel:
         self.lungs = lungs
         self.metadata = metadata
         self.gate_stats = gate_stats
-        with_embedding = keras.Model(classifier.inputs,
-                                     [*classifier.outputs, classifier.get_layer(EMBEDDING_LAYER).output])
+        stage_layers = severity.stage_feature_layers(classifier)
+        with_features = keras.Model(classifier.inputs, [
+            classifier.get_layer(name).output for name in (PNEUMONIA_OUTPUT, CAUSE_OUTPUT, EMBEDDING_LAYER)
+        ] + [classifier.get_layer(name).output for name in stage_layers])
         spec = tf.TensorSpec([None, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 1], tf.float32)
-
-        @tf.function(input_signature=[spec])
-        def forward(images):
-            pneumonia, cause, zones, extent, embedding = with_embedding([images], training=False)
-            thumbnail = tf.nn.avg_pool2d(images, AUTOENCODER_POOL, AUTOENCODER_POOL, "VALID")
-            error = tf.reduce_mean(tf.abs(autoencoder(images, training=False) - thumbnail), axis=[1, 2, 3])
-            return {"pneumonia": pneumonia, "cause": cause, "zones": zones, "extent": extent,
-                    "embedding": embedding, "reconstruction_error": error}
 
         @tf.function(input_signature=[spec])
         def lung_probability(images):
             return tf.sigmoid(lungs(images, training=False))[..., 0]
 
+        @tf.function(input_signature=[spec])
+        def forward(images):
+            pneumonia, cause, embedding, *stage_maps = with_features([images], training=False)
+            thumbnail = tf.nn.avg_pool2d(images, AUTOENCODER_POOL, AUTOENCODER_POOL, "VALID")
+            error = tf.reduce_mean(tf.abs(autoencoder(images, training=False) - thumbnail), axis=[1, 2, 3])
+            return {"pneumonia": pneumonia, "cause": cause, "embedding": embedding,
+                    "reconstruction_error": error}, stage_maps, lung_probability(images)
+
+        map_specs = [tf.TensorSpec([None, *severity_model.inputs[i].shape[1:]], tf.float32)
+                     for i in range(len(severity_model.inputs))]
+
+        @tf.function(input_signature=map_specs)
+        def severity_forward(*maps_and_weights):
+            zones, extent = severity_model(list(maps_and_weights), training=False)
+            return {"zones": zones, "extent": extent}
+
         self._forward = forward
+        self._severity = severity_forward
         self._lung_probability = lung_probability
 
     @classmethod
@@ -157,7 +173,8 @@ class ChestXRayModel:
         model_dir = Path(model_dir or default_model_dir())
         metadata, gate_stats = _load_metadata(model_dir)
         return cls(load_keras_model(model_dir / CLASSIFIER_FILE), load_keras_model(model_dir / AUTOENCODER_FILE),
-                   load_keras_model(model_dir / LUNGS_FILE), metadata, gate_stats)
+                   load_keras_model(model_dir / LUNGS_FILE), load_keras_model(model_dir / SEVERITY_FILE),
+                   metadata, gate_stats)
 
     @property
     def version(self) -> str:
@@ -165,7 +182,11 @@ class ChestXRayModel:
 
     def raw_outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
         """inputs: float32 (N, 224, 224, 1). Logits, embeddings and out-of-distribution scores."""
-        return {name: value.numpy() for name, value in self._forward(inputs.astype(np.float32)).items()}
+        outputs, stage_maps, lung_probability = self._forward(inputs.astype(np.float32))
+        # Zones are placed in NumPy (xraydesk.ai.zones), the one definition the viewer also draws.
+        zone_weights = severity.batch_pooling_weights(lung_probability.numpy())
+        outputs.update(self._severity(*stage_maps, *zone_weights))
+        return {name: value.numpy() for name, value in outputs.items()}
 
     def learned_checks(self, raw: dict[str, np.ndarray]) -> list[gate.InputCheck]:
         """The out-of-distribution half of the input check, for each image of `raw_outputs`."""

@@ -3,6 +3,7 @@
 CLASSIFIER_FILE = "xraydesk-cxr.keras"
 LUNGS_FILE = "xraydesk-lungs.keras"
 AUTOENCODER_FILE = "xraydesk-gate-ae.keras"
+SEVERITY_FILE = "xraydesk-severity.keras"
 METADATA_FILE = "xraydesk-cxr.json"
 
 CAUSES = ("bacterial", "viral", "covid")

@@ -5,7 +5,7 @@ import keras
 from keras import layers
 
 from xraydesk.ai.outputs import (CAUSE_OUTPUT, EMBEDDING_LAYER, EXTENT_OUTPUT, FEATURES_LAYER,
-                                 PNEUMONIA_OUTPUT, ZONES_OUTPUT)
+                                 PNEUMONIA_OUTPUT, ZONES, ZONES_OUTPUT)
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
 
 INPUT_SHAPE = (MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 1)
@@ -85,3 +85,41 @@ def build_gate_autoencoder() -> keras.Model:
         x = layers.Conv2DTranspose(width, 3, strides=2, padding="same", activation="relu")(x)
     reconstruction = layers.Conv2D(1, 3, padding="same", activation="sigmoid", name="reconstruction")(x)
     return keras.Model(inputs, reconstruction, name="xraydesk_gate_ae")
+
+
+def build_zone_pooling(feature_shapes) -> keras.Model:
+    """Feature maps plus per-zone weights (xraydesk.ai.severity) -> (6, sum of channels): each
+    zone's weighted average of every map, as a dot product (no trainable weights)."""
+    maps = [keras.Input(shape, name=f"features_{shape[0]}") for shape in feature_shapes]
+    weights = [keras.Input((shape[0], shape[1], len(ZONES)), name=f"zone_weights_{shape[0]}")
+               for shape in feature_shapes]
+    pooled = []
+    for feature_map, weight in zip(maps, weights):
+        cells = feature_map.shape[1] * feature_map.shape[2]
+        flat_map = layers.Reshape((cells, feature_map.shape[3]))(feature_map)
+        flat_weight = layers.Reshape((cells, len(ZONES)))(weight)
+        pooled.append(layers.Dot(axes=1)([flat_weight, flat_map]))
+    return keras.Model([*maps, *weights], layers.Concatenate()(pooled), name="zone_pooling")
+
+
+def build_severity_head(feature_dim: int, hidden: int = 32, dropout: float = 0.3) -> keras.Model:
+    """(6, feature_dim) zone features -> six zone logits and the geographic extent logit.
+
+    One small network is shared by the six zones, so a zone's logit sees only that zone's features
+    and every zone's labels train it; extent (per lung 0-4, summed) reads all six zone codes."""
+    zone_features = keras.Input((len(ZONES), feature_dim), name="zone_features")
+    x = layers.LayerNormalization()(zone_features)
+    x = layers.Dropout(dropout)(x)
+    codes = layers.Dense(hidden, activation="relu")(x)
+    dropped = layers.Dropout(dropout)(codes)
+    zones = layers.Reshape((len(ZONES),), name=ZONES_OUTPUT)(layers.Dense(1)(dropped))
+    extent = layers.Dense(1, name=EXTENT_OUTPUT)(layers.Flatten()(dropped))
+    return keras.Model(zone_features, [zones, extent], name="severity_head")
+
+
+def build_severity_model(pooling: keras.Model, head: keras.Model) -> keras.Model:
+    """The shipped file: feature maps and zone weights in, zone and extent logits out."""
+    zones, extent = head(pooling(pooling.inputs))
+    zones = layers.Identity(name=ZONES_OUTPUT)(zones)
+    extent = layers.Identity(name=EXTENT_OUTPUT)(extent)
+    return keras.Model(pooling.inputs, [zones, extent], name="xraydesk_severity")

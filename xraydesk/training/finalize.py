@@ -15,12 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from xraydesk import __version__
 from xraydesk.ai import outputs
 from xraydesk.ai.model import ChestXRayModel, calibrated_probabilities, embedding_distances, load_keras_model
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
 from xraydesk.training import data, metrics
 
+# The networks' own version, independent of the app's: 0.2 replaced the zone and extent heads by the
+# zone-pooled severity model.
+MODEL_VERSION = "0.2.0"
 GATE_PERCENTILE = 99.5
 EMBEDDING_SHRINKAGE = 0.05
 
@@ -84,9 +86,9 @@ def input_check_limits(raw: dict[str, np.ndarray], distances: np.ndarray, exampl
 
 
 def finalize(run_dir: Path, models_dir: Path, data_root=None) -> dict:
-    classifier, autoencoder, lungs = (load_keras_model(run_dir / name)
-                                      for name in ("classifier.keras", "gate.keras", "lungs.keras"))
-    model = ChestXRayModel(classifier, autoencoder, lungs, metadata={}, gate_stats={})
+    classifier, autoencoder, lungs, severity = (load_keras_model(run_dir / name) for name in (
+        "classifier.keras", "gate.keras", "lungs.keras", "severity.keras"))
+    model = ChestXRayModel(classifier, autoencoder, lungs, severity, metadata={}, gate_stats={})
     examples = data.load_examples(data_root)
     train = [e for e in examples if e.split == "train"]
     val = [e for e in examples if e.split == "val"]
@@ -98,7 +100,7 @@ def finalize(run_dir: Path, models_dir: Path, data_root=None) -> dict:
     distances = embedding_distances(raw_val["embedding"], stats["embedding_mean"], stats["embedding_precision"])
     metadata = {
         "name": "XRayDesk CXR",
-        "version": __version__,
+        "version": MODEL_VERSION,
         "created": datetime.date.today().isoformat(),
         "input_size": MODEL_INPUT_SIZE,
         "classes": ["normal", *outputs.CAUSES],
@@ -108,7 +110,8 @@ def finalize(run_dir: Path, models_dir: Path, data_root=None) -> dict:
         "input_check": input_check_limits(raw_val, distances, val),
     }
     _write_models({outputs.CLASSIFIER_FILE: classifier, outputs.LUNGS_FILE: lungs,
-                   outputs.AUTOENCODER_FILE: autoencoder}, models_dir, metadata, stats)
+                   outputs.AUTOENCODER_FILE: autoencoder, outputs.SEVERITY_FILE: severity},
+                  models_dir, metadata, stats)
     return metadata
 
 

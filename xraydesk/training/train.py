@@ -1,13 +1,14 @@
 """`xraydesk train`: trains the shipped models from the shared data, seeded and resumable.
 
-Three stages, each skipped when its model already exists in the run folder (and each resumed from
-its last finished epoch when interrupted): the classifier with its severity heads, the lung
-segmenter, and the input-check autoencoder. `finalize` then calibrates on val and writes `models/`."""
+Four stages, each skipped when its model already exists in the run folder (and each resumed from
+its last finished epoch when interrupted): the classifier (with auxiliary severity heads), the lung
+segmenter, the input-check autoencoder, and the zone severity model (which reads the first two).
+`finalize` then calibrates on val and writes `models/`."""
 
 import json
 import logging
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,11 @@ class TrainConfig:
     classifier_epochs: int = 35
     lungs_epochs: int = 20
     gate_epochs: int = 15
+    severity_epochs: int = 100  # at most: early stopping on val ends it sooner
+    severity_patience: int = 20
+    severity_augmented_copies: int = 4  # augmented views of each training image, besides the original
+    severity_batch_size: int = 32
+    severity_weight_decay: float = 1e-3  # a 15k-parameter head on ~1,800 images: decay harder
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     loss_weights: dict = field(default_factory=lambda: {
@@ -64,13 +70,14 @@ def _optimizer(config: TrainConfig, steps: int):
     return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
 
 
-def _fit(model, train, val, epochs: int, stage_dir: Path):
+def _fit(model, train, val, epochs: int, stage_dir: Path, extra_callbacks=()):
     import keras
 
     stage_dir.mkdir(parents=True, exist_ok=True)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(stage_dir / "backup")),
         keras.callbacks.CSVLogger(str(stage_dir / "history.csv"), append=True),
+        *extra_callbacks,
     ]
     model.fit(train, validation_data=val, epochs=epochs, callbacks=callbacks, shuffle=False,
               verbose=1 if sys.stderr.isatty() else 2)
@@ -178,9 +185,82 @@ def train_gate_autoencoder(config: TrainConfig, examples, out: Path) -> None:
     model.save(out)
 
 
+def _zone_features(classifier, lungs, images, augment_views=None, batch: int = 64) -> np.ndarray:
+    """(N, 6, D) features pooled within each zone of each image, as the shipped severity model
+    pools them; with `augment_views`, of an augmented view of each image (zones follow, because
+    the lung mask is predicted on the augmented view)."""
+    import tensorflow as tf
+
+    from xraydesk.ai import severity
+    from xraydesk.ai.model import sigmoid
+    from xraydesk.training import architecture
+
+    maps_model = severity.stage_maps_model(classifier)
+    pooling = architecture.build_zone_pooling(severity.stage_map_shapes(classifier))
+    chunks = []
+    for start in range(0, len(images), batch):
+        views = tf.constant(images[start:start + batch].astype(np.float32) / 255.0)
+        if augment_views is not None:
+            views = augment_views(views)
+        lung_probability = sigmoid(lungs.predict_on_batch(views))[..., 0]
+        maps = maps_model.predict_on_batch(views)
+        chunks.append(pooling.predict_on_batch([*maps, *severity.batch_pooling_weights(lung_probability)]))
+    return np.concatenate(chunks)
+
+
+def train_severity_model(config: TrainConfig, examples, out: Path) -> None:
+    """A small network on zone-pooled features of the frozen classifier (see architecture)."""
+    import keras
+
+    from xraydesk.ai import outputs, severity
+    from xraydesk.ai.model import load_keras_model
+    from xraydesk.training import architecture, augment, data, losses
+
+    _configure_tensorflow(config.seed)
+    classifier = load_keras_model(out.parent / "classifier.keras")
+    lungs = load_keras_model(out.parent / "lungs.keras")
+    augmenter = augment.geometric_augmenter(config.seed)
+
+    def augment_views(images):
+        return augment.jitter_intensity(augmenter(images, training=True))
+
+    labelled = [e for e in examples if e.zones is not None or e.extent is not None]
+    train_set = _split(labelled, "train")
+    # Stop on the images the severity figures are reported on: pneumonias with a reading.
+    val_set = [e for e in _split(labelled, "val") if e.is_pneumonia]
+    train_images = data.model_inputs(train_set, config.data_root)
+    train_x = np.concatenate([_zone_features(classifier, lungs, train_images)] + [
+        _zone_features(classifier, lungs, train_images, augment_views)
+        for _ in range(config.severity_augmented_copies)])
+    val_x = _zone_features(classifier, lungs, data.model_inputs(val_set, config.data_root))
+
+    def targets(subset, copies):
+        values = data.targets(subset)
+        return {outputs.ZONES_OUTPUT: np.tile(values["zones"], (copies, 1)),
+                outputs.EXTENT_OUTPUT: np.tile(values["extent"], (copies, 1))}
+
+    head = architecture.build_severity_head(train_x.shape[-1])
+    head.compile(optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.severity_weight_decay),
+                 loss={outputs.ZONES_OUTPUT: losses.masked_binary_crossentropy,
+                       outputs.EXTENT_OUTPUT: losses.masked_binary_crossentropy})
+    stop = keras.callbacks.EarlyStopping(patience=config.severity_patience, restore_best_weights=True)
+    batches = replace(config, batch_size=config.severity_batch_size)
+    _fit(head, _dataset(train_x, targets(train_set, 1 + config.severity_augmented_copies), batches, True,
+                        lambda x, y, training: (x, y)),
+         _dataset(val_x, targets(val_set, 1), batches, False, lambda x, y, training: (x, y)),
+         config.severity_epochs, out.parent / "severity", [stop])
+    # An uncompiled copy: a nested model would carry its compile config (the custom losses) into
+    # the file, which the runtime's safe-mode load cannot resolve.
+    shipped_head = architecture.build_severity_head(train_x.shape[-1])
+    shipped_head.set_weights(head.get_weights())
+    pooling = architecture.build_zone_pooling(severity.stage_map_shapes(classifier))
+    architecture.build_severity_model(pooling, shipped_head).save(out)
+
+
 STAGES = (("classifier.keras", train_classifier),
           ("lungs.keras", train_lung_segmenter),
-          ("gate.keras", train_gate_autoencoder))
+          ("gate.keras", train_gate_autoencoder),
+          ("severity.keras", train_severity_model))
 
 
 def train(config: TrainConfig) -> Path:
