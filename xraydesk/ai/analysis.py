@@ -147,6 +147,6 @@ class Analyser:
             heatmaps, lungs = {}, None
             if outcome.prediction is not None:
                 heatmaps = {target: self._gradcam.heatmaps(model_input[None], target)[0] for target in HEATMAP_TARGETS}
-                lungs = np.round(model.lung_probabilities(model_input[None])[0] * 255).astype(np.uint8)
+                lungs = np.round(outcome.lung_probability * 255).astype(np.uint8)
         return ImageAnalysis(StudyIdentity.of(image), model.version, model.metadata["operating_points"],
                              outcome.check, outcome.prediction, heatmaps, lungs, time.perf_counter() - start)

@@ -64,6 +64,7 @@ class Outcome:
     """The model's answer for one image: a prediction, or the input check's refusal."""
     check: gate.InputCheck
     prediction: Prediction | None = None
+    lung_probability: np.ndarray | None = None  # (224, 224), the mask the zones were placed on
 
 
 def calibrated_probabilities(raw: dict[str, np.ndarray], metadata: dict) -> dict[str, np.ndarray]:
@@ -185,7 +186,7 @@ class ChestXRayModel:
         outputs, stage_maps, lung_probability = self._forward(inputs.astype(np.float32))
         # Zones are placed in NumPy (xraydesk.ai.zones), the one definition the viewer also draws.
         zone_weights = severity.batch_pooling_weights(lung_probability.numpy())
-        outputs.update(self._severity(*stage_maps, *zone_weights))
+        outputs.update(self._severity(*stage_maps, *zone_weights), lungs=lung_probability)
         return {name: value.numpy() for name, value in outputs.items()}
 
     def learned_checks(self, raw: dict[str, np.ndarray]) -> list[gate.InputCheck]:
@@ -199,10 +200,10 @@ class ChestXRayModel:
         """Model inputs plus the header/size checks already made -> one Outcome per image."""
         raw = self.raw_outputs(inputs)
         outcomes = []
-        for model_input, prediction, prior, learned in zip(
-                inputs, predictions(raw, self.metadata), prior_checks, self.learned_checks(raw)):
+        for model_input, prediction, prior, learned, lungs in zip(
+                inputs, predictions(raw, self.metadata), prior_checks, self.learned_checks(raw), raw["lungs"]):
             check = gate.first_refusal(prior, gate.check_pixels(model_input), learned)
-            outcomes.append(Outcome(check, prediction if check.accepted else None))
+            outcomes.append(Outcome(check, prediction if check.accepted else None, lungs if check.accepted else None))
         return outcomes
 
     def analyse_display(self, display: np.ndarray, prior_check: gate.InputCheck = gate.ACCEPTED) -> Outcome:
