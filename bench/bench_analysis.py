@@ -16,9 +16,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("XRAYDESK_DATA") or REPO_ROOT / ".." / "shared" / "data").resolve()
 RSNA = sorted((DATA_DIR / "dicom" / "rsna").glob("*.dcm"))
 STALL_TICK_MS = 5
+FOLDER_CHOICE_SECONDS = 3.0
 
-# A fresh interpreter, as `xraydesk FILE` starts: the model preloads while the file opens; time from
-# asking to open the DICOM to its analysis on screen (model load included).
+# A fresh interpreter, as the app starts (the model preloads at launch); after `delay` seconds (0: a
+# file given on the command line; a few seconds: choosing a folder) it opens a DICOM. Prints the
+# time from asking to open it to its analysis on screen.
 COLD_SCRIPT = """
 import sys, time
 from xraydesk.ui.app import create_application
@@ -29,20 +31,25 @@ window.auto_analyse_action.setChecked(True)
 window.show()
 app.processEvents()
 path = __import__("pathlib").Path(sys.argv[1])
-started = time.perf_counter()
 window.preload_model()
+launched = time.perf_counter()
+while time.perf_counter() < launched + float(sys.argv[2]):
+    app.processEvents()
+    time.sleep(0.001)  # idle like app.exec_(): a busy loop would hold the GIL the loading worker needs
+started = time.perf_counter()
 window.open_paths([path])
 while window.heatmap_layer.analysis is None or window.heatmap_layer.analysis.path != path:
     app.processEvents()
+    time.sleep(0.001)
 window.canvas.repaint()
 print(time.perf_counter() - started, flush=True)
 window.close()
 """
 
 
-def cold_open_to_result_seconds(path: Path) -> float:
-    output = subprocess.run([sys.executable, "-c", COLD_SCRIPT, str(path)], capture_output=True, text=True,
-                            cwd=REPO_ROOT, check=True).stdout
+def cold_open_to_result_seconds(path: Path, delay: float = 0.0) -> float:
+    output = subprocess.run([sys.executable, "-c", COLD_SCRIPT, str(path), str(delay)], capture_output=True,
+                            text=True, cwd=REPO_ROOT, check=True).stdout
     return float(output.split()[-1])
 
 
@@ -142,6 +149,7 @@ def main() -> int:
     from xraydesk.ui.main_window import MainWindow
 
     cold = [cold_open_to_result_seconds(RSNA[i]) for i in range(3)]
+    after_choosing = [cold_open_to_result_seconds(RSNA[i], FOLDER_CHOICE_SECONDS) for i in range(3)]
     app = create_application([])
     window = MainWindow()
     window.auto_analyse_action.setChecked(True)
@@ -168,8 +176,10 @@ def main() -> int:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("| measure | figure | target |\n|---|---|---|")
-    print(f"| open -> results + heatmap, cold (new process, model load) | median {statistics.median(cold):.2f} s "
+    print(f"| open at launch (file on the command line) -> results + heatmap, cold | median {statistics.median(cold):.2f} s "
           f"({', '.join(f'{s:.2f}' for s in cold)}) | <= 5 s |")
+    print(f"| open {FOLDER_CHOICE_SECONDS:.0f} s after launch (choosing a folder) -> results + heatmap | median "
+          f"{statistics.median(after_choosing):.2f} s ({', '.join(f'{s:.2f}' for s in after_choosing)}) | <= 5 s |")
     print(f"| open -> results + heatmap, warm (7 RSNA DICOMs) | median {statistics.median(warm) * 1000:.0f} ms, "
           f"max {max(warm) * 1000:.0f} ms | <= 1 s |")
     print(f"| Grad-CAM, one output | {', '.join(f'{t} {s * 1000:.1f} ms' for t, s in gradcam.items())} | <= 300 ms |")

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from xraydesk.ai.gate import InputCheck
+from xraydesk.ai.gate import ACCEPTED, InputCheck
 from xraydesk.ai.model import ChestXRayModel, ModelUnavailableError, Prediction
 from xraydesk.ai.outputs import CAUSES
+from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
 from xraydesk.ai.zones import zone_labels
 from xraydesk.imaging import XRayImage
 
@@ -133,8 +134,15 @@ class Analyser:
             from xraydesk.ai.gradcam import GradCam
 
             self._gradcam = GradCam(model.classifier)
+            self._warm_up(model)
             self._model = model
         return self._model
+
+    def _warm_up(self, model: ChestXRayModel) -> None:
+        """Traces the model's functions now (about 1.5 s), while loading, not in the first analysis."""
+        blank = np.zeros((1, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 1), np.float32)
+        model.analyse_inputs(blank, [ACCEPTED])
+        self._gradcam.heatmaps(blank, HEATMAP_TARGETS[0])
 
     def analyse(self, image: XRayImage) -> ImageAnalysis:
         from xraydesk.ai.inputs import prepare_image
