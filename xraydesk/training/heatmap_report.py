@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from xraydesk.ai import outputs
-from xraydesk.ai.gradcam import GradCam, upsample
+from xraydesk.ai.gradcam import TARGETS, GradCam, upsample
 from xraydesk.ai.inputs import prepare_image
 from xraydesk.imaging import load_image
 from xraydesk.training import data
@@ -21,11 +21,11 @@ from xraydesk.training import data
 LAST_STAGE_LAYERS = 8
 
 
-def lung_mass_share(gradcam: GradCam, examples, data_root) -> dict:
+def lung_mass_share(gradcam: GradCam, examples, data_root, target: str = "pneumonia") -> dict:
     pneumonia = [e for e in examples if e.lung_mask and e.label != "normal"]
     inputs = data.model_inputs(pneumonia, data_root).astype(np.float32) / 255.0
     masks = data.lung_masks(pneumonia, data_root)[..., 0].astype(np.float32)
-    maps = np.concatenate([gradcam.heatmaps(inputs[i:i + 32], "pneumonia") for i in range(0, len(inputs), 32)])
+    maps = np.concatenate([gradcam.heatmaps(inputs[i:i + 32], target) for i in range(0, len(inputs), 32)])
     upsampled = np.stack([upsample(m, masks.shape[1:]) for m in maps])
     mass = upsampled.sum(axis=(1, 2))
     share = (upsampled * masks).sum(axis=(1, 2)) / np.maximum(mass, 1e-12)
@@ -86,5 +86,8 @@ def heatmap_report(model, examples, data_root=None) -> dict:
     gradcam = GradCam(model.classifier)
     root = Path(data_root or data.default_data_root())
     return {"lung_mass": lung_mass_share(gradcam, examples, data_root),
+            # the app overlays every output's map, so each is checked, not only pneumonia's
+            "lung_mass_other_targets": {target: lung_mass_share(gradcam, examples, data_root, target)["mean_share_in_lungs"]
+                                        for target in TARGETS[1:]},
             "pointing_game_rsna": pointing_game(gradcam, root / "dicom" / "rsna"),
             "randomisation_sanity": randomisation_sanity(model, examples, data_root)}

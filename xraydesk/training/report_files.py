@@ -171,6 +171,9 @@ def _heatmap_lines(heatmaps: dict | None) -> list[str]:
             f"- heatmap mass inside the reference lung masks: {mass['mean_share_in_lungs']:.1%} "
             f"(the lungs cover {mass['lung_area_share']:.1%} of the image; n={mass['n']} pneumonia images; "
             f"by age group: {by_age}; empty maps: {mass['empty_maps']})",
+            "- the other outputs' maps, same images: " + ", ".join(
+                f"{target} {share:.1%}" for target, share in heatmaps.get("lung_mass_other_targets", {}).items())
+            + " of the mass inside the lungs",
             f"- pointing game on the positive RSNA DICOMs: {pointing['hit_rate']:.0%} of {pointing['n']} "
             "heatmap peaks fall inside a radiologist's opacity box",
             f"- randomising the last stage's weights: mean rank correlation with the trained maps "
