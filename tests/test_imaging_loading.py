@@ -281,8 +281,8 @@ def test_rgb_multiframe_gives_first_frame_in_grayscale_with_both_notices():
     assert image.pixels.ndim == 2 and image.is_color_source and len(image.notices) == 2
 
 
-def test_jpeg2000_decodes_in_a_helper_process_that_comes_back_if_it_dies(dicom_dir):
-    """openjpeg holds the GIL for the whole decode; out of process, the UI thread keeps running."""
+def test_compressed_frames_decode_in_a_helper_process_that_comes_back_if_it_dies(dicom_dir):
+    """openjpeg and libjpeg hold the GIL for the whole decode; out of process, the UI thread keeps running."""
     from xraydesk.imaging import decoding
 
     uncompressed = load_image(dicom_dir / "wg04/RG1_UNCR.dcm")

@@ -1,9 +1,10 @@
-"""Decoding a DICOM image's first frame. JPEG 2000 decoders (openjpeg, directly or through Pillow)
-hold Python's GIL for the whole decode — about half a second for a 2000 x 2000 chest film — so a
-worker thread decoding one would freeze the UI. Those frames are decoded by a helper process
-(started on first need, ending when its parent does); all other syntaxes decode in the calling
-thread. A plain subprocess rather than multiprocessing: it never re-imports the caller's main
-script, so any script may load images."""
+"""Decoding a DICOM image's first frame. The C decoders of compressed syntaxes (openjpeg for JPEG
+2000, libjpeg for JPEG lossless / extended / JPEG-LS, directly or through Pillow) hold Python's GIL
+for the whole decode — half a second for a 2000 x 2000 JPEG 2000 chest film — so a worker thread
+decoding one would freeze the UI. Those frames are decoded by a helper process (started on first
+need, ending when its parent does); uncompressed data and RLE (decoded by pydicom in NumPy) decode
+in the calling thread. A plain subprocess rather than multiprocessing: it never re-imports the
+caller's main script, so any script may load images."""
 
 import pickle
 import subprocess
@@ -14,7 +15,7 @@ from typing import BinaryIO
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels import pixel_array
-from pydicom.uid import JPEG2000TransferSyntaxes
+from pydicom.uid import RLELossless
 
 LENGTH_BYTES = 8
 HELPER_COMMAND = [sys.executable, "-c",
@@ -22,7 +23,8 @@ HELPER_COMMAND = [sys.executable, "-c",
 
 
 def decodes_in_helper_process(dataset: Dataset) -> bool:
-    return dataset.file_meta.get("TransferSyntaxUID") in JPEG2000TransferSyntaxes
+    syntax = dataset.file_meta.get("TransferSyntaxUID")
+    return syntax is not None and syntax.is_compressed and syntax != RLELossless
 
 
 def first_frame(dataset: Dataset) -> np.ndarray:
@@ -59,7 +61,7 @@ class HelperProcess:
                 decoded, result = _receive(process.stdout)
             except (OSError, EOFError) as error:
                 self._process = None
-                raise RuntimeError("the JPEG 2000 decoder process stopped unexpectedly") from error
+                raise RuntimeError("the image decoder process stopped unexpectedly") from error
         if not decoded:
             raise ValueError(result)
         return result
