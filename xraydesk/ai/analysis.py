@@ -13,13 +13,13 @@ from xraydesk.ai.gate import ACCEPTED, InputCheck
 from xraydesk.ai.model import ChestXRayModel, ModelUnavailableError, Prediction
 from xraydesk.ai.outputs import CAUSES
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
+from xraydesk.ai.severity import LUNG_THRESHOLD
 from xraydesk.ai.zones import zone_labels
 from xraydesk.imaging import XRayImage
 
 HEATMAP_TARGETS = ("pneumonia", *CAUSES)
 TARGET_NAMES = {"pneumonia": "Pneumonia", "bacterial": "Bacterial", "viral": "Viral", "covid": "COVID-19"}
 CAUSE_WORDS = {"bacterial": "bacterial", "viral": "viral", "covid": "COVID-19"}
-LUNG_THRESHOLD = 0.5
 SIX_ZONE_EVIDENCE = ("Research evidence (Toussie et al., Radiology 2020; adults 21-50 years with COVID-19): "
                      "a six-zone score of 2 or more was associated with hospital admission, "
                      "3 or more with intubation.")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from PIL import Image
 
 from xraydesk import RESEARCH_USE_NOTICE, __version__
@@ -175,9 +176,7 @@ def _draw_zone_diagram(axes, analysis: ImageAnalysis) -> None:
     axes.set_title("Zone opacity (filled: above operating point)", fontsize=8.5)
 
 
-def _cell(x: float, y: float, colour: str):
-    from matplotlib.patches import Rectangle
-
+def _cell(x: float, y: float, colour: str) -> Rectangle:
     return Rectangle((x + 0.03, y + 0.03), 0.94, 0.94, facecolor=colour, edgecolor="#555555")
 
 

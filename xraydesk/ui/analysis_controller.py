@@ -10,6 +10,7 @@ from pathlib import Path
 from PyQt5.QtCore import QObject, pyqtSignal
 
 from xraydesk.ai.analysis import Analyser, ImageAnalysis
+from xraydesk.ai.model import ModelUnavailableError
 from xraydesk.imaging import ImageLoadError, XRayImage, load_image
 from xraydesk.ui.workers import Worker, WorkerPool
 
@@ -24,8 +25,6 @@ class WorklistEntry:
 
 
 def failure_message(error: Exception) -> str:
-    from xraydesk.ai.model import ModelUnavailableError
-
     if isinstance(error, ModelUnavailableError):
         return f"AI unavailable — {error}. XRayDesk still works as a viewer."
     return f"Analysis failed: {error}"
@@ -97,9 +96,6 @@ class AnalysisController(QObject):
         self.results.move_to_end(analysis.path)
         self.analysed.emit(analysis)
 
-    def is_busy(self) -> bool:
-        return self._running is not None or self._worklist is not None
-
     # ------------------------------------------------------------ the worklist
 
     def analyse_paths(self, paths: list[Path]) -> None:
@@ -123,8 +119,6 @@ class AnalysisController(QObject):
         return run
 
     def _analyse_file(self, path: Path) -> WorklistEntry | ImageAnalysis:
-        from xraydesk.ai.model import ModelUnavailableError
-
         try:
             return self.analyser.analyse(load_image(path))
         except ImageLoadError as error:

@@ -2,7 +2,7 @@
 the lungs) and the lung outline with the six zones. Both draw in image coordinates, so they stay
 registered under zoom and pan; window/level and invert change only the image beneath them."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from PyQt5.QtCore import QPointF, QRectF, Qt
@@ -49,9 +49,6 @@ class HeatmapLayer(OverlayLayer):
 
     def set_analysis(self, analysis: ImageAnalysis | None) -> None:
         self.analysis = analysis
-
-    def configure(self, **changes) -> None:
-        self.settings = replace(self.settings, **changes)
 
     def values(self) -> np.ndarray | None:
         if self.analysis is None or self.settings.target not in self.analysis.heatmaps:
