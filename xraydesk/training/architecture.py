@@ -17,26 +17,37 @@ def _conv_bn_relu(x, filters: int, strides: int = 1, name: str | None = None):
     return layers.ReLU(name=name)(x)
 
 
-def _residual_stage(x, filters: int, name: str | None = None):
-    """Downsample by 2, then two 3x3 convolutions with a projected shortcut."""
-    shortcut = layers.Conv2D(filters, 1, strides=2, use_bias=False)(x)
-    shortcut = layers.BatchNormalization()(shortcut)
-    x = _conv_bn_relu(x, filters, strides=2)
+def _residual_block(x, filters: int, strides: int, name: str | None = None):
+    """Two 3x3 convolutions with a shortcut, projected when the block downsamples."""
+    shortcut = x
+    if strides > 1:
+        shortcut = layers.Conv2D(filters, 1, strides=strides, use_bias=False)(x)
+        shortcut = layers.BatchNormalization()(shortcut)
+    x = _conv_bn_relu(x, filters, strides=strides)
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     return layers.ReLU(name=name)(layers.Add()([x, shortcut]))
 
 
-def build_classifier(widths=(32, 64, 128, 256), dropout: float = 0.3) -> keras.Model:
+def _residual_stage(x, filters: int, blocks: int, name: str | None = None):
+    """Downsample by 2, then `blocks - 1` more blocks at that resolution; `name` marks the output."""
+    for block in range(blocks):
+        x = _residual_block(x, filters, strides=2 if block == 0 else 1,
+                            name=name if block == blocks - 1 else None)
+    return x
+
+
+def build_classifier(widths=(32, 64, 128, 256), blocks=(1, 1, 1, 1),
+                     dropout: float = 0.3) -> keras.Model:
     """One backbone, four heads (logits): pneumonia, cause, six zones, geographic extent.
 
     The zone and extent heads read a flattened low-resolution map rather than a global average,
     because where the opacity lies is the whole point of a zone score."""
     inputs = keras.Input(INPUT_SHAPE, name="image")
     x = _conv_bn_relu(inputs, widths[0] // 2, strides=2)  # 224 -> 112; four stages -> 7x7
-    for width in widths[:-1]:
-        x = _residual_stage(x, width)
-    features = _residual_stage(x, widths[-1], name=FEATURES_LAYER)
+    for width, count in zip(widths[:-1], blocks[:-1]):
+        x = _residual_stage(x, width, count)
+    features = _residual_stage(x, widths[-1], blocks[-1], name=FEATURES_LAYER)
 
     pooled = layers.GlobalAveragePooling2D(name=EMBEDDING_LAYER)(features)
     pooled = layers.Dropout(dropout)(pooled)

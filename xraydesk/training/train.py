@@ -23,6 +23,7 @@ class TrainConfig:
     seed: int = 20261121
     batch_size: int = 16
     classifier_epochs: int = 35
+    classifier_blocks: tuple[int, ...] = (1, 1, 1, 1)  # residual blocks in each of the four stages
     lungs_epochs: int = 20
     gate_epochs: int = 15
     severity_epochs: int = 100  # at most: early stopping on val ends it sooner
@@ -114,7 +115,7 @@ def train_classifier(config: TrainConfig, examples, out: Path) -> None:
 
     train_x, train_y = arrays("train")
     val_x, val_y = arrays("val")
-    model = architecture.build_classifier()
+    model = architecture.build_classifier(blocks=tuple(config.classifier_blocks))
     steps = config.classifier_epochs * max(len(train_x) // config.batch_size, 1)
     model.compile(
         optimizer=_optimizer(config, steps),
