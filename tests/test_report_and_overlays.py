@@ -13,6 +13,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 
 from xraydesk.ai import overlays
 from xraydesk.ai.gate import InputCheck
+from xraydesk.imaging import Window, XRayImage
 from xraydesk.report import ReportError, ReportPage, write_summary
 
 DISPLAY = np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (200, 1))
@@ -50,6 +51,17 @@ def test_heatmap_clipped_to_the_lungs_is_zero_outside_them():
 
 def pages(count: int = 2) -> list[ReportPage]:
     return [ReportPage(DISPLAY, synthetic_analysis(Path(f"patient-file-{i}.dcm"))) for i in range(count)]
+
+
+def test_a_page_shows_the_image_as_the_reader_viewed_it():
+    ramp = XRayImage(path=None, pixels=np.tile(np.arange(1000, dtype=np.float32), (10, 1)), source_format="DICOM",
+                     bits_stored=12)
+    analysis = synthetic_analysis(Path("a.dcm"))
+    default = ReportPage.of(ramp, analysis)
+    assert default.display[0, 0] == 0 and default.display[0, -1] > 200
+    narrow = ReportPage.of(ramp, analysis, window=Window(250, 100, label="Narrow"), invert=True)
+    assert narrow.view_caption == "WC 250  WW 100  Narrow  Inverted"
+    assert (narrow.display[0, :199] == 255).all() and (narrow.display[0, 301:] == 0).all()
 
 
 def test_a_summary_has_one_page_per_image_and_a_refused_image_says_why(tmp_path):

@@ -13,6 +13,7 @@ from PyQt5.QtWidgets import QFileDialog, QMessageBox
 from ui_helpers import WAIT_MS, canvas_pixels, drag, open_and_wait, wait_for_image
 
 from xraydesk.ai.model import DEFAULT_MODEL_DIR
+from xraydesk.imaging import Window
 from xraydesk.ui.main_window import MainWindow
 
 FOLDER_SIZE = 5
@@ -285,6 +286,18 @@ def test_pdf_with_patient_data_when_asked_and_selected_rows_only(qtbot, open_win
     qtbot.waitUntil(lambda: target.exists() and window.workers.is_idle(), timeout=WAIT_MS)
     assert pdf_pages(target) == 1
     assert analyses[0].identity.patient_name in pdf_text(target)
+
+
+def test_pdf_prints_the_image_on_screen_with_the_readers_window(qtbot, open_window, images, tmp_path):
+    window = open_window(FakeAnalyser(), auto_analyse=True)
+    with qtbot.waitSignal(window.analysis.analysed, timeout=WAIT_MS):
+        open_and_wait(qtbot, window, [images[0]])
+    qtbot.keyClick(window.canvas, Qt.Key_I)
+    window.canvas.set_window(Window(300, 120, label="Reader"))
+    target = tmp_path / "viewed.pdf"
+    window.write_pdf(target, window.analyses_to_report())
+    qtbot.waitUntil(lambda: target.exists() and window.workers.is_idle(), timeout=WAIT_MS)
+    assert "WC 300 WW 120 Reader Inverted" in " ".join(pdf_text(target).split())
 
 
 def test_pdf_export_never_overwrites_without_asking(qtbot, open_window, images, tmp_path, monkeypatch):

@@ -27,6 +27,9 @@ class Window:
     label: str = ""
     voi_lut_index: int | None = None
 
+    def caption(self) -> str:
+        return f"WC {self.center:g}  WW {self.width:g}  {self.label}".rstrip()
+
     def adjusted(self, center: float, width: float, label: str = "Manual") -> "Window":
         """The same VOI function with a new center/width (a VOI LUT turns into a window)."""
         return Window(center, max(width, 1.0), self.function, label)

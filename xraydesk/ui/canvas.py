@@ -159,8 +159,7 @@ class ImageCanvas(QWidget):
     def annotation_lines(self) -> dict[str, list[str]]:
         """Corner texts: top-left/top-right hold patient and study data (hidden on request)."""
         image, view = self.image, self.view
-        window = view.window
-        bottom_left = [f"WC {window.center:g}  WW {window.width:g}  {window.label}".rstrip()]
+        bottom_left = [view.window.caption()]
         if view.invert:
             bottom_left.append("Inverted")
         corners = {

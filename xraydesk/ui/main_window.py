@@ -33,6 +33,7 @@ from xraydesk.imaging import (
     IMAGE,
     ImageLoadError,
     ScanEntry,
+    ViewState,
     XRayImage,
     load_image,
     render_default,
@@ -88,14 +89,20 @@ def thumbnail_task(paths: list[Path]):
 
 
 def report_task(path: Path, analyses: list[ImageAnalysis], images: dict[Path, XRayImage], target: str,
-                deidentify: bool, overwrite: bool):
-    """Writes the PDF summary; images not in memory are decoded again from their files."""
+                views: dict[Path, ViewState], deidentify: bool, overwrite: bool):
+    """Writes the PDF summary; images not in memory are decoded again from their files. An image in
+    `views` is printed with that view's window and inversion, the others at their default window."""
 
     def run(report, should_stop):
         from xraydesk.report import ReportPage, write_summary
 
-        pages = [ReportPage.of(images.get(analysis.path) or load_image(analysis.path), analysis, target)
-                 for analysis in analyses]
+        def page(analysis: ImageAnalysis) -> ReportPage:
+            image = images.get(analysis.path) or load_image(analysis.path)
+            view = views.get(analysis.path)
+            return (ReportPage.of(image, analysis, target, view.window, view.invert) if view
+                    else ReportPage.of(image, analysis, target))
+
+        pages = [page(analysis) for analysis in analyses]
         return write_summary(path, pages, deidentify=deidentify, overwrite=overwrite), len(pages)
 
     return run
@@ -504,8 +511,9 @@ class MainWindow(QMainWindow):
 
     def write_pdf(self, path: Path, analyses: list[ImageAnalysis], overwrite: bool = False) -> Worker:
         self._set_status(f"Writing {path.name} ({len(analyses)} pages)…", busy=True)
+        views = {self.canvas.image.path: self.canvas.view} if self.canvas.image else {}
         worker = Worker(report_task(path, analyses, dict(self._image_cache), self.heatmap_layer.settings.target,
-                                    self.deidentify_action.isChecked(), overwrite))
+                                    views, self.deidentify_action.isChecked(), overwrite))
         worker.returned.connect(lambda result: self._set_status(f"Saved {result[0]} ({result[1]} pages)."))
         worker.errored.connect(self._on_pdf_failed)
         return self.workers.start(worker)
