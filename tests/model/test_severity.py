@@ -3,7 +3,8 @@ reads only that zone's features."""
 
 import numpy as np
 
-from xraydesk.ai.severity import STAGE_RESOLUTIONS, zone_pooling_weights
+from xraydesk.ai.outputs import FEATURES_LAYER
+from xraydesk.ai.severity import STAGE_RESOLUTIONS, stage_feature_layers, zone_pooling_weights
 from xraydesk.ai.zones import zone_labels
 from xraydesk.training import architecture
 
@@ -49,3 +50,17 @@ def test_a_zone_logit_reads_only_its_own_zone():
     before, after = head.predict_on_batch(features)[0], head.predict_on_batch(changed)[0]
     moved = ~np.isclose(before, after)
     assert moved.tolist() == [[False, False, True, False, False, False]]
+
+
+
+def test_the_zones_read_each_stages_last_block_whatever_the_depth():
+    classifier = architecture.build_classifier(widths=(8, 16, 16, 32), blocks=(1, 2, 3, 2))
+    names = stage_feature_layers(classifier)
+    assert names[-1] == FEATURES_LAYER
+    for name, resolution in zip(names, STAGE_RESOLUTIONS):
+        layer = classifier.get_layer(name)
+        block_sum = layer.input._keras_history.operation
+        assert layer.output.shape[1] == resolution and type(block_sum).__name__ == "Add"
+        later_sums = [other for other in classifier.layers[classifier.layers.index(block_sum) + 1:]
+                      if type(other).__name__ == "Add" and other.output.shape[1] == resolution]
+        assert not later_sums
