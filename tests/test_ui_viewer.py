@@ -50,7 +50,7 @@ def test_open_folder_lists_images_in_order_with_thumbnails_and_shows_one(qtbot, 
     assert window.browser.skipped_count() == 1  # boxes.csv
     shown = window.canvas.image
     np.testing.assert_array_equal(window.canvas.displayed_pixels(), render_default(load_image(shown.path)))
-    assert "29 images, 1 skipped" in window.status_label.text()
+    assert window.browser_dock.windowTitle() == "Studies — 29 images, 1 skipped"
 
 
 def test_selecting_an_image_shows_it_and_its_tags(qtbot, window, dicom_dir):

@@ -313,10 +313,10 @@ class MainWindow(QMainWindow):
             return
         images = [entry.path for entry in entries if entry.kind == IMAGE]
         skipped = len(entries) - len(images)
-        summary = f"{len(images)} images"
-        if skipped:
-            summary += f", {skipped} skipped ({self.browser.skipped_summary()})"
-        self._set_status(summary)
+        summary = f"{len(images)} images" + (f", {skipped} skipped" if skipped else "")
+        # The dock keeps the count: the status line moves on to the image shown.
+        self.browser_dock.setWindowTitle(f"Studies — {summary}")
+        self._set_status(f"{summary} ({self.browser.skipped_summary()})" if skipped else summary)
         if not images:
             reasons = [f"{entry.path.name}: {entry.reason}" for entry in entries[:MESSAGE_LINES]]
             self.canvas.show_message("\n".join(["No image to show.", *reasons]))
