@@ -13,7 +13,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 
 from xraydesk.ai import overlays
 from xraydesk.ai.gate import InputCheck
-from xraydesk.imaging import Window, XRayImage
+from xraydesk.imaging import ViewState, Window, XRayImage
 from xraydesk.report import ReportError, ReportPage, write_summary
 
 DISPLAY = np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (200, 1))
@@ -59,7 +59,7 @@ def test_a_page_shows_the_image_as_the_reader_viewed_it():
     analysis = synthetic_analysis(Path("a.dcm"))
     default = ReportPage.of(ramp, analysis)
     assert default.display[0, 0] == 0 and default.display[0, -1] > 200
-    narrow = ReportPage.of(ramp, analysis, window=Window(250, 100, label="Narrow"), invert=True)
+    narrow = ReportPage.of(ramp, analysis, view=ViewState(Window(250, 100, label="Narrow"), invert=True))
     assert narrow.view_caption == "WC 250  WW 100  Narrow  Inverted"
     assert (narrow.display[0, :199] == 255).all() and (narrow.display[0, 301:] == 0).all()
 

@@ -24,7 +24,7 @@ from xraydesk.ai.analysis import (
     probability_rows,
 )
 from xraydesk.ai.outputs import EXTENT_MAX, ZONES
-from xraydesk.imaging import ImageDisplay, Window, XRayImage
+from xraydesk.imaging import ImageDisplay, ViewState, XRayImage
 
 A4_INCHES = (8.27, 11.69)
 MAX_IMAGE_SIDE = 1024  # enough for print at this size; keeps each page a few hundred KB
@@ -35,20 +35,20 @@ POSITIVE_COLOUR = "#f28e2b"
 
 @dataclass(frozen=True)
 class ReportPage:
-    display: np.ndarray  # the image as windowed for viewing, uint8 (H, W)
+    display: np.ndarray  # the image as windowed for viewing and reduced for print, uint8 (H, W)
     analysis: ImageAnalysis
     target: str = "pneumonia"  # which output's Grad-CAM is overlaid
     view_caption: str = ""  # the window (and inversion) the image is shown with
 
     @classmethod
     def of(cls, image: XRayImage, analysis: ImageAnalysis, target: str = "pneumonia",
-           window: Window | None = None, invert: bool = False) -> "ReportPage":
-        """The image as the reader last viewed it (else at its default window), reduced for print
-        (pages of a long worklist stay small)."""
+           view: ViewState | None = None) -> "ReportPage":
+        """The image with the reader's window and inversion when `view` is given (else at its
+        default window), reduced for print (pages of a long worklist stay small)."""
         display = ImageDisplay(image)
-        window = window or display.default_window()
-        caption = window.caption() + ("  Inverted" if invert else "")
-        return cls(reduced(display.render(window, invert)), analysis, target, caption)
+        view = view or ViewState(display.default_window())
+        caption = view.window.caption() + ("  Inverted" if view.invert else "")
+        return cls(_reduced(display.render(view.window, view.invert)), analysis, target, caption)
 
 
 class ReportError(Exception):
@@ -104,7 +104,7 @@ def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, cr
     figure.text(0.06, 0.965, "XRayDesk — AI second opinion on a chest X-ray", fontsize=15, weight="bold")
     figure.text(0.94, 0.965, f"Image {number} of {count}", fontsize=10, ha="right")
     figure.text(0.06, 0.95, "\n".join(identity_lines(analysis, deidentify)), fontsize=8.5, va="top", linespacing=1.5)
-    display = reduced(page.display)
+    display = page.display
     _draw_image(figure.add_axes((0.06, 0.55, 0.42, 0.33)), display, f"Image   {page.view_caption}".rstrip())
     if analysis.prediction is None:
         figure.text(0.54, 0.80, "The input check refused this image:", fontsize=11, weight="bold")
@@ -122,7 +122,7 @@ def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, cr
     return figure
 
 
-def reduced(display: np.ndarray) -> np.ndarray:
+def _reduced(display: np.ndarray) -> np.ndarray:
     picture = Image.fromarray(display)
     picture.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE), Image.LANCZOS)
     return np.asarray(picture)

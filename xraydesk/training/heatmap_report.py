@@ -12,13 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from xraydesk.ai import outputs
+from xraydesk.ai.severity import stage_feature_layers
 from xraydesk.ai.gradcam import TARGETS, GradCam, upsample
 from xraydesk.ai.inputs import prepare_image
 from xraydesk.imaging import load_image
 from xraydesk.training import data
-
-# The last residual stage is the eight layers that precede `last_conv` (see architecture._residual_stage).
-LAST_STAGE_LAYERS = 8
 
 
 def lung_mass_share(gradcam: GradCam, examples, data_root, target: str = "pneumonia") -> dict:
@@ -64,8 +62,9 @@ def randomisation_sanity(model, examples, data_root, seed: int = 0) -> dict:
     randomised_model = keras.models.clone_model(model.classifier)
     randomised_model.set_weights(model.classifier.get_weights())
     rng = np.random.default_rng(seed)
+    # The last stage begins after the previous stage's output, whatever the network's depth.
     names = [layer.name for layer in randomised_model.layers]
-    last_stage = randomised_model.layers[names.index(outputs.FEATURES_LAYER) - LAST_STAGE_LAYERS:]
+    last_stage = randomised_model.layers[names.index(stage_feature_layers(randomised_model)[-2]) + 1:]
     for layer in last_stage:
         layer.set_weights([rng.normal(0, 0.05, w.shape).astype(np.float32) if w.ndim > 1 else w
                            for w in layer.get_weights()])

@@ -96,13 +96,8 @@ def report_task(path: Path, analyses: list[ImageAnalysis], images: dict[Path, XR
     def run(report, should_stop):
         from xraydesk.report import ReportPage, write_summary
 
-        def page(analysis: ImageAnalysis) -> ReportPage:
-            image = images.get(analysis.path) or load_image(analysis.path)
-            view = views.get(analysis.path)
-            return (ReportPage.of(image, analysis, target, view.window, view.invert) if view
-                    else ReportPage.of(image, analysis, target))
-
-        pages = [page(analysis) for analysis in analyses]
+        pages = [ReportPage.of(images.get(analysis.path) or load_image(analysis.path), analysis, target,
+                               views.get(analysis.path)) for analysis in analyses]
         return write_summary(path, pages, deidentify=deidentify, overwrite=overwrite), len(pages)
 
     return run
