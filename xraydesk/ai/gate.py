@@ -1,9 +1,12 @@
-"""Input check: refuse what is not a frontal chest radiograph, with a reason, before predicting.
+"""Input check: refuse only what is not a frontal chest radiograph, with a reason, before predicting;
+flag a chest film that is merely unlike the training data, and analyse it.
 
 Three layers, cheapest first: the DICOM header (modality, body part, view), the pixels (blank,
-noise), and two learned out-of-distribution scores (Chester's autoencoder reconstruction error and
-the Mahalanobis distance of the classifier's embedding), each limited at a high percentile of real
-chest X-rays in the validation split."""
+noise), and two learned scores (Chester's autoencoder reconstruction error and the Mahalanobis
+distance of the classifier's embedding). A learned score refuses only beyond the largest value any
+val chest X-ray reached: a portable ICU film with lines and pads is still a chest film. Either score
+above its "unfamiliar" limit (a high percentile of val chest X-rays) flags the image as unfamiliar:
+analysed, with lower confidence, and the reason shown."""
 
 from dataclasses import dataclass
 
@@ -27,7 +30,8 @@ MIN_NEIGHBOUR_CORRELATION = 0.6  # radiographs are smooth; noise is not
 @dataclass(frozen=True)
 class InputCheck:
     accepted: bool
-    reason: str = ""
+    reason: str = ""  # why it was refused
+    unfamiliar: str = ""  # accepted, but unlike the training data: why confidence is lower
 
 
 ACCEPTED = InputCheck(True)
@@ -72,10 +76,25 @@ def check_learned(reconstruction_error: float, embedding_distance: float, limits
         return InputCheck(False, "does not look like a frontal chest X-ray (autoencoder reconstruction "
                                  f"error {reconstruction_error:.3f} > {limits['reconstruction_error_max']:.3f})")
     if embedding_distance > limits["embedding_distance_max"]:
-        return InputCheck(False, "unlike the chest X-rays the model was trained on (feature distance "
-                                 f"{embedding_distance:.1f} > {limits['embedding_distance_max']:.1f})")
+        return InputCheck(False, "does not look like a frontal chest X-ray (feature distance "
+                                 f"{embedding_distance:.1f} > {limits['embedding_distance_max']:.1f}, beyond any "
+                                 "chest X-ray of the validation set)")
+    reasons = []
+    if reconstruction_error > limits["reconstruction_error_unfamiliar"]:
+        reasons.append(f"unusual overall appearance (reconstruction error {reconstruction_error:.3f} > "
+                       f"{limits['reconstruction_error_unfamiliar']:.3f})")
+    if embedding_distance > limits["embedding_distance_unfamiliar"]:
+        reasons.append(f"features unlike the training films (distance {embedding_distance:.1f} > "
+                       f"{limits['embedding_distance_unfamiliar']:.1f})")
+    if reasons:
+        return InputCheck(True, unfamiliar="unfamiliar image: lower confidence — " + "; ".join(reasons))
     return ACCEPTED
 
 
 def first_refusal(*checks: InputCheck) -> InputCheck:
-    return next((check for check in checks if not check.accepted), ACCEPTED)
+    """The first refusal; else acceptance carrying every check's "unfamiliar" reason."""
+    refusal = next((check for check in checks if not check.accepted), None)
+    if refusal is not None:
+        return refusal
+    unfamiliar = "; ".join(check.unfamiliar for check in checks if check.unfamiliar)
+    return InputCheck(True, unfamiliar=unfamiliar) if unfamiliar else ACCEPTED

@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from xraydesk.ai import gate, severity
+from xraydesk.ai.lung_check import PLAUSIBLE, LungMaskCheck, check_lung_mask
 from xraydesk.ai.outputs import (AUTOENCODER_FILE, CAUSE_OUTPUT, CLASSIFIER_FILE, EMBEDDING_LAYER,
-                                 EXTENT_MAX, GATE_STATS_FILE, LUNGS_FILE, METADATA_FILE, PNEUMONIA_OUTPUT,
+                                 GATE_STATS_FILE, LUNG_SCORE_MAX, LUNGS_FILE, METADATA_FILE, PNEUMONIA_OUTPUT,
                                  SEVERITY_FILE)
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE, to_model_input
+from xraydesk.ai.severity import LUNG_THRESHOLD
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
 AUTOENCODER_POOL = 4  # the autoencoder reconstructs a 56x56 thumbnail of the 224x224 input
@@ -48,7 +50,11 @@ class Prediction:
     covid_positive: bool
     zone_probabilities: tuple[float, ...]
     zone_positive: tuple[bool, ...]
-    geographic_extent: float
+    lung_extent: tuple[float, float]  # patient's right, left: extent of involvement 0-4 each
+    lung_opacity: tuple[float, float]  # patient's right, left: degree of opacity 0-4 each
+    # within the borderline band around the operating point: the call is indeterminate
+    pneumonia_borderline: bool = False
+    covid_borderline: bool = False
 
     @property
     def p_pneumonia(self) -> float:
@@ -58,6 +64,34 @@ class Prediction:
     def six_zone_score(self) -> int:
         return int(sum(self.zone_positive))
 
+    @property
+    def geographic_extent(self) -> float:
+        """0-8 (Cohen et al. 2020): the two lungs' extents summed."""
+        return float(sum(self.lung_extent))
+
+    @property
+    def opacity_score(self) -> float:
+        """0-8: the two lungs' degrees of opacity summed."""
+        return float(sum(self.lung_opacity))
+
+
+FLAGS = ("unfamiliar", "lung_mask_failed", "borderline_pneumonia", "borderline_covid", "positive_no_zones")
+
+
+def outcome_flags(check: gate.InputCheck, prediction: Prediction | None, lungs: LungMaskCheck) -> tuple[str, ...]:
+    """What a reader must know before trusting the numbers, as short names (CSV `flags`, dock, PDF)."""
+    if prediction is None:
+        return ()
+    raised = {
+        "unfamiliar": bool(check.unfamiliar),
+        "lung_mask_failed": not lungs.plausible,
+        "borderline_pneumonia": prediction.pneumonia_borderline,
+        "borderline_covid": prediction.covid_borderline,
+        "positive_no_zones": (lungs.plausible and prediction.pneumonia_positive
+                              and not prediction.pneumonia_borderline and prediction.six_zone_score == 0),
+    }
+    return tuple(flag for flag in FLAGS if raised[flag])
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -65,6 +99,11 @@ class Outcome:
     check: gate.InputCheck
     prediction: Prediction | None = None
     lung_probability: np.ndarray | None = None  # (224, 224), the mask the zones were placed on
+    lung_check: LungMaskCheck = PLAUSIBLE  # when implausible, zones and severity are withheld
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return outcome_flags(self.check, self.prediction, self.lung_check)
 
 
 def calibrated_probabilities(raw: dict[str, np.ndarray], metadata: dict) -> dict[str, np.ndarray]:
@@ -80,13 +119,21 @@ def calibrated_probabilities(raw: dict[str, np.ndarray], metadata: dict) -> dict
         "pneumonia": p_pneumonia,
         "cause": cause,
         "zones": sigmoid(raw["zones"] / temperatures["zones"]),
-        "extent": EXTENT_MAX * sigmoid(raw["extent"][:, 0]),
+        "lung_extent": LUNG_SCORE_MAX * sigmoid(raw["lung_extent"]),
+        "lung_opacity": LUNG_SCORE_MAX * sigmoid(raw["lung_opacity"]),
+        "extent": LUNG_SCORE_MAX * sigmoid(raw["lung_extent"]).sum(axis=-1),
     }
+
+
+def in_band(probability: float, point: dict) -> bool:
+    low, high = point["band"]
+    return low <= probability < high
 
 
 def predictions(raw: dict[str, np.ndarray], metadata: dict) -> list[Prediction]:
     probabilities = calibrated_probabilities(raw, metadata)
-    thresholds = {name: point["threshold"] for name, point in metadata["operating_points"].items()}
+    points = metadata["operating_points"]
+    thresholds = {name: point["threshold"] for name, point in points.items()}
     return [
         Prediction(
             p_normal=float(probabilities["normal"][i]), p_bacterial=float(probabilities["bacterial"][i]),
@@ -95,7 +142,10 @@ def predictions(raw: dict[str, np.ndarray], metadata: dict) -> list[Prediction]:
             covid_positive=bool(probabilities["covid"][i] >= thresholds["covid"]),
             zone_probabilities=tuple(float(p) for p in probabilities["zones"][i]),
             zone_positive=tuple(bool(p >= thresholds["zone"]) for p in probabilities["zones"][i]),
-            geographic_extent=float(probabilities["extent"][i]),
+            lung_extent=tuple(float(v) for v in probabilities["lung_extent"][i]),
+            lung_opacity=tuple(float(v) for v in probabilities["lung_opacity"][i]),
+            pneumonia_borderline=in_band(float(probabilities["pneumonia"][i]), points["pneumonia"]),
+            covid_borderline=in_band(float(probabilities["covid"][i]), points["covid"]),
         )
         for i in range(len(probabilities["normal"]))
     ]
@@ -165,8 +215,8 @@ class ChestXRayModel:
 
         @tf.function(input_signature=map_specs)
         def severity_forward(*maps_and_weights):
-            zones, extent = severity_model(list(maps_and_weights), training=False)
-            return {"zones": zones, "extent": extent}
+            zones, lung_extent, lung_opacity = severity_model(list(maps_and_weights), training=False)
+            return {"zones": zones, "lung_extent": lung_extent, "lung_opacity": lung_opacity}
 
         self._forward = forward
         self._severity = severity_forward
@@ -206,7 +256,10 @@ class ChestXRayModel:
         for model_input, prediction, prior, learned, lungs in zip(
                 inputs, predictions(raw, self.metadata), prior_checks, self.learned_checks(raw), raw["lungs"]):
             check = gate.first_refusal(prior, gate.check_pixels(model_input), learned)
-            outcomes.append(Outcome(check, prediction if check.accepted else None, lungs if check.accepted else None))
+            if check.accepted:
+                outcomes.append(Outcome(check, prediction, lungs, check_lung_mask(lungs >= LUNG_THRESHOLD)))
+            else:
+                outcomes.append(Outcome(check))
         return outcomes
 
     def analyse_display(self, display: np.ndarray, prior_check: gate.InputCheck = gate.ACCEPTED) -> Outcome:

@@ -10,12 +10,16 @@ CAUSES = ("bacterial", "viral", "covid")
 # Patient's right first: R = the viewer's left on a standard PA view.
 ZONES = ("RU", "RM", "RL", "LU", "LM", "LL")
 BRIXIA_ZONE_COLUMNS = ("A", "B", "C", "D", "E", "F")
-EXTENT_MAX = 8.0
+EXTENT_MAX = 8.0  # geographic extent and opacity: 0-4 per lung, summed
+LUNG_SCORE_MAX = 4.0
 
 PNEUMONIA_OUTPUT = "pneumonia_logit"
 CAUSE_OUTPUT = "cause_logits"
 ZONES_OUTPUT = "zone_logits"
 EXTENT_OUTPUT = "extent_logit"
+LUNG_EXTENT_OUTPUT = "lung_extent_logits"  # severity model: patient's right, left
+LUNG_OPACITY_OUTPUT = "lung_opacity_logits"
+OPACITY_MAP_OUTPUT = "opacity_map_logits"  # classifier: 14x14, trained on the RSNA boxes
 FEATURES_LAYER = "last_conv"
 EMBEDDING_LAYER = "embedding"
 GATE_STATS_FILE = "xraydesk-gate-stats.npz"

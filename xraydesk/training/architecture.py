@@ -5,7 +5,8 @@ import keras
 from keras import layers
 
 from xraydesk.ai.outputs import (CAUSE_OUTPUT, EMBEDDING_LAYER, EXTENT_OUTPUT, FEATURES_LAYER,
-                                 PNEUMONIA_OUTPUT, ZONES, ZONES_OUTPUT)
+                                 LUNG_EXTENT_OUTPUT, LUNG_OPACITY_OUTPUT, OPACITY_MAP_OUTPUT, PNEUMONIA_OUTPUT,
+                                 ZONES, ZONES_OUTPUT)
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
 
 INPUT_SHAPE = (MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 1)
@@ -39,14 +40,19 @@ def _residual_stage(x, filters: int, blocks: int, name: str | None = None):
 
 def build_classifier(widths=(32, 64, 128, 256), blocks=(1, 1, 1, 1),
                      dropout: float = 0.3) -> keras.Model:
-    """One backbone, four heads (logits): pneumonia, cause, six zones, geographic extent.
+    """One backbone, five heads (logits): pneumonia, cause, six zones, geographic extent, and a
+    14x14 opacity map.
 
     The zone and extent heads read a flattened low-resolution map rather than a global average,
-    because where the opacity lies is the whole point of a zone score."""
+    because where the opacity lies is the whole point of a zone score. The opacity map, trained on
+    the RSNA radiologists' boxes (and empty on normal films), teaches the 14x14 stage where opacity
+    is, which the finer heatmap reads."""
     inputs = keras.Input(INPUT_SHAPE, name="image")
     x = _conv_bn_relu(inputs, widths[0] // 2, strides=2)  # 224 -> 112; four stages -> 7x7
     for width, count in zip(widths[:-1], blocks[:-1]):
         x = _residual_stage(x, width, count)
+    opacity = layers.Conv2D(32, 1, activation="relu")(x)  # x: the 14x14 stage
+    opacity = layers.Reshape((x.shape[1] * x.shape[2],), name=OPACITY_MAP_OUTPUT)(layers.Conv2D(1, 1)(opacity))
     features = _residual_stage(x, widths[-1], blocks[-1], name=FEATURES_LAYER)
 
     pooled = layers.GlobalAveragePooling2D(name=EMBEDDING_LAYER)(features)
@@ -58,7 +64,7 @@ def build_classifier(widths=(32, 64, 128, 256), blocks=(1, 1, 1, 1),
     spatial = layers.Dropout(dropout)(layers.Flatten()(spatial))
     zones = layers.Dense(6, name=ZONES_OUTPUT)(spatial)
     extent = layers.Dense(1, name=EXTENT_OUTPUT)(spatial)
-    return keras.Model(inputs, [pneumonia, cause, zones, extent], name="xraydesk_cxr")
+    return keras.Model(inputs, [pneumonia, cause, zones, extent, opacity], name="xraydesk_cxr")
 
 
 def build_lung_segmenter(widths=(8, 16, 32, 64, 128)) -> keras.Model:
@@ -114,23 +120,27 @@ def build_zone_pooling(feature_shapes) -> keras.Model:
 
 
 def build_severity_head(feature_dim: int, hidden: int = 32, dropout: float = 0.3) -> keras.Model:
-    """(6, feature_dim) zone features -> six zone logits and the geographic extent logit.
+    """(6, feature_dim) zone features -> six zone logits, and per lung (patient's right, left) an
+    extent and an opacity logit (each 0-4 as a fraction of 4).
 
     One small network is shared by the six zones, so a zone's logit sees only that zone's features
-    and every zone's labels train it; extent (per lung 0-4, summed) reads all six zone codes."""
+    and every zone's labels train it; a lung's scores read its own three zone codes (one network
+    shared by both lungs), so the two lungs are scored alike and the totals are their sums."""
     zone_features = keras.Input((len(ZONES), feature_dim), name="zone_features")
     x = layers.LayerNormalization()(zone_features)
     x = layers.Dropout(dropout)(x)
-    codes = layers.Dense(hidden, activation="relu")(x)
-    dropped = layers.Dropout(dropout)(codes)
-    zones = layers.Reshape((len(ZONES),), name=ZONES_OUTPUT)(layers.Dense(1)(dropped))
-    extent = layers.Dense(1, name=EXTENT_OUTPUT)(layers.Flatten()(dropped))
-    return keras.Model(zone_features, [zones, extent], name="severity_head")
+    codes = layers.Dropout(dropout)(layers.Dense(hidden, activation="relu")(x))
+    zones = layers.Reshape((len(ZONES),), name=ZONES_OUTPUT)(layers.Dense(1)(codes))
+    per_lung = layers.Reshape((2, 3 * hidden))(codes)  # ZONES lists the right lung's three first
+    lung_codes = layers.Dense(hidden, activation="relu")(per_lung)
+    extent = layers.Reshape((2,), name=LUNG_EXTENT_OUTPUT)(layers.Dense(1)(lung_codes))
+    opacity = layers.Reshape((2,), name=LUNG_OPACITY_OUTPUT)(layers.Dense(1)(lung_codes))
+    return keras.Model(zone_features, [zones, extent, opacity], name="severity_head")
 
 
 def build_severity_model(pooling: keras.Model, head: keras.Model) -> keras.Model:
-    """The shipped file: feature maps and zone weights in, zone and extent logits out."""
-    zones, extent = head(pooling(pooling.inputs))
-    zones = layers.Identity(name=ZONES_OUTPUT)(zones)
-    extent = layers.Identity(name=EXTENT_OUTPUT)(extent)
-    return keras.Model(pooling.inputs, [zones, extent], name="xraydesk_severity")
+    """The shipped file: feature maps and zone weights in; zone, lung extent and opacity logits out."""
+    outputs = head(pooling(pooling.inputs))
+    names = (ZONES_OUTPUT, LUNG_EXTENT_OUTPUT, LUNG_OPACITY_OUTPUT)
+    return keras.Model(pooling.inputs, [layers.Identity(name=name)(output) for name, output in zip(names, outputs)],
+                       name="xraydesk_severity")

@@ -12,10 +12,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from xraydesk.ai.outputs import BRIXIA_ZONE_COLUMNS, CAUSES, EXTENT_MAX
+from xraydesk.ai.outputs import BRIXIA_ZONE_COLUMNS, CAUSES, EXTENT_MAX, LUNG_SCORE_MAX
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE, resize_mask, to_model_input
 
 MISSING = -1.0
+# NIH ChestX-ray14 (2017) and the RSNA challenge built on it (2018) predate COVID-19: their
+# pneumonias of unknown cause are known not to be COVID-19, a partial cause label.
+PRE_COVID_SOURCES = ("nih", "rsna")
+OPACITY_GRID = 14  # the localisation target: the classifier's 14x14 stage
+MAX_SAMPLING_WEIGHT = 4.0
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -38,10 +43,21 @@ class Example:
     lung_mask: str
     zones: tuple[float, ...] | None
     extent: float | None
+    view: str = ""
+    lung_extent: tuple[float, float] | None = None  # patient's right, left, 0-4 (RALO readers' mean)
+    lung_opacity: tuple[float, float] | None = None
+    # radiologists' opacity boxes (x, y, width, height in the stored image's pixels); () = none on a
+    # normal film; None = not known
+    boxes: tuple[tuple[float, float, float, float], ...] | None = None
+    image_size: tuple[int, int] = (0, 0)  # stored width, height
 
     @property
     def is_pneumonia(self) -> bool:
         return self.label != "normal"
+
+    @property
+    def known_not_covid(self) -> bool:
+        return self.label == "pneumonia_unspecified" and self.source in PRE_COVID_SOURCES
 
 
 def _float_or_none(text: str) -> float | None:
@@ -61,23 +77,74 @@ def _zones_from_brixia(row: dict[str, str]) -> tuple[float, ...] | None:
     return tuple(float(float(score) >= 1) for score in scores)
 
 
+def _readers_mean(row: dict[str, str], measure: str) -> tuple[float, float] | None:
+    """(right, left) mean of the RALO readers who scored both lungs, or None."""
+    readings = []
+    for reader in ("ralo_r1", "ralo_r2"):
+        right, left = row.get(f"{reader}_right_{measure}", ""), row.get(f"{reader}_left_{measure}", "")
+        if right and left:
+            readings.append((float(right), float(left)))
+    return tuple(float(v) for v in np.mean(readings, axis=0)) if readings else None
+
+
+def _zones_from_clear_lungs(lung_extent: tuple[float, float] | None) -> tuple[float, ...] | None:
+    """A lung the readers scored 0 for extent has no opacity in any of its three zones; the zones of
+    a lung with opacity stay unknown (the readers did not say which third)."""
+    if lung_extent is None or min(lung_extent) > 0:
+        return None
+    return tuple(value for extent in lung_extent for value in ((0.0,) * 3 if extent == 0 else (MISSING,) * 3))
+
+
+def _boxes_by_image(cxr_root: Path) -> dict[str, list[tuple[float, float, float, float]]]:
+    boxes: dict[str, list] = {}
+    with open(cxr_root / "boxes.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            boxes.setdefault(row["image"], []).append(
+                tuple(float(row[key]) for key in ("x_img", "y_img", "width_img", "height_img")))
+    return boxes
+
+
 def load_examples(data_root: Path | str | None = None) -> list[Example]:
     cxr_root = Path(data_root or default_data_root()) / "cxr"
     severity = _severity_by_image(cxr_root)
+    boxes = _boxes_by_image(cxr_root)
     examples = []
     with open(cxr_root / "labels.csv", newline="") as handle:
         for row in csv.DictReader(handle):
             scores = severity.get(row["image"], {})
             normal = row["label"] == "normal"
+            lung_extent = (0.0, 0.0) if normal else _readers_mean(scores, "geographic")
             examples.append(Example(
                 image=row["image"], label=row["label"], split=row["split"],
                 patient_id=row["patient_id"], age_group=row["age_group"], source=row["source"],
                 lung_mask=row["lung_mask"],
                 # A normal radiograph has no opacity in any zone: free, reliable negatives.
-                zones=(0.0,) * 6 if normal else _zones_from_brixia(scores),
+                zones=(0.0,) * 6 if normal else (_zones_from_brixia(scores) or _zones_from_clear_lungs(lung_extent)),
                 extent=0.0 if normal else _float_or_none(scores.get("geographic_extent_0_8", "")),
+                view=row["view"], lung_extent=lung_extent,
+                lung_opacity=(0.0, 0.0) if normal else _readers_mean(scores, "opacity"),
+                boxes=() if normal else (tuple(boxes[row["image"]]) if row["image"] in boxes else None),
+                image_size=(int(row["w"]), int(row["h"])),
             ))
     return examples
+
+
+def _scaled_pair(pair: tuple[float, float] | None) -> tuple[float, float]:
+    return (MISSING, MISSING) if pair is None else tuple(v / LUNG_SCORE_MAX for v in pair)
+
+
+def opacity_map(example: Example, grid: int = OPACITY_GRID) -> np.ndarray:
+    """(grid * grid,) share of each cell of the squashed image covered by an opacity box; all zero
+    for a normal film; MISSING where no boxes are known."""
+    if example.boxes is None:
+        return np.full(grid * grid, MISSING, np.float32)
+    width, height = example.image_size
+    fine = np.zeros((grid * 8, grid * 8), np.float32)
+    for x, y, w, h in example.boxes:
+        columns = slice(int(x / width * fine.shape[1]), int(np.ceil((x + w) / width * fine.shape[1])))
+        rows = slice(int(y / height * fine.shape[0]), int(np.ceil((y + h) / height * fine.shape[0])))
+        fine[rows, columns] = 1.0
+    return fine.reshape(grid, 8, grid, 8).mean(axis=(1, 3)).ravel()
 
 
 def targets(examples: list[Example]) -> dict[str, np.ndarray]:
@@ -86,21 +153,38 @@ def targets(examples: list[Example]) -> dict[str, np.ndarray]:
     return {
         "pneumonia": np.array([float(e.is_pneumonia) for e in examples], np.float32)[:, None],
         "cause": np.array([cause_index.get(e.label, MISSING) for e in examples], np.float32)[:, None],
+        "not_covid": np.array([e.known_not_covid for e in examples], bool),
         "zones": np.array([e.zones or (MISSING,) * 6 for e in examples], np.float32),
         "extent": np.array(
             [MISSING if e.extent is None else e.extent / EXTENT_MAX for e in examples], np.float32
         )[:, None],
+        # right/4, left/4, total/8: a lung's own reading where known, else only the total
+        "lung_extent": np.array([(*_scaled_pair(e.lung_extent),
+                                  MISSING if e.extent is None else e.extent / EXTENT_MAX) for e in examples],
+                                np.float32),
+        "lung_opacity": np.array([_scaled_pair(e.lung_opacity) for e in examples], np.float32),
+        "opacity_map": np.stack([opacity_map(e) for e in examples]) if examples else np.zeros((0, 196), np.float32),
     }
 
 
-def age_balanced_weights(examples: list[Example]) -> np.ndarray:
-    """Weights that give each (age group, normal/pneumonia) cell the same total weight, mean 1.
+def sampling_weights(examples: list[Example], power: float) -> np.ndarray:
+    """Per-image loss weights, mean 1, so that no collection teaches a class by sheer numbers.
 
-    Adult normals are outnumbered three to one by adult pneumonias here (and children the other
-    way round in no cell), so an unweighted model learns "adult" as a sign of disease."""
-    cells = [(e.age_group, e.is_pneumonia) for e in examples]
-    counts = {cell: cells.count(cell) for cell in set(cells)}
-    return np.array([len(cells) / (len(counts) * counts[cell]) for cell in cells], np.float32)
+    Each (source, label) cell gets a total weight proportional to its size ** power (power 1 =
+    unweighted, 0 = every cell equal), shared among its patients so that each patient counts
+    the square root of their film count (RALO patients have up to 29 serial films)."""
+    films_of = {}
+    for e in examples:
+        films_of[e.patient_id] = films_of.get(e.patient_id, 0) + 1
+    per_patient = np.array([1.0 / np.sqrt(films_of[e.patient_id]) for e in examples])
+    cells = [(e.source, e.label) for e in examples]
+    weights = np.empty(len(examples))
+    for cell in set(cells):
+        members = np.array([c == cell for c in cells])
+        weights[members] = per_patient[members] / per_patient[members].sum() * members.sum() ** power
+    # a cell of two films must not weigh as much as a hundred: cap, then restore mean 1
+    weights = np.minimum(weights / weights.mean(), MAX_SAMPLING_WEIGHT)
+    return (weights / weights.mean()).astype(np.float32)
 
 
 def read_display(path: Path) -> np.ndarray:

@@ -1,13 +1,18 @@
 """Turns a finished training run into the shipped `models/`: temperature scaling, operating points
 and input-check limits, all fitted on the val split (never on test), written with the model files.
 
-Rules (stated in the model card and in the metadata):
-- pneumonia: the highest threshold with >= 95% sensitivity on val (a second reader should not miss);
+Rules (stated in the model card and in the metadata), fixed before the test split was looked at:
+- pneumonia: the highest threshold with >= 95% sensitivity on pediatric val pneumonias and >= 90%
+  on adult ones (a second reader should not miss; adult "lung opacity" is a looser label);
 - COVID-19: the lowest threshold with >= 95% specificity against adult non-COVID val images;
+  "atypical for COVID-19": below the highest threshold with >= 90% sensitivity for COVID-19 among
+  adult val pneumonias;
+- borderline bands: a call is indeterminate when its logit lies within the model's own repeatability
+  of the threshold: the median change of that output's logit between a val image and a perturbed
+  view of it (small rotation, zoom, shift, exposure: what a repeat film changes);
 - zones: Youden's J on the val zones read by the Brixia senior radiologist;
-- input check: for each learned score, the 99.5th percentile of val chest X-rays within each age
-  group, the larger of the two (val is mostly pediatric; a pooled percentile refused adults, the
-  population the app serves, several times more often)."""
+- input check: an image is flagged unfamiliar above the 99th percentile of val chest X-rays of
+  either learned score, and refused only above the largest value any val chest X-ray reached."""
 
 import datetime
 import json
@@ -22,9 +27,10 @@ from xraydesk.training import data, metrics
 
 # The networks' own version, independent of the app's: 0.2 replaced the zone and extent heads by the
 # zone-pooled severity model.
-MODEL_VERSION = "0.2.0"
-GATE_PERCENTILE = 99.5
+MODEL_VERSION = "0.3.0"
+UNFAMILIAR_PERCENTILE = 99.0
 EMBEDDING_SHRINKAGE = 0.05
+PERTURBATION_SEED = 7
 
 
 def run_forward(model: ChestXRayModel, images_uint8: np.ndarray, batch: int = 64) -> dict[str, np.ndarray]:
@@ -54,35 +60,86 @@ def fit_temperatures(raw: dict[str, np.ndarray], targets: dict[str, np.ndarray])
     }
 
 
-def operating_points(probabilities, targets, examples) -> dict[str, dict]:
+def _logit(p: np.ndarray | float) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _sigmoid(x: float) -> float:
+    return float(1 / (1 + np.exp(-x)))
+
+
+def band(threshold: float, original: np.ndarray, perturbed: np.ndarray) -> list[float]:
+    """[low, high) around the threshold: its logit +- the median logit change under perturbation."""
+    half_width = float(np.median(np.abs(_logit(perturbed) - _logit(original))))
+    return [_sigmoid(_logit(threshold) - half_width), _sigmoid(_logit(threshold) + half_width)]
+
+
+BAND_RULE = ("threshold's logit +- the median |change of logit| between each val image and a perturbed view "
+             "(rotation, zoom, shift, exposure)")
+
+
+def operating_points(probabilities, perturbed, targets, examples) -> dict[str, dict]:
     adult = np.array([e.age_group == "adult" for e in examples])
     covid = np.array([e.label == "covid" for e in examples])
-    brixia = np.array([e.zones is not None and e.label != "normal" for e in examples])
+    pneumonia = targets["pneumonia"][:, 0]
+    brixia = np.array([e.zones is not None and e.label != "normal" and e.source != "ralo" for e in examples])
+    pneumonia_point = min(
+        metrics.threshold_for_sensitivity(pneumonia[~adult], probabilities["pneumonia"][~adult], 0.95),
+        metrics.threshold_for_sensitivity(pneumonia[adult], probabilities["pneumonia"][adult], 0.90))
+    covid_point = metrics.threshold_for_specificity(covid[adult], probabilities["covid"][adult], 0.95)
+    adult_pneumonia = adult & (pneumonia == 1)
     return {
-        "pneumonia": {"threshold": metrics.threshold_for_sensitivity(
-            targets["pneumonia"][:, 0], probabilities["pneumonia"], 0.95),
-            "rule": "highest threshold with >= 95% sensitivity for pneumonia on val"},
-        "covid": {"threshold": metrics.threshold_for_specificity(
-            covid[adult], probabilities["covid"][adult], 0.95),
-            "rule": "lowest threshold with >= 95% specificity, COVID-19 vs other adult val images"},
+        "pneumonia": {"threshold": pneumonia_point,
+                      "band": band(pneumonia_point, probabilities["pneumonia"], perturbed["pneumonia"]),
+                      "rule": "highest threshold with >= 95% sensitivity on pediatric and >= 90% on adult val "
+                              "pneumonias", "band_rule": BAND_RULE},
+        "covid": {"threshold": covid_point, "band": band(covid_point, probabilities["covid"], perturbed["covid"]),
+                  "rule": "lowest threshold with >= 95% specificity, COVID-19 vs other adult val images",
+                  "band_rule": BAND_RULE},
+        "covid_atypical": {"threshold": metrics.threshold_for_sensitivity(
+            covid[adult_pneumonia], probabilities["covid"][adult_pneumonia], 0.90),
+            "rule": "p(COVID-19) below which a pneumonia is called atypical for COVID-19: the highest threshold "
+                    "with >= 90% sensitivity for COVID-19 among adult val pneumonias"},
         "zone": {"threshold": metrics.youden_threshold(
             targets["zones"][brixia].ravel(), probabilities["zones"][brixia].ravel()),
             "rule": "Youden's J over the six zones of val images scored by the Brixia senior reader"},
     }
 
 
-def input_check_limits(raw: dict[str, np.ndarray], distances: np.ndarray, examples) -> dict:
-    groups = [np.array([e.age_group == age for e in examples]) for age in sorted({e.age_group for e in examples})]
-
-    def limit(scores: np.ndarray) -> float:
-        return float(max(np.percentile(scores[group], GATE_PERCENTILE) for group in groups))
-
+def input_check_limits(raw: dict[str, np.ndarray], distances: np.ndarray) -> dict:
+    errors = raw["reconstruction_error"]
     return {
-        "reconstruction_error_max": limit(raw["reconstruction_error"]),
-        "embedding_distance_max": limit(distances),
-        "rule": f"for each score, the larger of the {GATE_PERCENTILE}th percentiles of val chest X-rays "
-                "of each age group",
+        "reconstruction_error_max": float(errors.max()),
+        "reconstruction_error_unfamiliar": float(np.percentile(errors, UNFAMILIAR_PERCENTILE)),
+        "embedding_distance_max": float(distances.max()),
+        "embedding_distance_unfamiliar": float(np.percentile(distances, UNFAMILIAR_PERCENTILE)),
+        "rule": f"unfamiliar above the {UNFAMILIAR_PERCENTILE}th percentile of val chest X-rays of either score; "
+                "refused above the largest value of any val chest X-ray",
     }
+
+
+def choose_heatmap(classifier, val, data_root) -> dict:
+    """The map the app shows (provisional: the 14x14 stage's Grad-CAM, until the val comparison)."""
+    from xraydesk.ai.severity import stage_feature_layers
+
+    return {"layer": stage_feature_layers(classifier)[1], "method": "gradcam",
+            "rule": "provisional"}
+
+
+def perturbed_views(images_uint8: np.ndarray, batch: int = 64) -> np.ndarray:
+    """A seeded perturbed view of each image: what a repeat film of the same patient changes."""
+    import keras
+    import tensorflow as tf
+
+    from xraydesk.training import augment
+
+    keras.utils.set_random_seed(PERTURBATION_SEED)
+    augmenter = augment.geometric_augmenter(PERTURBATION_SEED)
+    views = [np.round(augment.jitter_intensity(augmenter(tf.constant(images_uint8[i:i + batch] / 255.0, tf.float32),
+                                                         training=True)).numpy() * 255).astype(np.uint8)
+             for i in range(0, len(images_uint8), batch)]
+    return np.concatenate(views)
 
 
 def finalize(run_dir: Path, models_dir: Path, data_root=None) -> dict:
@@ -93,11 +150,14 @@ def finalize(run_dir: Path, models_dir: Path, data_root=None) -> dict:
     train = [e for e in examples if e.split == "train"]
     val = [e for e in examples if e.split == "val"]
     stats = embedding_statistics(run_forward(model, data.model_inputs(train, data_root))["embedding"])
-    raw_val = run_forward(model, data.model_inputs(val, data_root))
+    val_inputs = data.model_inputs(val, data_root)
+    raw_val = run_forward(model, val_inputs)
     val_targets = data.targets(val)
     temperatures = fit_temperatures(raw_val, val_targets)
     probabilities = calibrated_probabilities(raw_val, {"temperatures": temperatures})
+    perturbed = calibrated_probabilities(run_forward(model, perturbed_views(val_inputs)), {"temperatures": temperatures})
     distances = embedding_distances(raw_val["embedding"], stats["embedding_mean"], stats["embedding_precision"])
+    heatmap_choice = choose_heatmap(classifier, val, data_root)
     metadata = {
         "name": "XRayDesk CXR",
         "version": MODEL_VERSION,
@@ -106,8 +166,9 @@ def finalize(run_dir: Path, models_dir: Path, data_root=None) -> dict:
         "classes": ["normal", *outputs.CAUSES],
         "zones": list(outputs.ZONES),
         "temperatures": temperatures,
-        "operating_points": operating_points(probabilities, val_targets, val),
-        "input_check": input_check_limits(raw_val, distances, val),
+        "operating_points": operating_points(probabilities, perturbed, val_targets, val),
+        "input_check": input_check_limits(raw_val, distances),
+        "heatmap": heatmap_choice,
     }
     _write_models({outputs.CLASSIFIER_FILE: classifier, outputs.LUNGS_FILE: lungs,
                    outputs.AUTOENCODER_FILE: autoencoder, outputs.SEVERITY_FILE: severity},

@@ -36,6 +36,33 @@ def masked_sparse_categorical_crossentropy(y_true, logits):
     return _masked_mean(per_sample, mask)
 
 
+NOT_COVID = 3  # cause code of a pneumonia known not to be COVID-19 (bacterial or viral, unknown which)
+
+
+@keras.saving.register_keras_serializable("xraydesk")
+def cause_crossentropy_with_partial_labels(y_true, logits):
+    """y_true carries (cause code, weight): 0-2 the cause's index, NOT_COVID for "bacterial or
+    viral" (the loss is -log(p_bacterial + p_viral)), MISSING for no cause label."""
+    codes, weights = y_true[:, 0], y_true[:, 1]
+    log_p = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
+    exact = ops.take_along_axis(log_p, ops.cast(ops.clip(codes, 0, 2), "int32")[:, None], axis=-1)[:, 0]
+    not_covid = ops.logsumexp(log_p[:, :2], axis=-1)
+    per_sample = -ops.where(codes == NOT_COVID, not_covid, exact) * weights
+    return _masked_mean(per_sample, ops.cast(codes >= 0, "float32"))
+
+
+@keras.saving.register_keras_serializable("xraydesk")
+def lung_scores_squared_error(y_true, logits):
+    """Per-lung scores (right, left) as fractions of their maximum, from two logits; y_true holds
+    (right, left[, total]) fractions, MISSING where unknown, the total being the lungs' mean."""
+    fractions = ops.sigmoid(logits)
+    predicted = ops.concatenate([fractions, ops.mean(fractions, axis=-1, keepdims=True)], axis=-1)
+    predicted = predicted[:, :ops.shape(y_true)[1]]
+    mask = ops.cast(y_true >= 0, "float32")
+    per_sample = ops.sum(ops.square(predicted - y_true) * mask, axis=-1) / ops.maximum(ops.sum(mask, axis=-1), 1.0)
+    return _masked_mean(per_sample, ops.cast(ops.sum(mask, axis=-1) > 0, "float32"))
+
+
 @keras.saving.register_keras_serializable("xraydesk")
 def dice_and_binary_crossentropy(y_true, logits):
     probabilities = ops.sigmoid(logits)

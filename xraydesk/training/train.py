@@ -22,24 +22,26 @@ log = logging.getLogger("xraydesk.train")
 class TrainConfig:
     seed: int = 20261121
     batch_size: int = 16
-    classifier_epochs: int = 35
+    classifier_epochs: int = 16  # 0.2.0: 35 on 6,095 images; v2 has 9,308 and each epoch ~4 min here
     classifier_blocks: tuple[int, ...] = (1, 1, 1, 1)  # per stage; (2, 2, 2, 2) tried: worse on val (model card)
     lungs_epochs: int = 20
     gate_epochs: int = 15
     severity_epochs: int = 100  # at most: early stopping on val ends it sooner
     severity_patience: int = 20
-    severity_augmented_copies: int = 4  # augmented views of each training image, besides the original
+    severity_augmented_copies: int = 2  # augmented views of each training image, besides the original
     severity_batch_size: int = 32
     severity_weight_decay: float = 1e-3  # a 15k-parameter head on ~1,800 images: decay harder
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     loss_weights: dict = field(default_factory=lambda: {
-        "pneumonia": 1.0, "cause": 1.0, "zones": 0.5, "extent": 0.5})
+        "pneumonia": 1.0, "cause": 1.0, "zones": 0.5, "extent": 0.5, "opacity_map": 1.0})
+    # severity model: squared errors of fractions are ~10x smaller than cross-entropies
+    severity_loss_weights: dict = field(default_factory=lambda: {"zones": 1.0, "lung_extent": 5.0, "lung_opacity": 5.0})
+    sampling_power: float = 0.5  # (source, label) cells weigh size ** power: see data.sampling_weights
     run_dir: str = str(REPO_ROOT / "runs" / "shipped")
     models_dir: str = str(REPO_ROOT / "models")
     data_root: str | None = None
     max_examples: int | None = None  # for smoke tests: a handful of images
-    balance_age_groups: bool = False  # tried: no gain on val (model card); see data.age_balanced_weights
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TrainConfig":
@@ -88,6 +90,18 @@ def _split(examples, split: str):
     return [e for e in examples if e.split == split]
 
 
+def classifier_targets(subset, power: float) -> dict[str, np.ndarray]:
+    """The classifier's targets, with the sampling weights packed beside the labels they weigh."""
+    from xraydesk.training import data, losses
+
+    targets = data.targets(subset)
+    weights = data.sampling_weights(subset, power)[:, None]
+    cause = np.where(targets.pop("not_covid")[:, None], losses.NOT_COVID, targets["cause"])
+    targets["pneumonia"] = np.concatenate([targets["pneumonia"], weights], axis=1)
+    targets["cause"] = np.concatenate([cause, weights], axis=1).astype(np.float32)
+    return {name: targets[name] for name in ("pneumonia", "cause", "zones", "extent", "opacity_map")}
+
+
 def train_classifier(config: TrainConfig, examples, out: Path) -> None:
     import tensorflow as tf
 
@@ -97,21 +111,20 @@ def train_classifier(config: TrainConfig, examples, out: Path) -> None:
     _configure_tensorflow(config.seed)
     augmenter = augment.geometric_augmenter(config.seed)
     head_of = {"pneumonia": outputs.PNEUMONIA_OUTPUT, "cause": outputs.CAUSE_OUTPUT,
-               "zones": outputs.ZONES_OUTPUT, "extent": outputs.EXTENT_OUTPUT}
+               "zones": outputs.ZONES_OUTPUT, "extent": outputs.EXTENT_OUTPUT,
+               "opacity_map": outputs.OPACITY_MAP_OUTPUT}
 
     def prepare(x, y, training):
         x = tf.cast(x, tf.float32) / 255.0
         if training:
-            x = augment.jitter_intensity(augmenter(x, training=True))
+            # the box targets are not moved with the image: shifts stay within one 16-pixel cell
+            x = augmenter(x, training=True)
+            x = augment.jitter_intensity(augment.degrade_resolution(augment.burn_in_marks(x)))
         return x, {head_of[name]: value for name, value in y.items()}
 
     def arrays(split):
         subset = _split(examples, split)
-        targets = data.targets(subset)
-        weights = (data.age_balanced_weights(subset) if config.balance_age_groups
-                   else np.ones(len(subset), np.float32))
-        targets["pneumonia"] = np.concatenate([targets["pneumonia"], weights[:, None]], axis=1)
-        return data.model_inputs(subset, config.data_root), targets
+        return data.model_inputs(subset, config.data_root), classifier_targets(subset, config.sampling_power)
 
     train_x, train_y = arrays("train")
     val_x, val_y = arrays("val")
@@ -120,9 +133,10 @@ def train_classifier(config: TrainConfig, examples, out: Path) -> None:
     model.compile(
         optimizer=_optimizer(config, steps),
         loss={head_of["pneumonia"]: losses.weighted_binary_crossentropy,
-              head_of["cause"]: losses.masked_sparse_categorical_crossentropy,
+              head_of["cause"]: losses.cause_crossentropy_with_partial_labels,
               head_of["zones"]: losses.masked_binary_crossentropy,
-              head_of["extent"]: losses.masked_binary_crossentropy},
+              head_of["extent"]: losses.masked_binary_crossentropy,
+              head_of["opacity_map"]: losses.masked_binary_crossentropy},
         loss_weights={head_of[name]: weight for name, weight in config.loss_weights.items()},
     )
     _fit(model, _dataset(train_x, train_y, config, True, prepare),
@@ -225,7 +239,7 @@ def train_severity_model(config: TrainConfig, examples, out: Path) -> None:
     def augment_views(images):
         return augment.jitter_intensity(augmenter(images, training=True))
 
-    labelled = [e for e in examples if e.zones is not None or e.extent is not None]
+    labelled = [e for e in examples if e.zones is not None or e.extent is not None or e.lung_extent is not None]
     train_set = _split(labelled, "train")
     # Stop on the images the severity figures are reported on: pneumonias with a reading.
     val_set = [e for e in _split(labelled, "val") if e.is_pneumonia]
@@ -234,16 +248,19 @@ def train_severity_model(config: TrainConfig, examples, out: Path) -> None:
         _zone_features(classifier, lungs, train_images, augment_views)
         for _ in range(config.severity_augmented_copies)])
     val_x = _zone_features(classifier, lungs, data.model_inputs(val_set, config.data_root))
+    output_of = {"zones": outputs.ZONES_OUTPUT, "lung_extent": outputs.LUNG_EXTENT_OUTPUT,
+                 "lung_opacity": outputs.LUNG_OPACITY_OUTPUT}
 
     def targets(subset, copies):
         values = data.targets(subset)
-        return {outputs.ZONES_OUTPUT: np.tile(values["zones"], (copies, 1)),
-                outputs.EXTENT_OUTPUT: np.tile(values["extent"], (copies, 1))}
+        return {output: np.tile(values[name], (copies, 1)) for name, output in output_of.items()}
 
     head = architecture.build_severity_head(train_x.shape[-1])
     head.compile(optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.severity_weight_decay),
                  loss={outputs.ZONES_OUTPUT: losses.masked_binary_crossentropy,
-                       outputs.EXTENT_OUTPUT: losses.masked_binary_crossentropy})
+                       outputs.LUNG_EXTENT_OUTPUT: losses.lung_scores_squared_error,
+                       outputs.LUNG_OPACITY_OUTPUT: losses.lung_scores_squared_error},
+                 loss_weights={output_of[name]: weight for name, weight in config.severity_loss_weights.items()})
     stop = keras.callbacks.EarlyStopping(patience=config.severity_patience, restore_best_weights=True)
     batches = replace(config, batch_size=config.severity_batch_size)
     _fit(head, _dataset(train_x, targets(train_set, 1 + config.severity_augmented_copies), batches, True,
@@ -283,11 +300,14 @@ def train(config: TrainConfig) -> Path:
 
 
 def _small_sample(examples, per_split: int):
-    """A few images of each split, with masks and severity labels, for smoke tests."""
+    """A few images of each split, with masks, severity readings, boxes and partial cause labels
+    among them, for smoke tests."""
+    kinds = (lambda e: e.lung_mask and e.zones and e.label != "normal",
+             lambda e: e.boxes, lambda e: e.lung_extent and e.label != "normal", lambda e: e.known_not_covid)
     chosen = []
     for split in ("train", "val", "test"):
         subset = _split(examples, split)
-        with_labels = [e for e in subset if e.lung_mask and e.zones and e.label != "normal"]
-        rest = [e for e in subset if e not in with_labels]
-        chosen += with_labels[: per_split // 2] + rest[: per_split - min(len(with_labels), per_split // 2)]
+        labelled = [e for kind in kinds for e in [e for e in subset if kind(e)][: max(per_split // 8, 1)]]
+        labelled = list(dict.fromkeys(labelled))
+        chosen += labelled + [e for e in subset if e not in labelled][: max(per_split - len(labelled), 0)]
     return chosen
