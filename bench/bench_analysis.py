@@ -125,7 +125,8 @@ def gradcam_seconds(window) -> dict[str, float]:
     from xraydesk.ai.inputs import prepare_image
     from xraydesk.imaging import load_image
 
-    gradcam = GradCam(window.analysis.analyser.model().classifier)
+    model = window.analysis.analyser.model()
+    gradcam = GradCam.from_metadata(model.classifier, model.metadata)
     model_input = prepare_image(load_image(RSNA[0]))[0][None]
     gradcam.heatmaps(model_input, "pneumonia")  # traces the tf.function
     times = {}

@@ -9,9 +9,14 @@ import numpy as np
 
 from xraydesk.ai.analysis import HEATMAP_TARGETS, ImageAnalysis, StudyIdentity
 from xraydesk.ai.gate import ACCEPTED, InputCheck
-from xraydesk.ai.model import Prediction
+from xraydesk.ai.lung_check import PLAUSIBLE, LungMaskCheck
+from xraydesk.ai.model import Prediction, in_band
 
-OPERATING_POINTS = {"pneumonia": {"threshold": 0.5}, "covid": {"threshold": 0.9}, "zone": {"threshold": 0.5}}
+OPERATING_POINTS = {"pneumonia": {"threshold": 0.5, "band": [0.45, 0.55]},
+                    "covid": {"threshold": 0.6, "band": [0.55, 0.65]},
+                    "covid_atypical": {"threshold": 0.3},
+                    "zone": {"threshold": 0.5}}
+ZONES = (0.9, 0.8, 0.2, 0.1, 0.3, 0.6)  # three positive: RU, RM, LL
 HOT_CELL = (2, 1)  # (row, column) of the 7x7 Grad-CAM grid: the patient's right upper-middle lung
 
 
@@ -23,23 +28,32 @@ def lungs_224() -> np.ndarray:
     return lungs
 
 
-def prediction(p_pneumonia: float = 0.9) -> Prediction:
-    cause = np.array([0.2, 0.7, 0.1]) * p_pneumonia
-    zones = (0.9, 0.8, 0.2, 0.1, 0.3, 0.6)
-    return Prediction(p_normal=1 - p_pneumonia, p_bacterial=float(cause[0]), p_viral=float(cause[1]),
-                      p_covid=float(cause[2]), pneumonia_positive=p_pneumonia >= 0.5, covid_positive=False,
-                      zone_probabilities=zones, zone_positive=tuple(p >= 0.5 for p in zones), geographic_extent=3.2)
+def prediction(p_pneumonia: float = 0.9, causes: tuple[float, float, float] = (0.2, 0.7, 0.1),
+               zones: tuple[float, ...] = ZONES) -> Prediction:
+    """Calls and borderline flags follow OPERATING_POINTS, as the model's would; `causes` are the
+    bacterial, viral and COVID-19 shares of p_pneumonia."""
+    p_bacterial, p_viral, p_covid = (share * p_pneumonia for share in causes)
+    points = OPERATING_POINTS
+    return Prediction(p_normal=1 - p_pneumonia, p_bacterial=p_bacterial, p_viral=p_viral, p_covid=p_covid,
+                      pneumonia_positive=p_pneumonia >= points["pneumonia"]["threshold"],
+                      covid_positive=p_covid >= points["covid"]["threshold"],
+                      zone_probabilities=zones, zone_positive=tuple(p >= points["zone"]["threshold"] for p in zones),
+                      lung_extent=(1.8, 1.4), lung_opacity=(1.2, 0.9),
+                      pneumonia_borderline=in_band(p_pneumonia, points["pneumonia"]),
+                      covid_borderline=in_band(p_covid, points["covid"]))
 
 
 def synthetic_analysis(path: Path, p_pneumonia: float = 0.9, check: InputCheck = ACCEPTED,
-                       identity: StudyIdentity | None = None) -> ImageAnalysis:
+                       identity: StudyIdentity | None = None, answer: Prediction | None = None,
+                       lung_check: LungMaskCheck = PLAUSIBLE) -> ImageAnalysis:
+    """`answer` replaces the prediction made from `p_pneumonia`."""
     heatmap = np.zeros((7, 7), np.float32)
     heatmap[HOT_CELL] = 1.0
     accepted = check.accepted
     return ImageAnalysis(identity or StudyIdentity(Path(path)), "Fake CXR 0.0", OPERATING_POINTS, check,
-                         prediction(p_pneumonia) if accepted else None,
+                         (answer or prediction(p_pneumonia)) if accepted else None,
                          {target: heatmap for target in HEATMAP_TARGETS} if accepted else {},
-                         lungs_224() if accepted else None, 0.01)
+                         lungs_224() if accepted else None, 0.01, lung_check)
 
 
 class FakeAnalyser:
@@ -67,5 +81,5 @@ class FakeAnalyser:
         if self.error is not None:
             raise self.error
         self.analysed.append(image.path)
-        p_pneumonia = 0.55 + (sum(map(ord, image.path.name)) % 40) / 100  # positive, distinct per file
+        p_pneumonia = 0.56 + (sum(map(ord, image.path.name)) % 40) / 100  # positive above the band, distinct per file
         return synthetic_analysis(image.path, p_pneumonia, identity=StudyIdentity.of(image))

@@ -1,9 +1,9 @@
 """Qt-free parts of the second opinion: the reading in words, overlay geometry in image
-coordinates, and the PDF writer's refusals and failures (nothing partial is left behind)."""
+coordinates, the PDF's words (the dock's: call, COVID-19 category with its caveat, flags, severity
+or why it is withheld), and the PDF writer's refusals and failures (nothing partial is left behind)."""
 
 import errno
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,19 +12,23 @@ from fakes import prediction, synthetic_analysis
 from matplotlib.backends.backend_pdf import PdfPages
 
 from xraydesk.ai import overlays
+from xraydesk.ai.analysis import COVID_CAVEAT, POSITIVE_NO_ZONES, SIX_ZONE_EVIDENCE
 from xraydesk.ai.gate import InputCheck
+from xraydesk.ai.lung_check import LungMaskCheck
 from xraydesk.imaging import ViewState, Window, XRayImage
 from xraydesk.report import ReportError, ReportPage, write_summary
 
 DISPLAY = np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (200, 1))
 
 
-def test_the_reading_names_the_most_likely_cause_or_the_refusal():
+def test_the_reading_gives_the_call_with_its_numbers_and_the_cause_or_the_refusal():
     analysis = synthetic_analysis(Path("a.dcm"))
-    assert analysis.reading == "Pneumonia likely — pattern most consistent with viral pneumonia."
-    covid = replace(analysis, prediction=replace(prediction(), p_covid=0.2, p_viral=0.1, p_bacterial=0.1))
-    assert covid.reading == "Pneumonia likely — pattern most consistent with COVID-19 pneumonia."
-    assert synthetic_analysis(Path("b.dcm"), p_pneumonia=0.2).reading == "No pneumonia detected at the operating point."
+    assert analysis.reading == ("Pneumonia likely — p = 0.90, threshold 0.50; "
+                                "pattern more like viral than bacterial pneumonia.")
+    bacterial = synthetic_analysis(Path("a.dcm"), answer=prediction(causes=(0.5, 0.2, 0.3)))
+    assert bacterial.reading.endswith("pattern more like bacterial than viral pneumonia.")
+    unlikely = synthetic_analysis(Path("b.dcm"), p_pneumonia=0.2)
+    assert unlikely.reading == "Pneumonia unlikely — p = 0.20, threshold 0.50."
     refused = synthetic_analysis(Path("c.dcm"), check=InputCheck(False, "modality CT is not a chest radiograph"))
     assert refused.reading == "Not analysed: modality CT is not a chest radiograph."
 
@@ -41,12 +45,13 @@ def test_overlay_outlines_are_in_image_pixels():
     assert positions["RU"][1] < positions["RM"][1] < positions["RL"][1]
 
 
-def test_heatmap_clipped_to_the_lungs_is_zero_outside_them():
+def test_heat_outside_the_lungs_is_shown_not_hidden():
     analysis = synthetic_analysis(Path("a.dcm"))
-    clipped = overlays.heatmap_grid(analysis, "pneumonia", clip_to_lungs=True)
-    assert clipped[~analysis.lung_mask].max() == 0 and clipped.max() > 0.9
-    rgba = overlays.heatmap_rgba(clipped, opacity=0.5)
-    assert rgba.shape == (224, 224, 4) and rgba[..., 3].max() == 124
+    analysis.heatmaps["pneumonia"][0, 0] = 1.0  # heat on the film's corner
+    grid = overlays.heatmap_grid(analysis, "pneumonia")
+    assert grid[~analysis.lung_mask].max() > 0.9
+    rgba = overlays.heatmap_rgba(grid, opacity=0.5)
+    assert rgba.shape == (224, 224, 4) and rgba[..., 3].max() == 128
 
 
 def pages(count: int = 2) -> list[ReportPage]:
@@ -71,6 +76,49 @@ def test_a_summary_has_one_page_per_image_and_a_refused_image_says_why(tmp_path)
     assert text.count("Research use only") == 3
     assert "The input check refused this image:" in text and "body part examined is HIP" in text
     assert "patient-file" not in text  # de-identified by default
+
+
+def page_words(path: Path) -> list[str]:
+    """Each page's text with line breaks and runs of spaces as single spaces."""
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return [" ".join(page.split()) for page in text.split("\f")[:-1]]
+
+
+def test_every_page_with_the_covid_19_number_carries_the_caveat_and_its_category(tmp_path):
+    refused = synthetic_analysis(Path("hip.dcm"), check=InputCheck(False, "body part examined is HIP, not the chest"))
+    target = write_summary(tmp_path / "s.pdf", [*pages(1), ReportPage(DISPLAY, refused)])
+    analysed, refused_page = page_words(target)
+    assert "0.09" in analysed and COVID_CAVEAT in analysed  # p(COVID-19) on its bar, and the caveat
+    assert ("COVID-19, RSNA consensus category (Simpson et al. 2020): Atypical appearance for COVID-19 pneumonia."
+            in analysed)
+    assert "0.09" not in refused_page and COVID_CAVEAT not in refused_page
+
+
+def test_a_borderline_page_says_indeterminate_and_withholds_severity_on_an_implausible_mask(tmp_path):
+    borderline = synthetic_analysis(Path("b.dcm"), p_pneumonia=0.5,
+                                    lung_check=LungMaskCheck(False, "loops below the diaphragm"))
+    target = write_summary(tmp_path / "s.pdf", [ReportPage(DISPLAY, borderline)])
+    [words] = page_words(target)
+    assert "Indeterminate for pneumonia — p = 0.50, threshold 0.50." in words
+    assert "likely" not in words and "No pneumonia" not in words
+    assert "p(pneumonia) 0.50 lies in the borderline band 0.45-0.55 around the operating point 0.50" in words
+    assert "Lung mask implausible (loops below the diaphragm)" in words
+    assert "Six-zone score: withheld (lung mask implausible)" in words and "zones withheld" in words
+    for withheld in ("Six-zone score: 3", "Geographic extent", "Degree of opacity", "RU 0.90", "Toussie"):
+        assert withheld not in words
+
+
+def test_a_clear_page_shows_severity_per_lung_the_toussie_note_and_flags_in_words(tmp_path):
+    no_zones = synthetic_analysis(Path("n.dcm"), answer=prediction(0.9, zones=(0.1,) * 6),
+                                  check=InputCheck(True, unfamiliar="unfamiliar image: lower confidence — why"))
+    target = write_summary(tmp_path / "s.pdf", [*pages(1), ReportPage(DISPLAY, no_zones)])
+    clear, explained = page_words(target)
+    assert "Pneumonia likely — p = 0.90, threshold 0.50; pattern more like viral than bacterial pneumonia." in clear
+    assert "Six-zone score: 3 / 6" in clear and SIX_ZONE_EVIDENCE in clear
+    assert "Geographic extent: 3.2 / 8 (right 1.8, left 1.4; 0-4 each)" in clear
+    assert "Degree of opacity: 2.1 / 8 (right 1.2, left 0.9; 0-4 each)" in clear
+    assert "Six-zone score: 0 / 6" in explained and "Toussie" not in explained
+    assert POSITIVE_NO_ZONES in explained and "Unfamiliar image: lower confidence — why." in explained
 
 
 def test_an_existing_file_is_not_overwritten_unless_asked(tmp_path):

@@ -1,20 +1,27 @@
 """The AI second opinion in the window (pytest-qt, offscreen): worker signals, newest-wins and stale
-results, errors and a missing model, the worklist with cancel, overlays registered to the image,
-and the PDF export. A fake analyser controls timing; one test runs the shipped model end to end."""
+results, errors and a missing model, the dock's and the worklist's words, the worklist with cancel,
+overlays registered to the image, and the PDF export. A fake analyser controls timing; two tests
+run the shipped model end to end."""
 
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import HOT_CELL, FakeAnalyser
+from fakes import HOT_CELL, FakeAnalyser, prediction, synthetic_analysis
 from PyQt5.QtCore import QPoint, Qt
-from PyQt5.QtWidgets import QFileDialog, QMessageBox
+from PyQt5.QtWidgets import QAction, QFileDialog, QMessageBox
 from ui_helpers import WAIT_MS, canvas_pixels, drag, open_and_wait, wait_for_image
 
+from xraydesk.ai.analysis import COVID_CAVEAT, POSITIVE_NO_ZONES, SIX_ZONE_EVIDENCE
+from xraydesk.ai.gate import InputCheck
+from xraydesk.ai.lung_check import LungMaskCheck
 from xraydesk.ai.model import DEFAULT_MODEL_DIR
 from xraydesk.imaging import Window
+from xraydesk.ui.analysis_controller import WorklistEntry
 from xraydesk.ui.main_window import MainWindow
+from xraydesk.ui.results_panel import ResultsPanel
+from xraydesk.ui.worklist import COLUMNS, entry_cells
 
 FOLDER_SIZE = 5
 
@@ -63,9 +70,75 @@ def test_opening_an_image_analyses_it_on_a_worker_and_shows_the_result(qtbot, op
     assert analysed.args[0].path == images[0]
     qtbot.waitUntil(lambda: shown_analysis_path(window) == images[0], timeout=WAIT_MS)
     panel = window.results_panel
-    assert "Pneumonia likely" in panel.reading.text() and panel.reading.isVisible()
+    assert panel.reading.text().startswith("Pneumonia likely — p = ") and panel.reading.isVisible()
     assert panel.score.text() == "Six-zone score: 3 / 6"
     assert [label for label, _, _ in panel.bars.rows][:4] == ["Normal", "Bacterial", "Viral", "COVID-19"]
+
+
+@pytest.fixture
+def panel(qtbot):
+    panel = ResultsPanel(QAction("Heatmap"), QAction("Zones"))
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
+def shown_texts(panel) -> list[str]:
+    return [widget.text() for widget in (panel.reading, panel.covid, panel.caveat, panel.flags, panel.score,
+                                         panel.extent, panel.evidence) if widget.isVisible()]
+
+
+def test_the_dock_shows_the_covid_19_category_with_its_caveat_beside_the_bars(panel):
+    panel.show_analysis(synthetic_analysis(Path("a.dcm")))
+    layout = panel.layout()
+    assert layout.indexOf(panel.covid) == layout.indexOf(panel.bars) + 1
+    assert layout.indexOf(panel.caveat) == layout.indexOf(panel.covid) + 1
+    assert panel.bars.isVisible() and panel.caveat.isVisible() and panel.caveat.text() == COVID_CAVEAT
+    assert panel.covid.text() == ("COVID-19, RSNA consensus category (Simpson et al. 2020): "
+                                  "Atypical appearance for COVID-19 pneumonia.")
+    assert panel.reading.font().bold() and not panel.flags.isVisible()
+    assert panel.evidence.isVisible() and panel.evidence.text() == SIX_ZONE_EVIDENCE
+    assert panel.extent.text() == ("Geographic extent: 3.2 / 8   (right 1.8, left 1.4; 0-4 each)\n"
+                                   "Degree of opacity: 2.1 / 8   (right 1.2, left 0.9; 0-4 each)")
+    panel.show_analysis(synthetic_analysis(Path("hip.dcm"), check=InputCheck(False, "body part is HIP")))
+    assert not panel.bars.isVisible() and not panel.caveat.isVisible() and not panel.covid.isVisible()
+
+
+def test_inside_the_band_the_dock_says_indeterminate_not_in_bold(panel):
+    panel.show_analysis(synthetic_analysis(Path("b.dcm"), p_pneumonia=0.52))
+    assert panel.reading.text() == "Indeterminate for pneumonia — p = 0.52, threshold 0.50."
+    assert not panel.reading.font().bold()
+    assert not any("likely" in text or "No pneumonia" in text for text in shown_texts(panel))
+    assert panel.flags.isVisible() and "borderline band 0.45-0.55" in panel.flags.text()
+    panel.show_analysis(synthetic_analysis(Path("a.dcm")))
+    assert panel.reading.font().bold()
+
+
+def test_the_dock_explains_flags_and_withholds_severity_on_an_implausible_lung_mask(panel):
+    unfamiliar = InputCheck(True, unfamiliar="unfamiliar image: lower confidence — unlike the training films")
+    panel.show_analysis(synthetic_analysis(Path("n.dcm"), check=unfamiliar, answer=prediction(zones=(0.1,) * 6)))
+    assert panel.flags.text() == ("Unfamiliar image: lower confidence — unlike the training films.\n"
+                                  f"{POSITIVE_NO_ZONES}")
+    assert panel.score.text() == "Six-zone score: 0 / 6" and not panel.evidence.isVisible()
+    panel.show_analysis(synthetic_analysis(Path("w.dcm"), lung_check=LungMaskCheck(False, "two small blobs")))
+    assert panel.score.text() == "Six-zone score: withheld (lung mask implausible)"
+    assert "Lung mask implausible (two small blobs)" in panel.flags.text() and panel.flags.isVisible()
+    assert not panel.zones.isVisible() and not panel.extent.isVisible() and not panel.evidence.isVisible()
+
+
+def test_the_worklist_uses_the_docks_words():
+    def cells(analysis):
+        return dict(zip(COLUMNS, entry_cells(WorklistEntry(analysis.path, analysis))))
+
+    clear = cells(synthetic_analysis(Path("a.dcm")))
+    assert clear["Cause"] == "Viral" and clear["Status"] == "Pneumonia likely" and clear["Score"] == 3
+    assert clear["COVID-19 category"] == "Atypical appearance for COVID-19 pneumonia"
+    borderline = cells(synthetic_analysis(Path("b.dcm"), p_pneumonia=0.52,
+                                          lung_check=LungMaskCheck(False, "two small blobs")))
+    assert borderline["Status"] == "Indeterminate for pneumonia; lung mask implausible; in the borderline band"
+    assert borderline["Cause"] == "—" and borderline["Score"] is None
+    assert borderline["COVID-19 category"] == "Indeterminate appearance for COVID-19 pneumonia"
 
 
 def test_signals_of_one_analysis_come_in_order(qtbot, open_window, images):
@@ -160,6 +233,7 @@ def test_the_shipped_model_analyses_a_real_dicom_with_heatmaps_and_zones(qtbot, 
     assert all(0 <= heatmap.min() and heatmap.max() <= 1 for heatmap in analysis.heatmaps.values())
     assert 0.2 < analysis.lung_mask.mean() < 0.6 and set(np.unique(analysis.zone_labels)) == set(range(7))
     assert window.results_panel.version.text() == f"Model: {analysis.model_version}"
+    assert window.results_panel.caveat.isVisible() and window.results_panel.covid.text().startswith("COVID-19, RSNA")
 
 
 def test_worklist_fills_a_sortable_table_and_double_click_opens_the_image(qtbot, open_window, images):

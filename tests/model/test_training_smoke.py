@@ -18,7 +18,13 @@ def test_tiny_training_run_produces_loadable_calibrated_models(tmp_path, data_ro
 
     model = ChestXRayModel.load(tmp_path / "models")
     assert model.version == f"{metadata['name']} {metadata['version']}"
-    assert set(metadata["operating_points"]) == {"pneumonia", "covid", "zone"}
+    assert set(metadata["operating_points"]) == {"pneumonia", "covid", "covid_atypical", "zone"}
+    for name in ("pneumonia", "covid"):
+        low, high = metadata["operating_points"][name]["band"]
+        assert low <= metadata["operating_points"][name]["threshold"] <= high
+    limits = metadata["input_check"]
+    assert limits["reconstruction_error_unfamiliar"] <= limits["reconstruction_error_max"]
+    assert limits["embedding_distance_unfamiliar"] <= limits["embedding_distance_max"]
     assert all(t > 0 for t in metadata["temperatures"].values())
     assert json.loads((tmp_path / "models" / outputs.METADATA_FILE).read_text()) == metadata
 

@@ -1,6 +1,7 @@
 """One image in, the whole second opinion out: input check, calibrated prediction, Grad-CAM for
-every explainable output, lungs and zones. The logic behind the app's worker thread and the PDF,
-usable without Qt (like a 3D Slicer Logic class)."""
+every explainable output, lungs and zones, and the words for them. The logic behind the app's
+worker thread, its dock and worklist, and the PDF, usable without Qt (like a 3D Slicer Logic class):
+each wording rule lives here once, so the dock, the worklist and the PDF cannot disagree."""
 
 import threading
 import time
@@ -10,19 +11,42 @@ from pathlib import Path
 import numpy as np
 
 from xraydesk.ai.gate import ACCEPTED, InputCheck
-from xraydesk.ai.model import ChestXRayModel, ModelUnavailableError, Prediction
-from xraydesk.ai.outputs import CAUSES
+from xraydesk.ai.lung_check import PLAUSIBLE, LungMaskCheck
+from xraydesk.ai.model import ChestXRayModel, ModelUnavailableError, Prediction, outcome_flags
+from xraydesk.ai.outputs import CAUSES, EXTENT_MAX, LUNG_SCORE_MAX
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
-from xraydesk.ai.severity import LUNG_THRESHOLD
-from xraydesk.ai.zones import zone_labels
+from xraydesk.ai.zones import lung_mask, zone_labels
 from xraydesk.imaging import XRayImage
 
 HEATMAP_TARGETS = ("pneumonia", *CAUSES)
 TARGET_NAMES = {"pneumonia": "Pneumonia", "bacterial": "Bacterial", "viral": "Viral", "covid": "COVID-19"}
-CAUSE_WORDS = {"bacterial": "bacterial", "viral": "viral", "covid": "COVID-19"}
-SIX_ZONE_EVIDENCE = ("Research evidence (Toussie et al., Radiology 2020; adults 21-50 years with COVID-19): "
-                     "a six-zone score of 2 or more was associated with hospital admission, "
-                     "3 or more with intubation.")
+SIX_ZONE_EVIDENCE = ("Published evidence, not a prediction for this patient (Toussie et al., Radiology 2020; "
+                     "adults 21-50 years with COVID-19): a six-zone score of 2 or more was associated with "
+                     "hospital admission, 3 or more with intubation.")
+COVID_CAVEAT = ("Caveat: the COVID-19 output was trained on collections in which the COVID-19 films come from "
+                "other hospitals than the non-COVID films, so it partly recognises the collection. "
+                "It is not a test for COVID-19.")
+POSITIVE_NO_ZONES = ("Pneumonia likely, yet no zone reaches the zone operating point: the opacity may be faint or "
+                     "diffuse, or the pneumonia call may be wrong. Check the film.")
+
+# The RSNA consensus categories for COVID-19 on chest radiographs (Simpson et al., Radiology:
+# Cardiothoracic Imaging 2020), worded as published.
+TYPICAL = "Typical appearance for COVID-19 pneumonia"
+INDETERMINATE_APPEARANCE = "Indeterminate appearance for COVID-19 pneumonia"
+ATYPICAL = "Atypical appearance for COVID-19 pneumonia"
+NEGATIVE_FOR_PNEUMONIA = "Negative for pneumonia"
+COVID_CATEGORY_SOURCE = "COVID-19, RSNA consensus category (Simpson et al. 2020)"
+
+PNEUMONIA_LIKELY = "Pneumonia likely"
+PNEUMONIA_UNLIKELY = "Pneumonia unlikely"
+PNEUMONIA_INDETERMINATE = "Indeterminate for pneumonia"
+FLAG_WORDS = {  # short forms for the worklist; the dock and PDF explain each flag in full (flag_statements)
+    "unfamiliar": "unfamiliar image",
+    "lung_mask_failed": "lung mask implausible",
+    "borderline_pneumonia": "in the borderline band",
+    "borderline_covid": "COVID-19 borderline",
+    "positive_no_zones": "no zone positive",
+}
 
 
 @dataclass(frozen=True)
@@ -45,15 +69,17 @@ class StudyIdentity:
 class ImageAnalysis:
     """The model's answer for one image, carrying the image's identity (stale results are dropped
     by comparing it with the image on screen). Maps are on the model's 224x224 input grid, which
-    covers the whole image (squashed), so they scale to any image size."""
+    covers the whole image (squashed), so they scale to any image size. `lung_check` is the lung
+    mask's quality check: when implausible, zones and severity are withheld (severity_withheld)."""
     identity: StudyIdentity
     model_version: str
     operating_points: dict
     check: InputCheck
     prediction: Prediction | None = None
-    heatmaps: dict[str, np.ndarray] = field(default_factory=dict)  # target -> (7, 7) in [0, 1]
+    heatmaps: dict[str, np.ndarray] = field(default_factory=dict)  # target -> (r, r) in [0, 1], r = the map layer's
     lung_probability: np.ndarray | None = None  # (224, 224) uint8, 0-255
     seconds: float = 0.0
+    lung_check: LungMaskCheck = PLAUSIBLE
 
     @property
     def path(self) -> Path:
@@ -61,11 +87,20 @@ class ImageAnalysis:
 
     @property
     def lung_mask(self) -> np.ndarray | None:
-        return None if self.lung_probability is None else self.lung_probability >= LUNG_THRESHOLD * 255
+        return None if self.lung_probability is None else lung_mask(self.lung_probability / 255.0)
 
     @property
     def zone_labels(self) -> np.ndarray | None:
         return None if self.lung_mask is None else zone_labels(self.lung_mask)
+
+    @property
+    def severity_withheld(self) -> bool:
+        """Zones, six-zone score, extent and opacity are not shown: the lung mask they rest on is implausible."""
+        return not self.lung_check.plausible
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return outcome_flags(self.check, self.prediction, self.lung_check)
 
     @property
     def reading(self) -> str:
@@ -73,8 +108,15 @@ class ImageAnalysis:
 
 
 def most_likely_cause(prediction: Prediction) -> str:
-    probabilities = {"bacterial": prediction.p_bacterial, "viral": prediction.p_viral, "covid": prediction.p_covid}
-    return max(probabilities, key=probabilities.get)
+    """Bacterial or viral: COVID-19 is spoken of only through its RSNA category (covid_category)."""
+    return "bacterial" if prediction.p_bacterial > prediction.p_viral else "viral"
+
+
+def pneumonia_call(prediction: Prediction) -> str:
+    """Likely / unlikely only outside the borderline band around the operating point."""
+    if prediction.pneumonia_borderline:
+        return PNEUMONIA_INDETERMINATE
+    return PNEUMONIA_LIKELY if prediction.pneumonia_positive else PNEUMONIA_UNLIKELY
 
 
 def reading(analysis: ImageAnalysis) -> str:
@@ -82,13 +124,90 @@ def reading(analysis: ImageAnalysis) -> str:
     prediction = analysis.prediction
     if prediction is None:
         return f"Not analysed: {analysis.check.reason}."
-    if not prediction.pneumonia_positive:
-        return "No pneumonia detected at the operating point."
-    cause = most_likely_cause(prediction)
-    words = f"Pneumonia likely — pattern most consistent with {CAUSE_WORDS[cause]} pneumonia"
-    if prediction.covid_positive and cause != "covid":
-        words += "; the COVID-19 output is also above its operating point"
+    call = pneumonia_call(prediction)
+    words = (f"{call} — p = {prediction.p_pneumonia:.2f}, "
+             f"threshold {analysis.operating_points['pneumonia']['threshold']:.2f}")
+    if call == PNEUMONIA_LIKELY:
+        cause = most_likely_cause(prediction)
+        other = "viral" if cause == "bacterial" else "bacterial"
+        words += f"; pattern more like {cause} than {other} pneumonia"
     return words + "."
+
+
+def covid_category(prediction: Prediction, operating_points: dict) -> str:
+    """The RSNA consensus category the COVID-19 output falls in (Simpson et al. 2020)."""
+    if prediction.pneumonia_borderline:
+        return INDETERMINATE_APPEARANCE
+    if not prediction.pneumonia_positive:
+        return NEGATIVE_FOR_PNEUMONIA
+    if prediction.p_covid >= operating_points["covid"]["threshold"] and not prediction.covid_borderline:
+        return TYPICAL
+    if prediction.covid_borderline or prediction.p_covid >= operating_points["covid_atypical"]["threshold"]:
+        return INDETERMINATE_APPEARANCE
+    return ATYPICAL
+
+
+def covid_category_line(analysis: ImageAnalysis) -> str:
+    """Shown, like the COVID-19 number, only with COVID_CAVEAT beside it."""
+    return f"{COVID_CATEGORY_SOURCE}: {covid_category(analysis.prediction, analysis.operating_points)}."
+
+
+def _band_words(name: str, probability: float, point: dict) -> str:
+    low, high = point["band"]
+    return (f"{name} {probability:.2f} lies in the borderline band {low:.2f}-{high:.2f} around the operating "
+            f"point {point['threshold']:.2f}: no call is made on it.")
+
+
+def flag_statements(analysis: ImageAnalysis) -> list[str]:
+    """Each raised flag (model.outcome_flags) explained in a sentence, in FLAGS order."""
+    return [flag_statement(flag, analysis) for flag in analysis.flags]
+
+
+def flag_statement(flag: str, analysis: ImageAnalysis) -> str:
+    prediction, points = analysis.prediction, analysis.operating_points
+    match flag:
+        case "unfamiliar":
+            return analysis.check.unfamiliar[:1].upper() + analysis.check.unfamiliar[1:] + "."
+        case "lung_mask_failed":
+            reason = analysis.lung_check.reason or "it failed the quality check"
+            return f"Lung mask implausible ({reason}): zones, six-zone score, extent and opacity are withheld."
+        case "borderline_pneumonia":
+            return _band_words("p(pneumonia)", prediction.p_pneumonia, points["pneumonia"])
+        case "borderline_covid":
+            return _band_words("p(COVID-19)", prediction.p_covid, points["covid"])
+        case "positive_no_zones":
+            return POSITIVE_NO_ZONES
+    raise ValueError(f"unknown flag {flag!r}")
+
+
+def six_zone_words(analysis: ImageAnalysis) -> str:
+    if analysis.severity_withheld:
+        return "Six-zone score: withheld (lung mask implausible)"
+    return f"Six-zone score: {analysis.prediction.six_zone_score} / 6"
+
+
+def severity_lines(analysis: ImageAnalysis) -> list[str]:
+    """Extent and opacity, per lung (patient's right, left; 0-4 each) and summed (0-8); none when withheld."""
+    if analysis.severity_withheld:
+        return []
+    prediction = analysis.prediction
+    return [f"{name}: {total:.1f} / {EXTENT_MAX:.0f}   (right {right:.1f}, left {left:.1f}; "
+            f"0-{LUNG_SCORE_MAX:.0f} each)"
+            for name, total, (right, left) in (
+                ("Geographic extent", prediction.geographic_extent, prediction.lung_extent),
+                ("Degree of opacity", prediction.opacity_score, prediction.lung_opacity))]
+
+
+def evidence_note(analysis: ImageAnalysis) -> str | None:
+    """The Toussie note, only where it applies: a six-zone score of 2 or more on a plausible lung mask."""
+    if analysis.severity_withheld or analysis.prediction.six_zone_score < 2:
+        return None
+    return SIX_ZONE_EVIDENCE
+
+
+def worklist_status(analysis: ImageAnalysis) -> str:
+    """The call and the raised flags in short words (the worklist's status column)."""
+    return "; ".join([pneumonia_call(analysis.prediction), *(FLAG_WORDS[flag] for flag in analysis.flags)])
 
 
 def probability_rows(analysis: ImageAnalysis) -> list[tuple[str, float, float | None]]:
@@ -126,14 +245,14 @@ class Analyser:
         if self._load_error is not None:
             raise self._load_error
         if self._model is None:
+            from xraydesk.ai.gradcam import GradCam
+
             try:
                 model = ChestXRayModel.load(self.model_dir)
+                self._gradcam = GradCam.from_metadata(model.classifier, model.metadata)
             except ModelUnavailableError as error:
                 self._load_error = error
                 raise
-            from xraydesk.ai.gradcam import GradCam
-
-            self._gradcam = GradCam(model.classifier)
             self._warm_up(model)
             self._model = model
         return self._model
@@ -157,4 +276,5 @@ class Analyser:
                 heatmaps = {target: self._gradcam.heatmaps(model_input[None], target)[0] for target in HEATMAP_TARGETS}
                 lungs = np.round(outcome.lung_probability * 255).astype(np.uint8)
         return ImageAnalysis(StudyIdentity.of(image), model.version, model.metadata["operating_points"],
-                             outcome.check, outcome.prediction, heatmaps, lungs, time.perf_counter() - start)
+                             outcome.check, outcome.prediction, heatmaps, lungs, time.perf_counter() - start,
+                             outcome.lung_check)

@@ -1,6 +1,15 @@
-"""Grad-CAM (Selvaraju et al. 2017) on the classifier's last convolution, after keras-io's recipe:
-weight each feature map by the mean gradient of the target's logit, keep the positive part,
-normalise by the maximum (guarded: a flat map stays zero rather than dividing by zero)."""
+"""Class activation maps of the classifier's outputs, on any stage of its feature maps.
+
+- "gradcam" (Selvaraju et al. 2017, after keras-io's recipe): weight each feature map by the mean
+  gradient of the target's logit over the map, sum, keep the positive part.
+- "hirescam" (Draper et al. 2020): multiply gradient and activation element-wise, then sum over
+  channels. Each cell keeps its own gradient instead of the map's mean, which can put heat on cells
+  the output does not depend on; when the head pools the features linearly, the map is each cell's
+  own contribution to the logit.
+An earlier stage (28x28 or 14x14, named by `severity.stage_feature_layers`) gives a finer map than
+the 7x7 last stage. Maps cover the whole squashed input, border and text included: heat outside the
+lungs is shown, never clipped. The shipped layer and method are chosen on val and stored in the
+model metadata under "heatmap" (`GradCam.from_metadata`)."""
 
 import numpy as np
 from PIL import Image
@@ -9,14 +18,30 @@ from xraydesk.ai.outputs import CAUSE_OUTPUT, CAUSES, FEATURES_LAYER, PNEUMONIA_
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
 
 TARGETS = ("pneumonia", *CAUSES)
+METHODS = ("gradcam", "hirescam")
+
+
+def activation_map(features, gradients, method: str):
+    """(N, r, r, C) activations and gradients of the target's logit -> (N, r, r) map in [0, 1],
+    normalised by its maximum (guarded: a flat map stays zero rather than dividing by zero)."""
+    import tensorflow as tf
+
+    if method == "gradcam":
+        gradients = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(gradients * features, axis=-1))
+    peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
+    return cam / tf.maximum(peak, 1e-12)
 
 
 class GradCam:
-    def __init__(self, classifier):
+    def __init__(self, classifier, layer_name: str = FEATURES_LAYER, method: str = "gradcam"):
         import keras
         import tensorflow as tf
 
-        grad_model = keras.Model(classifier.inputs, [classifier.get_layer(FEATURES_LAYER).output,
+        if method not in METHODS:
+            raise ValueError(f"unknown heatmap method {method!r}; expected one of {METHODS}")
+        self.layer_name, self.method = layer_name, method
+        grad_model = keras.Model(classifier.inputs, [classifier.get_layer(layer_name).output,
                                                      classifier.get_layer(PNEUMONIA_OUTPUT).output,
                                                      classifier.get_layer(CAUSE_OUTPUT).output])
         spec = tf.TensorSpec([None, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 1], tf.float32)
@@ -24,17 +49,28 @@ class GradCam:
         @tf.function(input_signature=[spec, tf.TensorSpec([], tf.int32)])
         def heatmaps(images, target_index):
             with tf.GradientTape() as tape:
+                tape.watch(images)  # the tape then reaches a layer even with no weights before it
                 features, pneumonia, cause = grad_model([images], training=False)
                 logits = tf.concat([pneumonia, cause], axis=1)[:, target_index]
-            weights = tf.reduce_mean(tape.gradient(logits, features), axis=(1, 2), keepdims=True)
-            cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))
-            peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
-            return cam / tf.maximum(peak, 1e-12)
+            return activation_map(features, tape.gradient(logits, features), method)
 
         self._heatmaps = heatmaps
 
+    @classmethod
+    def from_metadata(cls, classifier, metadata: dict) -> "GradCam":
+        """The shipped map: metadata["heatmap"] names its layer and method (no default: a model
+        whose metadata does not say which map was validated is not usable)."""
+        from xraydesk.ai.model import ModelUnavailableError
+
+        try:
+            layer, method = metadata["heatmap"]["layer"], metadata["heatmap"]["method"]
+        except KeyError as error:
+            raise ModelUnavailableError(f"the model metadata does not name the heatmap's layer and method "
+                                        f"(missing {error})") from error
+        return cls(classifier, layer, method)
+
     def heatmaps(self, inputs: np.ndarray, target: str) -> np.ndarray:
-        """(N, 7, 7) maps in [0, 1] for `target` in TARGETS."""
+        """(N, r, r) maps in [0, 1] for `target` in TARGETS, r the layer's resolution."""
         return self._heatmaps(inputs.astype(np.float32), TARGETS.index(target)).numpy()
 
 

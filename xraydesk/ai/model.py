@@ -17,7 +17,7 @@ from xraydesk.ai.outputs import (AUTOENCODER_FILE, CAUSE_OUTPUT, CLASSIFIER_FILE
                                  GATE_STATS_FILE, LUNG_SCORE_MAX, LUNGS_FILE, METADATA_FILE, PNEUMONIA_OUTPUT,
                                  SEVERITY_FILE)
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE, to_model_input
-from xraydesk.ai.severity import LUNG_THRESHOLD
+from xraydesk.ai.zones import lung_mask
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
 AUTOENCODER_POOL = 4  # the autoencoder reconstructs a 56x56 thumbnail of the 224x224 input
@@ -257,7 +257,7 @@ class ChestXRayModel:
                 inputs, predictions(raw, self.metadata), prior_checks, self.learned_checks(raw), raw["lungs"]):
             check = gate.first_refusal(prior, gate.check_pixels(model_input), learned)
             if check.accepted:
-                outcomes.append(Outcome(check, prediction, lungs, check_lung_mask(lungs >= LUNG_THRESHOLD)))
+                outcomes.append(Outcome(check, prediction, lungs, check_lung_mask(lung_mask(lungs))))
             else:
                 outcomes.append(Outcome(check))
         return outcomes

@@ -1,5 +1,5 @@
-"""What the app and the PDF draw over an image, computed once and without Qt: the Grad-CAM map on
-the model's grid (optionally clipped to the lungs), its colours, and outlines of the heatmap,
+"""What the app and the PDF draw over an image, computed once and without Qt: the heatmap on
+the model's grid, its colours, and outlines of the heatmap,
 the lungs and the six zones in image pixel coordinates."""
 
 from functools import cache
@@ -18,12 +18,10 @@ CONTOUR_LEVELS = (0.25, 0.5, 0.75)
 GRID_SHAPE = (MODEL_INPUT_SIZE, MODEL_INPUT_SIZE)
 
 
-def heatmap_grid(analysis: ImageAnalysis, target: str, clip_to_lungs: bool = False) -> np.ndarray:
-    """(224, 224) Grad-CAM in [0, 1] on the model's input grid."""
-    values = upsample(analysis.heatmaps[target], GRID_SHAPE)
-    if clip_to_lungs and analysis.lung_mask is not None:
-        values = values * analysis.lung_mask
-    return np.clip(values, 0.0, 1.0)
+def heatmap_grid(analysis: ImageAnalysis, target: str) -> np.ndarray:
+    """(224, 224) heatmap in [0, 1] on the model's input grid, over the whole image: heat on the
+    border, a marker or the shoulder must show (DeGrave et al. 2021), so it is never clipped."""
+    return np.clip(upsample(analysis.heatmaps[target], GRID_SHAPE), 0.0, 1.0)
 
 
 @cache

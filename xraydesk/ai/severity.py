@@ -7,12 +7,11 @@ import numpy as np
 
 from xraydesk.ai.outputs import FEATURES_LAYER, ZONES
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
-from xraydesk.ai.zones import zone_labels
+from xraydesk.ai.zones import lung_mask, zone_labels
 
 # The 28x28 and 14x14 stages keep enough resolution to place a zone (a lung third spans only one
 # or two cells of the 7x7 map); the 7x7 stage adds the most abstract features.
 STAGE_RESOLUTIONS = (28, 14, 7)
-LUNG_THRESHOLD = 0.5
 
 
 def stage_feature_layers(classifier) -> list[str]:
@@ -32,7 +31,7 @@ def zone_pooling_weights(lung_probability: np.ndarray) -> list[np.ndarray]:
     """(224, 224) lung probability -> for each of STAGE_RESOLUTIONS a float32 (r, r, 6) map: the
     fraction of each cell inside each zone, scaled so every zone's weights sum to 1 (all zero for
     a zone the mask does not contain), so a dot product with a feature map is a zone average."""
-    labels = zone_labels(lung_probability >= LUNG_THRESHOLD)
+    labels = zone_labels(lung_mask(lung_probability))
     one_hot = (labels[..., None] == np.arange(1, len(ZONES) + 1)).astype(np.float32)
     weights = []
     for resolution in STAGE_RESOLUTIONS:

@@ -1,11 +1,14 @@
 """The PDF summary: one A4 page per analysed image with the image with and without the overlay,
-probabilities against their operating points, the zone diagram and score, the model version and
-the research-use statement. Written atomically: a hidden temporary file beside the target, renamed
+the reading, probabilities against their operating points, the COVID-19 category with its caveat,
+the flags in words, the zone diagram, score, extent and opacity (withheld when the lung mask is
+implausible), the model version and the research-use statement. The words are the dock's
+(xraydesk.ai.analysis). Written atomically: a hidden temporary file beside the target, renamed
 into place only when complete, so a failure never leaves a partial PDF behind."""
 
 import datetime
 import os
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +21,17 @@ from PIL import Image
 from xraydesk import RESEARCH_USE_NOTICE, __version__
 from xraydesk.ai import overlays
 from xraydesk.ai.analysis import (
-    SIX_ZONE_EVIDENCE,
+    COVID_CAVEAT,
     TARGET_NAMES,
     ImageAnalysis,
+    covid_category_line,
+    evidence_note,
+    flag_statements,
     probability_rows,
+    severity_lines,
+    six_zone_words,
 )
-from xraydesk.ai.outputs import EXTENT_MAX, ZONES
+from xraydesk.ai.outputs import ZONES
 from xraydesk.imaging import ImageDisplay, ViewState, XRayImage
 
 A4_INCHES = (8.27, 11.69)
@@ -31,6 +39,11 @@ MAX_IMAGE_SIDE = 1024  # enough for print at this size; keeps each page a few hu
 HEATMAP_OPACITY = 0.5
 NOTICE_COLOUR = "#b00020"
 POSITIVE_COLOUR = "#f28e2b"
+LEFT_MARGIN = 0.06
+TEXT_WIDTH = 0.88  # of the page width
+LINE_SPACING = 1.3
+CHARACTER_WIDTH_EM = 0.55  # DejaVu Sans's mean advance, for wrapping text to a width
+ZONE_DIAGRAM_AREA = (0.70, 0.39, 0.24, 0.125)  # left, bottom, width, height
 
 
 @dataclass(frozen=True)
@@ -101,25 +114,43 @@ def identity_lines(analysis: ImageAnalysis, deidentify: bool) -> list[str]:
 def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, created: str) -> Figure:
     figure = Figure(figsize=A4_INCHES)
     analysis = page.analysis
-    figure.text(0.06, 0.965, "XRayDesk — AI second opinion on a chest X-ray", fontsize=15, weight="bold")
+    figure.text(LEFT_MARGIN, 0.965, "XRayDesk — AI second opinion on a chest X-ray", fontsize=15, weight="bold")
     figure.text(0.94, 0.965, f"Image {number} of {count}", fontsize=10, ha="right")
-    figure.text(0.06, 0.95, "\n".join(identity_lines(analysis, deidentify)), fontsize=8.5, va="top", linespacing=1.5)
+    figure.text(LEFT_MARGIN, 0.95, "\n".join(identity_lines(analysis, deidentify)), fontsize=8.5, va="top",
+                linespacing=1.5)
     display = page.display
-    _draw_image(figure.add_axes((0.06, 0.55, 0.42, 0.33)), display, f"Image   {page.view_caption}".rstrip())
+    _draw_image(figure.add_axes((LEFT_MARGIN, 0.60, 0.42, 0.29)), display, f"Image   {page.view_caption}".rstrip())
     if analysis.prediction is None:
         figure.text(0.54, 0.80, "The input check refused this image:", fontsize=11, weight="bold")
         figure.text(0.54, 0.78, analysis.check.reason, fontsize=10, va="top", wrap=True)
         figure.text(0.54, 0.70, "No probabilities are shown for it.", fontsize=10)
     else:
-        overlay_axes = figure.add_axes((0.52, 0.55, 0.42, 0.33))
-        _draw_image(overlay_axes, display, f"Grad-CAM: {TARGET_NAMES[page.target]}, lungs and zones")
+        overlay_axes = figure.add_axes((0.52, 0.60, 0.42, 0.29))
+        zones = "lungs (zones withheld)" if analysis.severity_withheld else "lungs and zones"
+        _draw_image(overlay_axes, display, f"Grad-CAM: {TARGET_NAMES[page.target]}, {zones}")
         _draw_overlay(overlay_axes, analysis, page.target, display.shape)
-        figure.text(0.06, 0.53, analysis.reading, fontsize=11.5, weight="bold", wrap=True)
-        _draw_probabilities(figure.add_axes((0.22, 0.33, 0.72, 0.16)), analysis)
-        _draw_zone_diagram(figure.add_axes((0.06, 0.10, 0.30, 0.17)), analysis)
-        _write_severity(figure, analysis)
+        _write(figure, LEFT_MARGIN, 0.59, analysis.reading, 11.5,
+               weight="normal" if analysis.prediction.pneumonia_borderline else "bold")  # no bold call in the band
+        _draw_probabilities(figure.add_axes((0.22, 0.39, 0.36, 0.12)), analysis)
+        _draw_zones_or_why_not(figure, analysis, ZONE_DIAGRAM_AREA)
+        top = _write(figure, LEFT_MARGIN, 0.34, covid_category_line(analysis), 9)  # beside the COVID-19 bar,
+        top = _write(figure, LEFT_MARGIN, top, COVID_CAVEAT, 8, color="#444444")  # always with its caveat
+        for statement in flag_statements(analysis):
+            top = _write(figure, LEFT_MARGIN, top - 0.004, statement, 8.5)
+        if not analysis.severity_withheld:
+            _write_severity(figure, analysis, top - 0.012)
     _write_footer(figure, analysis, created)
     return figure
+
+
+def _write(figure: Figure, x: float, top: float, text: str, fontsize: float, width: float = TEXT_WIDTH,
+           **style) -> float:
+    """`text` wrapped to `width` (a share of the page width) from `top` down; returns the y below it
+    (explicit wrapping, so that what follows is placed below and never overlaps)."""
+    characters = int(width * A4_INCHES[0] * 72 / (fontsize * CHARACTER_WIDTH_EM))
+    lines = textwrap.wrap(text, characters, break_on_hyphens=False)
+    figure.text(x, top, "\n".join(lines), fontsize=fontsize, va="top", linespacing=LINE_SPACING, **style)
+    return top - len(lines) * fontsize * LINE_SPACING * 1.2 / 72 / A4_INCHES[1]
 
 
 def _reduced(display: np.ndarray) -> np.ndarray:
@@ -138,17 +169,22 @@ def _draw_overlay(axes, analysis: ImageAnalysis, target: str, shape: tuple[int, 
     height, width = shape
     rgba = overlays.heatmap_rgba(overlays.heatmap_grid(analysis, target), HEATMAP_OPACITY)
     axes.imshow(rgba, extent=(0, width, height, 0), interpolation="bilinear")
+    for line in overlays.lung_outline(analysis, shape):
+        axes.plot(line[:, 0], line[:, 1], color="#4fc3f7", linewidth=1.0)
+    if not analysis.severity_withheld:
+        _draw_zones(axes, analysis, shape)
+    axes.set_xlim(0, width)
+    axes.set_ylim(height, 0)
+
+
+def _draw_zones(axes, analysis: ImageAnalysis, shape: tuple[int, int]) -> None:
     for zone, lines in overlays.zone_outlines(analysis, shape).items():
         for line in lines:
             axes.plot(line[:, 0], line[:, 1], color="white", linewidth=0.5, alpha=0.7)
-    for line in overlays.lung_outline(analysis, shape):
-        axes.plot(line[:, 0], line[:, 1], color="#4fc3f7", linewidth=1.0)
     probabilities = dict(zip(ZONES, analysis.prediction.zone_probabilities))
     for zone, (x, y) in overlays.zone_label_positions(analysis, shape).items():
         axes.text(x, y, f"{zone}\n{probabilities[zone]:.2f}", color="white", fontsize=6.5, ha="center",
                   va="center", bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "linewidth": 0})
-    axes.set_xlim(0, width)
-    axes.set_ylim(height, 0)
 
 
 def _draw_probabilities(axes, analysis: ImageAnalysis) -> None:
@@ -156,7 +192,9 @@ def _draw_probabilities(axes, analysis: ImageAnalysis) -> None:
     positions = np.arange(len(rows))
     axes.barh(positions, [p for _, p, _ in rows], color="#4e79a7", height=0.6)
     for position, (_, probability, point) in zip(positions, rows):
-        axes.text(min(probability + 0.01, 0.9), position, f"{probability:.2f}", va="center", fontsize=8)
+        inside = probability > 0.85  # written on the bar's end, in white, where there is no room beside it
+        axes.text(probability + (-0.01 if inside else 0.01), position, f"{probability:.2f}", va="center",
+                  ha="right" if inside else "left", color="white" if inside else "black", fontsize=8)
         if point is not None:
             axes.plot([point, point], [position - 0.4, position + 0.4], color="black", linewidth=1.5)
     axes.set_yticks(positions, [label for label, _, _ in rows], fontsize=8.5)
@@ -179,25 +217,40 @@ def _draw_zone_diagram(axes, analysis: ImageAnalysis) -> None:
     axes.set_ylim(0, 3)
     axes.set_xticks([0.5, 1.5], ["Right lung", "Left lung"], fontsize=8)
     axes.set_yticks([])
-    axes.set_title("Zone opacity (filled: above operating point)", fontsize=8.5)
+    axes.set_title("Zone opacity\n(filled: above operating point)", fontsize=8.5)
 
 
 def _cell(x: float, y: float, colour: str) -> Rectangle:
     return Rectangle((x + 0.03, y + 0.03), 0.94, 0.94, facecolor=colour, edgecolor="#555555")
 
 
-def _write_severity(figure: Figure, analysis: ImageAnalysis) -> None:
-    prediction = analysis.prediction
-    figure.text(0.42, 0.255, f"Six-zone score: {prediction.six_zone_score} / 6", fontsize=12, weight="bold")
-    figure.text(0.42, 0.235, f"Geographic extent: {prediction.geographic_extent:.1f} / {EXTENT_MAX:.0f}"
-                " (Cohen et al. 2020 scale)", fontsize=9.5)
-    figure.text(0.42, 0.215, SIX_ZONE_EVIDENCE, fontsize=8, va="top", wrap=True)
+def _draw_zones_or_why_not(figure: Figure, analysis: ImageAnalysis, area: tuple[float, ...]) -> None:
+    if analysis.severity_withheld:
+        left, bottom, width, height = area
+        _write(figure, left, bottom + height, six_zone_words(analysis), 10, width=width, weight="bold")
+    else:
+        _draw_zone_diagram(figure.add_axes(area), analysis)
+
+
+def _write_severity(figure: Figure, analysis: ImageAnalysis, top: float) -> None:
+    """The score, extent, opacity and, where it applies, the Toussie note."""
+    below = _write(figure, LEFT_MARGIN, top, six_zone_words(analysis), 12, weight="bold")
+    for line in severity_lines(analysis):
+        below = _write(figure, LEFT_MARGIN, below - 0.003, line, 9.5)
+    note = evidence_note(analysis)
+    if note:
+        _write(figure, LEFT_MARGIN, below - 0.008, note, 8)
 
 
 def _write_footer(figure: Figure, analysis: ImageAnalysis, created: str) -> None:
     points = analysis.operating_points
-    figure.text(0.06, 0.07, f"Model: {analysis.model_version}   Operating points: pneumonia "
-                f"{points['pneumonia']['threshold']:.2f}, COVID-19 {points['covid']['threshold']:.2f}, zone "
+    figure.text(LEFT_MARGIN, 0.07, f"Model: {analysis.model_version}   Operating points: pneumonia "
+                f"{_point_words(points['pneumonia'])}, COVID-19 {_point_words(points['covid'])}, zone "
                 f"{points['zone']['threshold']:.2f}\nReport created {created} by XRayDesk {__version__}",
                 fontsize=7.5, va="center", linespacing=1.4)
-    figure.text(0.06, 0.03, RESEARCH_USE_NOTICE, fontsize=9, color=NOTICE_COLOUR, weight="bold", wrap=True)
+    figure.text(LEFT_MARGIN, 0.03, RESEARCH_USE_NOTICE, fontsize=9, color=NOTICE_COLOUR, weight="bold", wrap=True)
+
+
+def _point_words(point: dict) -> str:
+    low, high = point["band"]
+    return f"{point['threshold']:.2f} (borderline {low:.2f}-{high:.2f})"

@@ -28,6 +28,8 @@ def rsna_report(model, data_root=None) -> dict:
             "mean_p_pneumonia": float(np.mean([p.p_pneumonia for p in predictions])),
             "flagged_pneumonia": float(np.mean([p.pneumonia_positive for p in predictions])),
             "mean_p_covid": float(np.mean([p.p_covid for p in predictions])),
+            # RSNA predates COVID-19 (issue 9: 21 of 22 positive calls here read as COVID-19 in 0.2.0)
+            "called_covid": float(np.mean([p.covid_positive for p in predictions])),
         }
     opacity_vs_normal = [(c == "Lung Opacity", p.p_pneumonia) for c, p in accepted if c in ("Lung Opacity", "Normal")]
     labels, scores = (np.array(column) for column in zip(*opacity_vs_normal))

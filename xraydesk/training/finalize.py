@@ -119,12 +119,24 @@ def input_check_limits(raw: dict[str, np.ndarray], distances: np.ndarray) -> dic
     }
 
 
-def choose_heatmap(classifier, val, data_root) -> dict:
-    """The map the app shows (provisional: the 14x14 stage's Grad-CAM, until the val comparison)."""
-    from xraydesk.ai.severity import stage_feature_layers
+def choose_heatmap(model: ChestXRayModel, val, data_root) -> dict:
+    """The map the app shows: of the candidates, the highest pointing game on the val films with
+    radiologists' opacity boxes, ties broken by the share of heat inside the boxes."""
+    from xraydesk.ai.gradcam import GradCam
+    from xraydesk.training.heatmap_report import box_localisation, candidate_maps
 
-    return {"layer": stage_feature_layers(classifier)[1], "method": "gradcam",
-            "rule": "provisional"}
+    pairs = candidate_maps(model.classifier)
+    gradcams = {pair: GradCam(model.classifier, layer_name=pair[0], method=pair[1]) for pair in pairs}
+    _, results = box_localisation(model, gradcams, val, data_root)
+    if not results:  # a smoke-test sample without boxes: the finest candidate
+        return {"layer": pairs[-1][0], "method": pairs[-1][1], "rule": "no val boxes: the finest candidate"}
+    scores = {pair: (result["pointing_game"]["value"], result["mass_in_boxes"]["value"])
+              for pair, result in results.items()}
+    layer, method = max(pairs, key=lambda pair: np.nan_to_num(scores[pair], nan=-1.0).tolist())
+    return {"layer": layer, "method": method,
+            "val_pointing_game": scores[(layer, method)][0], "val_mass_in_boxes": scores[(layer, method)][1],
+            "rule": "highest pointing game on the val RSNA opacity boxes among Grad-CAM on the 7x7 last "
+                    "convolution and Grad-CAM / HiResCAM on the 14x14 stage; ties: more heat inside the boxes"}
 
 
 def perturbed_views(images_uint8: np.ndarray, batch: int = 64) -> np.ndarray:
@@ -157,7 +169,7 @@ def finalize(run_dir: Path, models_dir: Path, data_root=None) -> dict:
     probabilities = calibrated_probabilities(raw_val, {"temperatures": temperatures})
     perturbed = calibrated_probabilities(run_forward(model, perturbed_views(val_inputs)), {"temperatures": temperatures})
     distances = embedding_distances(raw_val["embedding"], stats["embedding_mean"], stats["embedding_precision"])
-    heatmap_choice = choose_heatmap(classifier, val, data_root)
+    heatmap_choice = choose_heatmap(model, val, data_root)
     metadata = {
         "name": "XRayDesk CXR",
         "version": MODEL_VERSION,

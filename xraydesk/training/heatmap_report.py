@@ -1,40 +1,133 @@
-"""What the Grad-CAM heatmaps look at (DeGrave et al. 2021: a model may read the hospital's text
-markers or the image border instead of the lungs):
-- the share of heatmap mass inside the lungs (reference lung masks of the split), against the
-  lungs' share of the image area (what an uninformative, uniform map would score);
-- the pointing game on the positive RSNA DICOMs: does the heatmap's peak fall inside a
-  radiologist's opacity box?
-- a sanity check (Adebayo et al. 2018): randomising the last stage's weights must change the map."""
+"""Where the heatmaps point (DeGrave et al. 2021: a model may read the hospital's text markers or the
+image border instead of the lungs), for each candidate map maker:
+- on the split's RSNA lung-opacity films, against the radiologists' boxes: the pointing game (is the
+  map's peak inside a box?) and the share of the map's mass inside the boxes, outside the predicted
+  lungs and in the image's outer border — always over the whole image, never clipped to the lungs;
+- the share of mass inside the reference lung masks of the split, against the lungs' share of the
+  image area (what an uninformative, uniform map would score);
+- the pointing game on the positive RSNA DICOMs of the shared folder (an outside figure);
+and, for the shipped map maker, a sanity check (Adebayo et al. 2018): randomising the last stage's
+weights must change the map."""
 
 import csv
 from pathlib import Path
 
 import numpy as np
 
-from xraydesk.ai import outputs
-from xraydesk.ai.severity import stage_feature_layers
 from xraydesk.ai.gradcam import TARGETS, GradCam, upsample
 from xraydesk.ai.inputs import prepare_image
+from xraydesk.ai.outputs import FEATURES_LAYER
+from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
+from xraydesk.ai.severity import stage_feature_layers
+from xraydesk.ai.zones import LUNG_THRESHOLD
 from xraydesk.imaging import load_image
-from xraydesk.training import data
+from xraydesk.training import data, metrics
+
+BORDER_FRACTION = 0.05  # the outer 5% of each side: where film edges, markers and black borders sit
+METHOD_NAMES = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}
+
+
+def box_mask(boxes, shape: tuple[int, int]) -> np.ndarray:
+    """Pixels (row, column) whose centre lies inside any (x, y, width, height) box."""
+    rows, columns = np.arange(shape[0])[:, None] + 0.5, np.arange(shape[1])[None, :] + 0.5
+    inside = np.zeros(shape, bool)
+    for x, y, width, height in boxes:
+        inside |= (columns >= x) & (columns <= x + width) & (rows >= y) & (rows <= y + height)
+    return inside
+
+
+def scale_boxes(boxes, image_size: tuple[int, int], size: int = MODEL_INPUT_SIZE) -> list[tuple[float, ...]]:
+    """Boxes in the stored image's pixels (width, height = image_size) -> on the squashed model input."""
+    sx, sy = size / image_size[0], size / image_size[1]
+    return [(x * sx, y * sy, w * sx, h * sy) for x, y, w, h in boxes]
+
+
+def border_mask(shape: tuple[int, int], fraction: float = BORDER_FRACTION) -> np.ndarray:
+    rows, columns = np.indices(shape)
+    band_rows, band_columns = fraction * shape[0], fraction * shape[1]
+    return ((rows < band_rows) | (rows >= shape[0] - band_rows)
+            | (columns < band_columns) | (columns >= shape[1] - band_columns))
+
+
+def mass_share(heatmap: np.ndarray, region: np.ndarray) -> float:
+    """The share of the map's total mass inside `region`; NaN for an empty map."""
+    mass = float(heatmap.sum())
+    return float(heatmap[region].sum()) / mass if mass > 0 else float("nan")
+
+
+def pointing_hit(heatmap: np.ndarray, region: np.ndarray) -> bool:
+    """Is the map's peak inside `region`? An empty map points nowhere."""
+    return bool(heatmap.max() > 0 and region.flat[int(np.argmax(heatmap))])
+
+
+def _finite_mean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if len(finite) else float("nan")
+
+
+def localisation(maps: np.ndarray, in_boxes: np.ndarray, lungs: np.ndarray, patients: np.ndarray) -> dict:
+    """maps, in_boxes, lungs: (N, H, W) on the same grid; boxes and lungs boolean."""
+    border = border_mask(maps.shape[1:])
+
+    def shares(regions):
+        return np.array([mass_share(m, region) for m, region in zip(maps, regions)])
+
+    hits = np.array([pointing_hit(m, boxes) for m, boxes in zip(maps, in_boxes)], float)
+    return {"pointing_game": metrics.estimate_with_ci(_finite_mean, patients, hits),
+            "mass_in_boxes": metrics.estimate_with_ci(_finite_mean, patients, shares(in_boxes)),
+            "mass_outside_lungs": metrics.estimate_with_ci(_finite_mean, patients, shares(~lungs)),
+            "mass_in_border": metrics.estimate_with_ci(_finite_mean, patients, shares([border] * len(maps))),
+            "empty_maps": int((maps.reshape(len(maps), -1).max(axis=1) <= 0).sum())}
+
+
+def candidate_maps(classifier) -> list[tuple[str, str]]:
+    """The (layer, method) pairs the shipped map is chosen from (finalize) and compared with (report)."""
+    fourteen = stage_feature_layers(classifier)[1]
+    return [(FEATURES_LAYER, "gradcam"), (fourteen, "gradcam"), (fourteen, "hirescam")]
+
+
+def map_makers(classifier, metadata: dict) -> tuple[dict[str, tuple[str, str]], str]:
+    """Candidate (layer, method) pairs by name, and the name of the shipped one."""
+    pairs = candidate_maps(classifier)
+    shipped = (metadata["heatmap"]["layer"], metadata["heatmap"]["method"])
+    if shipped not in pairs:
+        pairs.append(shipped)
+
+    def name(layer, method):
+        side = classifier.get_layer(layer).output.shape[1]
+        return f"{METHOD_NAMES.get(method, method)} on {layer} ({side}x{side})"
+
+    return {name(*pair): pair for pair in pairs}, name(*shipped)
+
+
+def heatmaps(gradcam: GradCam, inputs: np.ndarray, target: str = "pneumonia") -> np.ndarray:
+    """(N, 224, 224): each map stretched over the model input, as the input was squashed."""
+    maps = np.concatenate([gradcam.heatmaps(inputs[i:i + 32], target) for i in range(0, len(inputs), 32)])
+    return np.stack([upsample(m, (MODEL_INPUT_SIZE, MODEL_INPUT_SIZE)) for m in maps])
+
+
+def boxed_rsna_films(examples) -> tuple[list, list]:
+    """The split's films with opacity boxes (RSNA lung opacity) and their boxes on the model input."""
+    films = [e for e in examples if e.boxes]
+    return films, [scale_boxes(film.boxes, film.image_size) for film in films]
 
 
 def lung_mass_share(gradcam: GradCam, examples, data_root, target: str = "pneumonia") -> dict:
     pneumonia = [e for e in examples if e.lung_mask and e.label != "normal"]
+    if not pneumonia:
+        return {"n": 0}
     inputs = data.model_inputs(pneumonia, data_root).astype(np.float32) / 255.0
-    masks = data.lung_masks(pneumonia, data_root)[..., 0].astype(np.float32)
-    maps = np.concatenate([gradcam.heatmaps(inputs[i:i + 32], target) for i in range(0, len(inputs), 32)])
-    upsampled = np.stack([upsample(m, masks.shape[1:]) for m in maps])
-    mass = upsampled.sum(axis=(1, 2))
-    share = (upsampled * masks).sum(axis=(1, 2)) / np.maximum(mass, 1e-12)
-    by_age = {age: float(np.mean(share[[e.age_group == age for e in pneumonia]]))
+    masks = data.lung_masks(pneumonia, data_root)[..., 0].astype(bool)
+    maps = heatmaps(gradcam, inputs, target)
+    share = np.array([mass_share(m, lungs) for m, lungs in zip(maps, masks)])
+    by_age = {age: _finite_mean(share[[e.age_group == age for e in pneumonia]])
               for age in sorted({e.age_group for e in pneumonia})}
-    return {"n": len(pneumonia), "mean_share_in_lungs": float(share[mass > 0].mean()),
+    return {"n": len(pneumonia), "mean_share_in_lungs": _finite_mean(share),
             "lung_area_share": float(masks.mean()), "by_age_group": by_age,
-            "empty_maps": int((mass == 0).sum())}
+            "empty_maps": int(np.isnan(share).sum())}
 
 
-def pointing_game(gradcam: GradCam, rsna_folder: Path) -> dict:
+def dicom_pointing_game(gradcam: GradCam, rsna_folder: Path) -> dict:
     boxes: dict[str, list[tuple[float, float, float, float]]] = {}
     with open(rsna_folder / "boxes.csv", newline="") as handle:
         for row in csv.DictReader(handle):
@@ -45,48 +138,65 @@ def pointing_game(gradcam: GradCam, rsna_folder: Path) -> dict:
         image = load_image(rsna_folder / name)
         model_input, _ = prepare_image(image)
         heatmap = upsample(gradcam.heatmaps(model_input[None], "pneumonia")[0], (image.height, image.width))
-        row, column = np.unravel_index(np.argmax(heatmap), heatmap.shape)
-        hits[name] = any(x <= column <= x + w and y <= row <= y + h for x, y, w, h in rectangles)
+        hits[name] = pointing_hit(heatmap, box_mask(rectangles, heatmap.shape))
     return {"n": len(hits), "hit_rate": float(np.mean(list(hits.values()))) if hits else float("nan"),
             "hits": hits}
 
 
-def randomisation_sanity(model, examples, data_root, seed: int = 0) -> dict:
+def randomisation_sanity(model, layer: str, method: str, examples, data_root, seed: int = 0) -> dict:
     """Rank correlation between the maps of the trained model and of a copy whose last residual
     stage and heads have random weights."""
     import keras
 
     sample = [e for e in examples if e.label != "normal"][:32]
     inputs = data.model_inputs(sample, data_root).astype(np.float32) / 255.0
-    trained = GradCam(model.classifier).heatmaps(inputs, "pneumonia")
+    trained = GradCam(model.classifier, layer_name=layer, method=method).heatmaps(inputs, "pneumonia")
     randomised_model = keras.models.clone_model(model.classifier)
     randomised_model.set_weights(model.classifier.get_weights())
     rng = np.random.default_rng(seed)
     # The last stage begins after the previous stage's output, whatever the network's depth.
     names = [layer.name for layer in randomised_model.layers]
     last_stage = randomised_model.layers[names.index(stage_feature_layers(randomised_model)[-2]) + 1:]
-    for layer in last_stage:
-        layer.set_weights([rng.normal(0, 0.05, w.shape).astype(np.float32) if w.ndim > 1 else w
-                           for w in layer.get_weights()])
-    randomised = GradCam(randomised_model).heatmaps(inputs, "pneumonia")
-    correlations = [_spearman(a.ravel(), b.ravel()) for a, b in zip(trained, randomised)]
+    for stage_layer in last_stage:
+        stage_layer.set_weights([rng.normal(0, 0.05, w.shape).astype(np.float32) if w.ndim > 1 else w
+                                 for w in stage_layer.get_weights()])
+    randomised = GradCam(randomised_model, layer_name=layer, method=method).heatmaps(inputs, "pneumonia")
+    correlations = [metrics.spearman_r(a.ravel(), b.ravel()) for a, b in zip(trained, randomised)]
     return {"n": len(sample), "mean_rank_correlation": float(np.nanmean(correlations)),
-            "layers_randomised": [layer.name for layer in last_stage]}
+            "layers_randomised": [stage_layer.name for stage_layer in last_stage]}
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    ranks_a, ranks_b = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
-    if ranks_a.std() == 0 or ranks_b.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
+def box_localisation(model, gradcams: dict[str, GradCam], examples, data_root=None) -> tuple[dict, dict]:
+    """Each map maker's localisation on the films with opacity boxes among `examples`:
+    (what the boxes cover, {name: localisation})."""
+    films, boxes = boxed_rsna_films(examples)
+    if not films:
+        return {"n": 0}, {}
+    inputs = data.model_inputs(films, data_root).astype(np.float32) / 255.0
+    in_boxes = np.stack([box_mask(b, (MODEL_INPUT_SIZE, MODEL_INPUT_SIZE)) for b in boxes])
+    lungs = model.lung_probabilities(inputs) >= LUNG_THRESHOLD
+    patients = np.array([film.patient_id for film in films])
+    covered = {"n": len(films), "box_area_share": float(in_boxes.mean()), "lung_area_share": float(lungs.mean()),
+               "border_area_share": float(border_mask(in_boxes.shape[1:]).mean())}
+    return covered, {name: localisation(heatmaps(gradcam, inputs), in_boxes, lungs, patients)
+                     for name, gradcam in gradcams.items()}
 
 
 def heatmap_report(model, examples, data_root=None) -> dict:
-    gradcam = GradCam(model.classifier)
-    root = Path(data_root or data.default_data_root())
-    return {"lung_mass": lung_mass_share(gradcam, examples, data_root),
+    makers, shipped = map_makers(model.classifier, model.metadata)
+    gradcams = {name: GradCam(model.classifier, layer_name=layer, method=method)
+                for name, (layer, method) in makers.items()}
+    rsna_folder = Path(data_root or data.default_data_root()) / "dicom" / "rsna"
+    candidates = {name: {"layer": makers[name][0], "method": makers[name][1],
+                         "lung_mass": lung_mass_share(gradcam, examples, data_root),
+                         "dicom_pointing_game": dicom_pointing_game(gradcam, rsna_folder)}
+                  for name, gradcam in gradcams.items()}
+    boxes_report, per_map = box_localisation(model, gradcams, examples, data_root)
+    for name, result in per_map.items():
+        candidates[name]["rsna_boxes"] = result
+    layer, method = makers[shipped]
+    return {"shipped": shipped, "candidates": candidates, "rsna_boxes": boxes_report,
             # the app overlays every output's map, so each is checked, not only pneumonia's
-            "lung_mass_other_targets": {target: lung_mass_share(gradcam, examples, data_root, target)["mean_share_in_lungs"]
-                                        for target in TARGETS[1:]},
-            "pointing_game_rsna": pointing_game(gradcam, root / "dicom" / "rsna"),
-            "randomisation_sanity": randomisation_sanity(model, examples, data_root)}
+            "lung_mass_other_targets": {target: lung_mass_share(gradcams[shipped], examples, data_root, target)
+                                        .get("mean_share_in_lungs", float("nan")) for target in TARGETS[1:]},
+            "randomisation_sanity": randomisation_sanity(model, layer, method, examples, data_root)}

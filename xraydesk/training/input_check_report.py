@@ -65,4 +65,4 @@ def input_check_report(model, data_root=None) -> dict:
         check = model.analyse_inputs(to_model_input(display)[None], [gate.ACCEPTED])[0].check
         cases[name] = {"refused": not check.accepted, "reason": check.reason}
     accepted = [name for name, case in cases.items() if not case["refused"]]
-    return {"n": len(cases), "accepted": accepted, "cases": cases}
+    return {"n": len(cases), "accepted": accepted, "accepted_share": len(accepted) / len(cases), "cases": cases}

@@ -94,3 +94,34 @@ def bootstrap_ci(metric, patients: np.ndarray, *arrays: np.ndarray, rounds: int 
         return float("nan"), float("nan")
     low, high = np.percentile(values, [2.5, 97.5])
     return float(low), float(high)
+
+
+def mean_absolute_error(truth: np.ndarray, estimate: np.ndarray) -> float:
+    return float(np.mean(np.abs(np.asarray(truth, float) - np.asarray(estimate, float))))
+
+
+def pearson_r(a: np.ndarray, b: np.ndarray) -> float:
+    """NaN when fewer than three pairs or either side is constant (no correlation to speak of)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 3 or a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks from 1, ties sharing their average rank (readers' scores tie often)."""
+    _, inverse, counts = np.unique(np.asarray(values), return_inverse=True, return_counts=True)
+    return (np.cumsum(counts) - (counts - 1) / 2.0)[inverse.ravel()]
+
+
+def spearman_r(a: np.ndarray, b: np.ndarray) -> float:
+    return pearson_r(average_ranks(a), average_ranks(b))
+
+
+def estimate_with_ci(metric, patients: np.ndarray, *arrays: np.ndarray) -> dict:
+    """metric(*arrays) with its patient-bootstrap 95% interval and the number of items measured."""
+    if len(arrays[0]) == 0:
+        return {"value": float("nan"), "ci95": [float("nan"), float("nan")], "n": 0}
+    value = metric(*arrays)
+    low, high = bootstrap_ci(metric, patients, *arrays)
+    return {"value": float(value), "ci95": [low, high], "n": int(len(arrays[0]))}

@@ -1,5 +1,5 @@
-"""The AI overlays on the canvas: the Grad-CAM heatmap (filled or as contours, optionally clipped to
-the lungs) and the lung outline with the six zones. Both draw in image coordinates, so they stay
+"""The AI overlays on the canvas: the heatmap over the whole image (filled or as contours; heat
+outside the lungs is shown, never hidden) and the lung outline with the six zones. Both draw in image coordinates, so they stay
 registered under zoom and pan; window/level and invert change only the image beneath them."""
 
 from dataclasses import dataclass
@@ -25,7 +25,6 @@ class HeatmapSettings:
     target: str = "pneumonia"
     opacity: float = 0.5
     contours: bool = False
-    clip_to_lungs: bool = False
 
 
 def polygon(points: np.ndarray) -> QPolygonF:
@@ -53,7 +52,7 @@ class HeatmapLayer(OverlayLayer):
     def values(self) -> np.ndarray | None:
         if self.analysis is None or self.settings.target not in self.analysis.heatmaps:
             return None
-        return overlays.heatmap_grid(self.analysis, self.settings.target, self.settings.clip_to_lungs)
+        return overlays.heatmap_grid(self.analysis, self.settings.target)
 
     def paint(self, painter: QPainter, image: XRayImage) -> None:
         if self.analysis is None or self.analysis.path != image.path:
@@ -102,14 +101,17 @@ class ZoneLayer(OverlayLayer):
             return
         lungs, zones, positions = self._shapes((image.height, image.width))
         prediction = analysis.prediction
-        for zone, positive in zip(ZONES, prediction.zone_positive):
-            painter.setPen(cosmetic_pen(POSITIVE_ZONE_COLOUR if positive else ZONE_COLOUR, 2 if positive else 1))
-            for line in zones[zone]:
-                painter.drawPolyline(polygon(line))
+        # A failed lung mask is still outlined, so the reader sees why the zones are withheld.
+        if not analysis.severity_withheld:
+            for zone, positive in zip(ZONES, prediction.zone_positive):
+                painter.setPen(cosmetic_pen(POSITIVE_ZONE_COLOUR if positive else ZONE_COLOUR, 2 if positive else 1))
+                for line in zones[zone]:
+                    painter.drawPolyline(polygon(line))
         painter.setPen(cosmetic_pen(LUNG_COLOUR, 2))
         for line in lungs:
             painter.drawPolyline(polygon(line))
-        self._paint_labels(painter, positions, prediction, self._score_anchor(lungs))
+        if not analysis.severity_withheld:
+            self._paint_labels(painter, positions, prediction, self._score_anchor(lungs))
 
     def _shapes(self, shape: tuple[int, int]):
         if self._geometry is None or self._geometry[0] != shape:

@@ -1,5 +1,7 @@
 """The AI results dock: the reading in words, probabilities as bars with their operating points,
-the six-zone diagram and score, the geographic extent, the model version, and the overlay controls."""
+the COVID-19 category with its caveat, the flags in words, the six-zone diagram and score, extent
+and opacity per lung, the model version, and the overlay controls. The words come from
+xraydesk.ai.analysis, which the PDF uses too."""
 
 from PyQt5.QtCore import QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QPainter, QPen
@@ -19,13 +21,18 @@ from PyQt5.QtWidgets import (
 
 from xraydesk import RESEARCH_USE_NOTICE
 from xraydesk.ai.analysis import (
+    COVID_CAVEAT,
     HEATMAP_TARGETS,
-    SIX_ZONE_EVIDENCE,
     TARGET_NAMES,
     ImageAnalysis,
+    covid_category_line,
+    evidence_note,
+    flag_statements,
     probability_rows,
+    severity_lines,
+    six_zone_words,
 )
-from xraydesk.ai.outputs import EXTENT_MAX, ZONES
+from xraydesk.ai.outputs import ZONES
 from xraydesk.ui.overlays import POSITIVE_ZONE_COLOUR, HeatmapSettings
 
 BAR_COLOUR = QColor(78, 121, 167)
@@ -102,12 +109,16 @@ class ResultsPanel(QWidget):
         bold.setPointSize(bold.pointSize() + 1)
         self.reading.setFont(bold)
         self.bars = ProbabilityBars()
+        self.covid = QLabel(wordWrap=True)
+        self.caveat = QLabel(COVID_CAVEAT, wordWrap=True, objectName="smallPrint")
+        self.flags = QLabel(wordWrap=True)
         self.score = QLabel(font=bold)
         self.zones = ZoneDiagram()
-        self.evidence = QLabel(SIX_ZONE_EVIDENCE, wordWrap=True, objectName="smallPrint")
-        self.extent = QLabel()
+        self.extent = QLabel(wordWrap=True)
+        self.evidence = QLabel(wordWrap=True, objectName="smallPrint")
         self.version = QLabel(objectName="smallPrint")
-        self.result_widgets = (self.reading, self.bars, self.score, self.zones, self.evidence, self.extent)
+        self.result_widgets = (self.reading, self.bars, self.covid, self.caveat, self.flags, self.score, self.zones,
+                               self.extent, self.evidence)
         layout = QVBoxLayout(self)
         for widget in (self.status, self.busy, *self.result_widgets, self.version):
             layout.addWidget(widget)
@@ -129,10 +140,8 @@ class ResultsPanel(QWidget):
             self.target.addItem(TARGET_NAMES[target], target)
         self.opacity = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=50)
         self.contours = QToolButton(text="Contours", checkable=True)
-        self.clip = QToolButton(text="Clip to lungs", checkable=True)
         modes = QHBoxLayout()
         modes.addWidget(self.contours)
-        modes.addWidget(self.clip)
         modes.addStretch(1)
         form = QFormLayout(box)
         form.addRow(buttons)
@@ -142,12 +151,11 @@ class ResultsPanel(QWidget):
         self.target.currentIndexChanged.connect(self._emit_settings)
         self.opacity.valueChanged.connect(self._emit_settings)
         self.contours.toggled.connect(self._emit_settings)
-        self.clip.toggled.connect(self._emit_settings)
         return box
 
     def heatmap_settings(self) -> HeatmapSettings:
         return HeatmapSettings(self.target.currentData(), self.opacity.value() / 100,
-                               self.contours.isChecked(), self.clip.isChecked())
+                               self.contours.isChecked())
 
     def _emit_settings(self, *_ignored) -> None:
         self.heatmapSettingsChanged.emit(self.heatmap_settings())
@@ -168,9 +176,17 @@ class ResultsPanel(QWidget):
         prediction = analysis.prediction
         self.show_message(f"{analysis.path.name} — analysed in {analysis.seconds * 1000:.0f} ms")
         self.reading.setText(analysis.reading)
+        reading_font = self.reading.font()
+        reading_font.setBold(not prediction.pneumonia_borderline)  # no bold yes/no inside the band
+        self.reading.setFont(reading_font)
         self.bars.set_rows(probability_rows(analysis))
-        self.score.setText(f"Six-zone score: {prediction.six_zone_score} / 6")
+        self.covid.setText(covid_category_line(analysis))
+        self.flags.setText("\n".join(flag_statements(analysis)))
+        self.score.setText(six_zone_words(analysis))
         self.zones.set_zones(prediction.zone_probabilities, prediction.zone_positive)
-        self.extent.setText(f"Geographic extent: {prediction.geographic_extent:.1f} / {EXTENT_MAX:.0f}")
+        self.extent.setText("\n".join(severity_lines(analysis)))
+        self.evidence.setText(evidence_note(analysis) or "")
+        shown = {self.flags: bool(self.flags.text()), self.zones: not analysis.severity_withheld,
+                 self.extent: not analysis.severity_withheld, self.evidence: bool(self.evidence.text())}
         for widget in self.result_widgets:
-            widget.setVisible(True)
+            widget.setVisible(shown.get(widget, True))

@@ -1,5 +1,6 @@
 """The worklist: every image of the open folder analysed in the background, as a sortable triage
-table (patient, study, p(pneumonia), cause, score, status). Double-click opens the image."""
+table (patient, study, p(pneumonia), cause, COVID-19 category, score, status with the call and its
+flags, in the dock's words). Double-click opens the image."""
 
 from pathlib import Path
 
@@ -17,18 +18,27 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from xraydesk.ai.analysis import TARGET_NAMES, most_likely_cause
+from xraydesk.ai.analysis import (
+    COVID_CAVEAT,
+    PNEUMONIA_LIKELY,
+    TARGET_NAMES,
+    covid_category,
+    most_likely_cause,
+    pneumonia_call,
+    worklist_status,
+)
 from xraydesk.ui.analysis_controller import WorklistEntry
 
-COLUMNS = ("Patient", "Study", "Image", "p(pneumonia)", "Cause", "Score", "Status")
+COLUMNS = ("Patient", "Study", "Image", "p(pneumonia)", "Cause", "COVID-19 category", "Score", "Status")
 IDENTIFYING_COLUMNS = (0, 1)  # patient; study date and description
+COVID_COLUMN = COLUMNS.index("COVID-19 category")
 
 
 def entry_cells(entry: WorklistEntry) -> list:
     """Cell values for one row; numbers stay numbers so that columns sort numerically."""
     analysis = entry.analysis
     if analysis is None:
-        return ["", "", entry.path.name, None, "", None, f"error: {entry.error}"]
+        return ["", "", entry.path.name, None, "", "", None, f"error: {entry.error}"]
     identity = analysis.identity
     patient = identity.patient_name
     if identity.patient_id and identity.patient_id != patient:
@@ -36,10 +46,11 @@ def entry_cells(entry: WorklistEntry) -> list:
     study = " ".join(part for part in (identity.study_date, identity.study_description) if part)
     prediction = analysis.prediction
     if prediction is None:
-        return [patient, study, entry.path.name, None, "", None, f"refused: {analysis.check.reason}"]
-    cause = TARGET_NAMES[most_likely_cause(prediction)] if prediction.pneumonia_positive else "—"
-    status = "pneumonia" if prediction.pneumonia_positive else "no pneumonia"
-    return [patient, study, entry.path.name, round(prediction.p_pneumonia, 3), cause, prediction.six_zone_score, status]
+        return [patient, study, entry.path.name, None, "", "", None, f"refused: {analysis.check.reason}"]
+    cause = TARGET_NAMES[most_likely_cause(prediction)] if pneumonia_call(prediction) == PNEUMONIA_LIKELY else "—"
+    score = None if analysis.severity_withheld else prediction.six_zone_score
+    return [patient, study, entry.path.name, round(prediction.p_pneumonia, 3), cause,
+            covid_category(prediction, analysis.operating_points), score, worklist_status(analysis)]
 
 
 class WorklistPanel(QWidget):
@@ -59,6 +70,8 @@ class WorklistPanel(QWidget):
         header.setDefaultSectionSize(110)
         header.resizeSection(0, 200)
         header.resizeSection(2, 200)
+        header.resizeSection(COVID_COLUMN, 280)
+        self.table.horizontalHeaderItem(COVID_COLUMN).setToolTip(COVID_CAVEAT)
         header.setStretchLastSection(True)
         header.setSortIndicator(-1, Qt.AscendingOrder)  # folder order until a header is clicked
         self.table.setSortingEnabled(True)
