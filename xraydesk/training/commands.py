@@ -46,7 +46,7 @@ def evaluate_main(argv: list[str]) -> int:
     from xraydesk.ai.model import ChestXRayModel
     from xraydesk.training.evaluate import evaluate_split
     from xraydesk.training.external_report import rsna_report
-    from xraydesk.training.heatmap_report import heatmap_report
+    from xraydesk.training.heatmap_report import heatmap_montage, heatmap_report
     from xraydesk.training.input_check_report import input_check_report
     from xraydesk.training.report_files import write_report
 
@@ -57,5 +57,6 @@ def evaluate_main(argv: list[str]) -> int:
     report["external_rsna"] = rsna_report(model)
     out = args.out or REPO_ROOT / "reports" / args.split
     write_report(report, results, model.metadata["operating_points"]["zone"]["threshold"], out)
+    heatmap_montage(model, results.examples, out / "heatmaps.png")
     print((out / "summary.md").read_text())
     return 0

@@ -200,3 +200,39 @@ def heatmap_report(model, examples, data_root=None) -> dict:
             "lung_mass_other_targets": {target: lung_mass_share(gradcams[shipped], examples, data_root, target)
                                         .get("mean_share_in_lungs", float("nan")) for target in TARGETS[1:]},
             "randomisation_sanity": randomisation_sanity(model, layer, method, examples, data_root)}
+
+
+MONTAGE_GROUPS = (
+    ("RSNA lung opacity, AP", lambda e: e.source == "rsna" and e.boxes and e.view == "AP"),
+    ("RSNA lung opacity, PA", lambda e: e.source == "rsna" and e.boxes and e.view == "PA"),
+    ("RSNA normal", lambda e: e.source == "rsna" and e.label == "normal"),
+    ("RALO portable (COVID-19)", lambda e: e.source == "ralo"),
+)
+
+
+def heatmap_montage(model, examples, out: Path, per_group: int = 6, data_root=None) -> None:
+    """The shipped pneumonia map over the first films of each group (boxes outlined): a picture of
+    what the map looks at on AP vs PA films, normal films and portable films with text and lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gradcam = GradCam.from_metadata(model.classifier, model.metadata)
+    figure, axes = plt.subplots(len(MONTAGE_GROUPS), per_group, figsize=(2 * per_group, 2.2 * len(MONTAGE_GROUPS)))
+    for row, (title, belongs) in enumerate(MONTAGE_GROUPS):
+        films = [e for e in examples if belongs(e)][:per_group]
+        inputs = data.model_inputs(films, data_root).astype(np.float32) / 255.0 if films else None
+        for column, axis in enumerate(axes[row]):
+            axis.set_axis_off()
+            if column >= len(films):
+                continue
+            axis.imshow(inputs[column, ..., 0], cmap="gray", vmin=0, vmax=1)
+            axis.imshow(heatmaps(gradcam, inputs[column:column + 1])[0], cmap="turbo", alpha=0.4, vmin=0, vmax=1)
+            for x, y, w, h in scale_boxes(films[column].boxes or (), films[column].image_size):
+                axis.add_patch(matplotlib.patches.Rectangle((x, y), w, h, fill=False, color="white", lw=1))
+        axes[row][0].set_title(title, fontsize=9, loc="left")
+    figure.suptitle(f"{model.version}: pneumonia heatmap ({gradcam.method} on {gradcam.layer_name}), "
+                    "never clipped to the lungs; white: radiologists' boxes", fontsize=10)
+    figure.savefig(out, dpi=90, bbox_inches="tight")
+    plt.close(figure)
