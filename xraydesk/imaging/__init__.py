@@ -3,7 +3,7 @@
 from xraydesk.imaging.display import ImageDisplay, render_default
 from xraydesk.imaging.image import ImageLoadError, Window, XRayImage
 from xraydesk.imaging.loading import MAX_PIXELS, load_image
-from xraydesk.imaging.scanning import ERROR, IMAGE, NON_IMAGE, ScanEntry, scan_paths
+from xraydesk.imaging.scanning import ERROR, IMAGE, NON_IMAGE, OTHER_FILE, ScanEntry, scan_paths
 from xraydesk.imaging.view import ViewState, ViewTransform, fit_transform
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "IMAGE",
     "MAX_PIXELS",
     "NON_IMAGE",
+    "OTHER_FILE",
     "ImageDisplay",
     "ImageLoadError",
     "ScanEntry",
