@@ -60,7 +60,9 @@ def with_heatmaps(mixed_folder, tmp_path_factory):
 
 
 def test_new_columns_come_after_the_old_ones_unchanged():
-    assert COLUMNS == [*COLUMNS_BEFORE_0_3, "flags", "heatmap"]
+    assert COLUMNS == [*COLUMNS_BEFORE_0_3, "flags", "heatmap", "sop_instance_uid", "study_instance_uid",
+                       "series_instance_uid", "patient_id", "study_date", "view_position", "file_bytes",
+                       "file_mtime_ns"]
 
 
 def test_csv_has_the_exact_columns_and_every_status(predicted):
