@@ -32,7 +32,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -190,22 +192,15 @@ def _analyse(model, pending: list[Pending], heatmaps: HeatmapWriter | None) -> l
 
 def predict_rows(model, paths: list[Path], progress: Progress | None = None,
                  heatmaps: HeatmapWriter | None = None):
-    """Yields one CSV row (dict) per image, in the order given."""
-    pending: list[Pending] = []
-    for path in paths:
-        prepared = _prepare(path)
-        if isinstance(prepared, dict):
-            yield prepared
-            progress and progress.advance()
-            continue
-        pending.append(prepared)
-        if len(pending) == BATCH_SIZE:
-            yield from _analyse(model, pending, heatmaps)
-            progress and progress.advance(len(pending))
-            pending = []
-    if pending:
-        yield from _analyse(model, pending, heatmaps)
-        progress and progress.advance(len(pending))
+    """Yields one CSV row (dict) per image, in the order given. The model sees the readable images
+    of each BATCH_SIZE consecutive paths together: fixed by position, so that a cluster worker given
+    a multiple of BATCH_SIZE paths forms the same batches and gives the very same figures."""
+    for start in range(0, len(paths), BATCH_SIZE):
+        prepared = [_prepare(path) for path in paths[start:start + BATCH_SIZE]]
+        pending = [item for item in prepared if isinstance(item, Pending)]
+        analysed = iter(_analyse(model, pending, heatmaps) if pending else [])
+        yield from (next(analysed) if isinstance(item, Pending) else item for item in prepared)
+        progress and progress.advance(len(prepared))
 
 
 def image_paths(arguments: list[str]) -> tuple[list[Path], list[dict], int]:
@@ -218,7 +213,7 @@ def image_paths(arguments: list[str]) -> tuple[list[Path], list[dict], int]:
     return images, errors, sum(entry.kind == NON_IMAGE for entry in entries)
 
 
-def _provenance(model, arguments: list[str], heatmaps: HeatmapWriter | None, interrupted: bool = False) -> dict:
+def _provenance(model, arguments: list[str], heatmaps: bool, interrupted: bool = False) -> dict:
     provenance = {"model": model.version, "created": datetime.datetime.now().isoformat(timespec="seconds"),
                   "inputs": arguments, "operating_points": model.metadata["operating_points"],
                   "notice": "Research use only; not a medical device."}
@@ -368,7 +363,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true", help=(
         "when the CSV exists, keep its complete rows of unchanged files (same path, size and mtime) "
         "and analyse only the inputs it lacks"))
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument("--scheduler", metavar="ADDRESS", help=(
+        "analyse on the Dask distributed cluster whose scheduler is at ADDRESS (e.g. tcp://host:8786); "
+        "the inputs, models and --heatmaps folder must be at the same paths on its workers"))
+    cluster.add_argument("--workers", type=int, metavar="N", help=(
+        "analyse in N worker processes on this machine (a Dask LocalCluster)"))
     return parser
+
+
+@contextmanager
+def _analysis(args, model, progress: Progress):
+    """What turns a list of image paths into rows: this process, or the Dask cluster asked for."""
+    if args.scheduler or args.workers:
+        from xraydesk.ai.cluster import cluster_client, cluster_rows
+
+        with cluster_client(args.scheduler, args.workers) as client:
+            yield lambda paths: cluster_rows(client, paths, args.models, args.heatmaps, progress)
+        return
+    from xraydesk.ai.gradcam import GradCam
+
+    heatmaps = (HeatmapWriter(GradCam.from_metadata(model.classifier, model.metadata), args.heatmaps)
+                if args.heatmaps else None)
+    yield lambda paths: predict_rows(model, paths, progress, heatmaps)
 
 
 def _fail(message: str, code: int) -> int:
@@ -379,7 +396,7 @@ def _fail(message: str, code: int) -> int:
 def predict_main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
 
-    from xraydesk.ai.gradcam import GradCam
+    from xraydesk.ai.cluster import ClusterUnavailableError
     from xraydesk.ai.model import ChestXRayModel, ModelUnavailableError
 
     try:
@@ -397,20 +414,22 @@ def predict_main(argv: list[str]) -> int:
         return _fail(str(error), EXIT_OUTPUT_FAILED)
     if kept:
         print(f"resuming: {len(kept)} rows kept from {args.csv}", file=sys.stderr)
-    heatmaps = None
     progress = Progress(sum(str(path) not in kept for path in images))
+    provenance = partial(_provenance, model, args.paths, bool(args.heatmaps))
     try:
-        if args.heatmaps:
-            heatmaps = HeatmapWriter(GradCam.from_metadata(model.classifier, model.metadata), args.heatmaps)
-        for row in ordered_rows(images, error_rows, kept,
-                                lambda paths: predict_rows(model, paths, progress, heatmaps)):
-            output.write(row)
-        output.commit(_provenance(model, args.paths, heatmaps))
+        with _analysis(args, model, progress) as analyse:
+            for row in ordered_rows(images, error_rows, kept, analyse):
+                output.write(row)
+        output.commit(provenance())
     except KeyboardInterrupt:
         progress.close()
-        output.commit(_provenance(model, args.paths, heatmaps, interrupted=True))
+        output.commit(provenance(interrupted=True))
         return _fail(f"interrupted: the {output.rows} complete rows are in {args.csv}; run again with --resume "
                      "to analyse the rest", EXIT_INTERRUPTED)
+    except (ModelUnavailableError, ClusterUnavailableError) as error:
+        progress.close()
+        output.discard()
+        return _fail(str(error), EXIT_UNUSABLE)
     except OSError as error:
         progress.close()
         output.discard()
