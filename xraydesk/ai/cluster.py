@@ -13,7 +13,7 @@ from pathlib import Path
 from xraydesk.ai.batch import BATCH_SIZE, HeatmapWriter, Progress, predict_rows
 
 # A multiple of BATCH_SIZE, so a worker forms the batches a single process would (same figures).
-CHUNK = 4 * BATCH_SIZE
+CHUNK = 2 * BATCH_SIZE  # a task is ~1 s of work: dask's few ms per task are noise
 CHUNKS_IN_FLIGHT_PER_WORKER = 2  # one running, one queued: workers never wait, memory stays bounded
 
 
