@@ -17,8 +17,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 DATA_DIR = Path(os.environ.get("XRAYDESK_DATA") or REPO_ROOT / ".." / "shared" / "data").resolve()
 
-from xraydesk.ai import cluster  # noqa: E402
-from xraydesk.ai.batch import Progress, predict_rows  # noqa: E402
+from xraydesk.ai import cluster
+from xraydesk.ai.batch import Progress, predict_rows
 
 
 def peak_memory_gb() -> float:
@@ -54,8 +54,8 @@ def main() -> None:
             warm = [client.submit(cluster.analyse_chunk, paths[:16], None, None, pure=False, workers=[address])
                     for address in client.scheduler_info()["workers"]]
             client.gather(warm)
-            on_cluster = rate(cluster.cluster_rows(client, paths, None, None, Progress(len(paths), open(os.devnull, "w"))),
-                              len(paths))
+            with open(os.devnull, "w") as quiet:
+                on_cluster = rate(cluster.cluster_rows(client, paths, None, None, Progress(len(paths), quiet)), len(paths))
             worker_memory = client.run(peak_memory_gb)
     print(f"{len(paths)} shared PNGs, {os.cpu_count()} cores")
     print(f"1 process:               {single:6.1f} images/s, peak memory {single_memory:.2f} GB")

@@ -10,7 +10,12 @@ import zlib
 from pathlib import Path
 
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRLittleEndian,
+    SecondaryCaptureImageStorage,
+    generate_uid,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SIDE = 46340  # 46340² x 2 bytes = 4.29e9, just under the 4 GiB a DICOM element length can state

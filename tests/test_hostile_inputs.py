@@ -11,8 +11,15 @@ import pytest
 from PIL import Image
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
-from xraydesk.imaging import ERROR, IMAGE, ImageLoadError, load_image, render_default, scan_paths
-from xraydesk.imaging import loading
+from xraydesk.imaging import (
+    ERROR,
+    IMAGE,
+    ImageLoadError,
+    load_image,
+    loading,
+    render_default,
+    scan_paths,
+)
 
 
 def scan_within(paths, seconds: float = 30.0) -> dict:

@@ -8,8 +8,15 @@ import pydicom
 import pytest
 from PIL import Image
 
-from xraydesk.ai.batch import (COLUMNS, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE, heatmap_file_name, outcome_row,
-                               predict_main)
+from xraydesk.ai.batch import (
+    COLUMNS,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_UNUSABLE,
+    heatmap_file_name,
+    outcome_row,
+    predict_main,
+)
 from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.lung_check import LungMaskCheck
 from xraydesk.ai.model import FLAGS, Outcome, Prediction, in_band

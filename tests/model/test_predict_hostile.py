@@ -20,8 +20,14 @@ from PIL import Image
 from pydicom.uid import BasicTextSRStorage, DeflatedExplicitVRLittleEndian
 
 from xraydesk.ai import batch
-from xraydesk.ai.batch import (COLUMNS, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_FAILED, EXIT_SOME_FAILED,
-                               predict_main)
+from xraydesk.ai.batch import (
+    COLUMNS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_OUTPUT_FAILED,
+    EXIT_SOME_FAILED,
+    predict_main,
+)
 from xraydesk.imaging import loading
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -163,7 +169,7 @@ def read_only_folder(tmp_path: Path) -> Path:
     if os.geteuid() != 0:
         folder.chmod(0o555)
         return folder
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)]).returncode != 0:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)], check=False).returncode:
         pytest.skip("running as root where a read-only tmpfs cannot be mounted")
     return folder
 
@@ -205,11 +211,15 @@ def test_output_failures_end_in_one_line_and_exit_3_leaving_nothing(where, tmp_p
         assert out.read_text() == "an earlier CSV\n" and not batch.sidecar_path(out).exists()
 
 
+# `xraydesk predict`, with Ctrl+C raising KeyboardInterrupt as in a terminal (a process started in
+# the background may inherit SIGINT ignored).
+PREDICT = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+           "from xraydesk.cli import main; sys.exit(main())")
+
+
 def predict_process(*arguments: str) -> subprocess.Popen:
-    """`xraydesk predict` in its own process, with Ctrl+C acting as in a terminal."""
-    return subprocess.Popen([sys.executable, "-m", "xraydesk", "predict", *arguments], cwd=REPO_ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen([sys.executable, "-c", PREDICT, "predict", *arguments], cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def copies(source: Path, folder: Path, count: int) -> list[Path]:

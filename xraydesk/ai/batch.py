@@ -25,6 +25,7 @@ import argparse
 import csv
 import datetime
 import hashlib
+import io
 import json
 import os
 import re
@@ -317,24 +318,37 @@ def _complete(row: dict) -> bool:
     return None not in row and None not in row.values() and row["status"] in STATUSES
 
 
-def kept_rows(csv_path: Path, model_version: str) -> dict[str, dict]:
-    """The complete rows of an earlier run whose file is unchanged (same path, size and mtime)."""
+def kept_rows(csv_path: Path, model_version: str, images: list[Path]) -> dict[str, str]:
+    """The complete rows of an earlier run for these images whose file is unchanged (same path,
+    size and mtime), as CSV lines by path: a line costs a tenth of a row's dict, and an archive's CSV
+    has a million rows."""
     sidecar = sidecar_path(csv_path)
     if sidecar.exists():
         earlier = json.loads(sidecar.read_text()).get("model")
         if earlier != model_version:
             raise OutputError(f"cannot resume {csv_path}: made by {earlier}, not {model_version}; "
                               "write to a new CSV")
+    wanted = {str(path) for path in images}
     with open(csv_path, newline="", **CSV_ENCODING) as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames != COLUMNS:
             raise OutputError(f"cannot resume {csv_path}: its columns are not this version's; write to a new CSV")
-        return {row["path"]: row for row in reader
-                if _complete(row) and file_fingerprint(Path(row["path"])) == {
+        return {row["path"]: _csv_line(row) for row in reader
+                if row["path"] in wanted and _complete(row) and file_fingerprint(Path(row["path"])) == {
                     "file_bytes": row["file_bytes"], "file_mtime_ns": row["file_mtime_ns"]}}
 
 
-def ordered_rows(images: list[Path], error_rows: list[dict], kept: dict[str, dict],
+def _csv_line(row: dict) -> str:
+    line = io.StringIO()
+    csv.DictWriter(line, fieldnames=COLUMNS).writerow(row)
+    return line.getvalue()
+
+
+def _row_of_line(line: str) -> dict:
+    return next(csv.DictReader([line], fieldnames=COLUMNS))
+
+
+def ordered_rows(images: list[Path], error_rows: list[dict], kept: dict[str, str],
                  analyse: Callable[[list[Path]], Iterator[dict]]) -> Iterator[dict]:
     """The scan's error rows, then one row per image in input order: kept rows as they were, the
     others analysed. Fresh rows get the file's fingerprint."""
@@ -342,7 +356,7 @@ def ordered_rows(images: list[Path], error_rows: list[dict], kept: dict[str, dic
         yield {**row, **file_fingerprint(Path(row["path"]))}
     analysed = analyse([path for path in images if str(path) not in kept])
     for path in images:
-        yield kept[str(path)] if str(path) in kept else {**next(analysed), **file_fingerprint(path)}
+        yield _row_of_line(kept[str(path)]) if str(path) in kept else {**next(analysed), **file_fingerprint(path)}
 
 
 # ---------------------------------------------------------------- the command
@@ -395,8 +409,13 @@ def _fail(message: str, code: int) -> int:
 
 def predict_main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _predict(args)
+    except KeyboardInterrupt:  # while the model loads or the inputs are scanned: no row yet
+        return _fail(f"interrupted before any row was written; {args.csv} is unchanged", EXIT_INTERRUPTED)
 
-    from xraydesk.ai.cluster import ClusterUnavailableError
+
+def _predict(args) -> int:
     from xraydesk.ai.model import ChestXRayModel, ModelUnavailableError
 
     try:
@@ -408,17 +427,26 @@ def predict_main(argv: list[str]) -> int:
         print(f"skipped {skipped} non-image DICOM objects (DICOMDIR, reports, presentation states)", file=sys.stderr)
     try:
         check_output(args.csv, args.paths, args.heatmaps)
-        kept = kept_rows(args.csv, model.version) if args.resume and args.csv.exists() else {}
+        kept = kept_rows(args.csv, model.version, images) if args.resume and args.csv.exists() else {}
         output = OutputFiles(args.csv)
     except (OutputError, OSError) as error:
         return _fail(str(error), EXIT_OUTPUT_FAILED)
     if kept:
         print(f"resuming: {len(kept)} rows kept from {args.csv}", file=sys.stderr)
     progress = Progress(sum(str(path) not in kept for path in images))
+    return _write_rows(args, model, output, progress, lambda analyse: ordered_rows(images, error_rows, kept, analyse))
+
+
+def _write_rows(args, model, output: OutputFiles, progress: Progress, rows_of) -> int:
+    """Writes `rows_of(analyse)` (analyse: this process's or the cluster's) and commits the output;
+    an interruption keeps the rows done, any other failure leaves everything as it was."""
+    from xraydesk.ai.cluster import ClusterUnavailableError
+    from xraydesk.ai.model import ModelUnavailableError
+
     provenance = partial(_provenance, model, args.paths, bool(args.heatmaps))
     try:
         with _analysis(args, model, progress) as analyse:
-            for row in ordered_rows(images, error_rows, kept, analyse):
+            for row in rows_of(analyse):
                 output.write(row)
         output.commit(provenance())
     except KeyboardInterrupt:

@@ -3,7 +3,14 @@
 from xraydesk.imaging.display import ImageDisplay, render_default
 from xraydesk.imaging.image import ImageLoadError, Window, XRayImage, failure_reason
 from xraydesk.imaging.loading import MAX_PIXELS, load_image
-from xraydesk.imaging.scanning import ERROR, IMAGE, NON_IMAGE, OTHER_FILE, ScanEntry, scan_paths
+from xraydesk.imaging.scanning import (
+    ERROR,
+    IMAGE,
+    NON_IMAGE,
+    OTHER_FILE,
+    ScanEntry,
+    scan_paths,
+)
 from xraydesk.imaging.view import ViewState, ViewTransform, fit_transform
 
 __all__ = [
