@@ -56,10 +56,11 @@ def test_an_unexpected_thumbnail_failure_is_shown_and_the_next_images_get_theirs
     qtbot.waitUntil(window.workers.is_idle, timeout=WAIT_MS)
 
 
-def test_link_loops_fifos_and_bad_rescale_values_are_listed_and_linked_folders_scanned(qtbot, window, tmp_path,
-                                                                                      make_dicom):
+def test_link_loops_fifos_bad_rescale_values_and_odd_names_neither_stop_nor_crash_the_app(qtbot, window, tmp_path,
+                                                                                          make_dicom):
     scanned = tmp_path / "scanned"
-    gray_pngs(scanned, ["own.png"])
+    odd = os.fsdecode(b"bad\xff.png")  # not UTF-8
+    gray_pngs(scanned, ["own.png", odd])
     gray_pngs(tmp_path / "elsewhere", ["linked.png"])
     (scanned / "link").symlink_to(tmp_path / "elsewhere")
     (scanned / "self.dcm").symlink_to(scanned / "self.dcm")
@@ -70,6 +71,7 @@ def test_link_loops_fifos_and_bad_rescale_values_are_listed_and_linked_folders_s
     nan_path = scanned / "nan.dcm"
     qtbot.waitUntil(lambda: window.browser._image_items[nan_path].text(1) != "DICOM", timeout=WAIT_MS)
     assert window.browser._image_items[nan_path].text(1).startswith("invalid rescale values")
-    assert {path.name for path in window.browser.image_paths()} == {"own.png", "linked.png", "nan.dcm"}
+    assert {path.name for path in window.browser.image_paths()} == {"own.png", odd, "linked.png", "nan.dcm"}
+    qtbot.waitUntil(lambda: not window.browser._image_items[scanned / odd].icon(0).isNull(), timeout=WAIT_MS)
     assert window.browser.skipped_count() == 2  # the link loop and the FIFO
     qtbot.waitUntil(window.workers.is_idle, timeout=WAIT_MS)
