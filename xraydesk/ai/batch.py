@@ -265,7 +265,7 @@ def _readable_mode() -> int:
 def _temporary_beside(target: Path):
     """A new text file in the target's folder (a unique name: concurrent runs never share it)."""
     try:
-        descriptor, name = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".part")
+        descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     except OSError as error:
         raise OutputError(f"cannot write in {target.parent} ({error.strerror})") from error
     os.fchmod(descriptor, _readable_mode())

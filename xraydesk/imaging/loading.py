@@ -84,9 +84,8 @@ NOT_REGULAR = {stat.S_ISFIFO: "a named pipe (FIFO)", stat.S_ISCHR: "a character 
                stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
 
 
-def check_regular_file(path: Path) -> int:
-    """The size of the file at `path` (links followed); ImageLoadError unless it is a regular file
-    within MAX_FILE_BYTES. Checked before opening: opening a FIFO blocks, and /dev/zero never ends."""
+def check_regular_file(path: Path) -> None:
+    """ImageLoadError unless `path` is (or links to) a regular file within MAX_FILE_BYTES. Checked before opening: opening a FIFO blocks, and /dev/zero never ends."""
     try:
         status = os.stat(path)
     except FileNotFoundError as exc:
@@ -102,7 +101,6 @@ def check_regular_file(path: Path) -> int:
     if status.st_size > MAX_FILE_BYTES:
         raise ImageLoadError(path, f"file too large ({status.st_size / 2**20:,.0f} MiB; "
                                    f"the limit is {MAX_FILE_BYTES // 2**20:,} MiB)")
-    return status.st_size
 
 
 def _check_size(path: Path, rows: int, columns: int) -> None:
