@@ -85,7 +85,8 @@ NOT_REGULAR = {stat.S_ISFIFO: "a named pipe (FIFO)", stat.S_ISCHR: "a character 
 
 
 def check_regular_file(path: Path) -> None:
-    """ImageLoadError unless `path` is (or links to) a regular file within MAX_FILE_BYTES. Checked before opening: opening a FIFO blocks, and /dev/zero never ends."""
+    """ImageLoadError unless `path` is (or links to) a regular file within MAX_FILE_BYTES. Checked
+    before opening: opening a FIFO blocks, and /dev/zero never ends."""
     try:
         status = os.stat(path)
     except FileNotFoundError as exc:
