@@ -58,10 +58,16 @@ def test_an_existing_cluster_gives_the_single_process_csv(archive, single_proces
     assert sorted(models_loaded.values()) == [1, 1]  # each worker loaded the model, once
 
 
-def test_workers_option_starts_a_local_cluster_with_the_same_csv(archive, single_process, small_chunks, tmp_path):
-    out = tmp_path / "out.csv"
-    assert predict_main([str(archive), "--csv", str(out), "--workers", "2"]) == EXIT_SOME_FAILED
-    assert rows_without_timing(out) == single_process
+def test_workers_option_starts_a_local_cluster_with_the_same_csv_and_heatmaps(archive, small_chunks, tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative --heatmaps folders, as a user types them
+    assert predict_main([str(archive), "--csv", "single.csv", "--heatmaps", "maps"]) == EXIT_SOME_FAILED
+    assert predict_main([str(archive), "--csv", "cluster.csv", "--heatmaps", "maps",
+                         "--workers", "2"]) == EXIT_SOME_FAILED
+    rows = rows_without_timing(tmp_path / "cluster.csv")
+    assert rows == rows_without_timing(tmp_path / "single.csv")
+    assert all(row["heatmap"].startswith("maps/") == (row["status"] == "ok") for row in rows)
+    assert sum(row["status"] == "ok" for row in rows) > 16
 
 
 def test_an_unreachable_scheduler_is_exit_2_and_leaves_nothing(archive, tmp_path, capsys):

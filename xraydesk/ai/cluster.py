@@ -62,7 +62,7 @@ def _absolute(path: Path | None) -> Path | None:
 def cluster_rows(client, paths: list[Path], models: Path | None, heatmaps: Path | None,
                  progress: Progress) -> Iterator[dict]:
     """One row per path, in the order given. Paths go out absolute (a worker's working folder is
-    its own) and each row gets its path back as given, as a single process writes it."""
+    its own)."""
     chunks = (paths[start:start + CHUNK] for start in range(0, len(paths), CHUNK))
 
     def submit(chunk: list[Path]):
@@ -76,4 +76,11 @@ def cluster_rows(client, paths: list[Path], models: Path | None, heatmaps: Path 
         rows = future.result()
         pending.extend(submit(chunk) for chunk in islice(chunks, 1))
         progress.advance(len(rows))
-        yield from ({**row, "path": str(path)} for path, row in zip(chunk, rows))
+        yield from (_as_given(row, path, heatmaps) for path, row in zip(chunk, rows))
+
+
+def _as_given(row: dict, path: Path, heatmaps: Path | None) -> dict:
+    """A worker's row with the paths a single process would write: the input's and the heatmap's
+    as the command line gave their folders (the worker saw them absolute)."""
+    heatmap = {"heatmap": str(heatmaps / Path(row["heatmap"]).name)} if row.get("heatmap") else {}
+    return {**row, "path": str(path), **heatmap}
