@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 from pydicom.uid import BasicTextSRStorage, GrayscaleSoftcopyPresentationStateStorage
 
-from xraydesk.imaging import ERROR, IMAGE, NON_IMAGE, scan_paths
+from xraydesk.imaging import ERROR, IMAGE, NON_IMAGE, OTHER_FILE, scan_paths
 
 
 def test_scan_of_shared_data_finds_every_image_and_explains_skips(dicom_dir):
@@ -20,7 +20,7 @@ def test_scan_of_shared_data_finds_every_image_and_explains_skips(dicom_dir):
     assert by_name["barre/CR-MONO1-10-chest"].kind == IMAGE
     assert by_name["dicomdir/DICOMDIR"].reason == "DICOMDIR (index of 31 files)"
     assert by_name["dicomdir/DICOMDIR-nopatient"].kind == ERROR
-    assert by_name["rsna/boxes.csv"].kind == NON_IMAGE
+    assert by_name["rsna/boxes.csv"].kind == OTHER_FILE
 
 
 def test_images_come_grouped_by_patient_study_series_in_instance_order(dicom_dir):
@@ -83,7 +83,7 @@ def test_bad_files_are_reported_with_reasons_and_do_not_stop_the_scan(make_dicom
     assert entries["plain.png"].kind == IMAGE and entries["plain.png"].source_format == "PNG"
     assert (entries["empty.dcm"].kind, entries["empty.dcm"].reason) == (ERROR, "file is empty (0 bytes)")
     assert (entries["fake.dcm"].kind, entries["fake.dcm"].reason) == (ERROR, "not a DICOM, PNG or JPEG file")
-    assert entries["notes.txt"].kind == NON_IMAGE
+    assert entries["notes.txt"].kind == OTHER_FILE
     assert (entries["missing"].kind, entries["missing"].reason) == (ERROR, "file or folder not found")
 
 

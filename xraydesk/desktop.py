@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-# The project installs editable (scripts/setup.sh), so resources/ stays beside the package.
-RESOURCES_DIR = Path(__file__).resolve().parents[1] / "resources"
+from xraydesk.package_data import data_folder
+
+RESOURCES_DIR = data_folder("resources")
 DESKTOP_FILE = RESOURCES_DIR / "xraydesk.desktop"
 ICON_FILE = RESOURCES_DIR / "xraydesk.svg"
 STYLE_SHEET = RESOURCES_DIR / "style.qss"

@@ -8,8 +8,15 @@ import pydicom
 import pytest
 from PIL import Image
 
-from xraydesk.ai.batch import (COLUMNS, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE, heatmap_file_name, outcome_row,
-                               predict_main)
+from xraydesk.ai.batch import (
+    COLUMNS,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_UNUSABLE,
+    heatmap_file_name,
+    outcome_row,
+    predict_main,
+)
 from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.lung_check import LungMaskCheck
 from xraydesk.ai.model import FLAGS, Outcome, Prediction, in_band
@@ -60,7 +67,9 @@ def with_heatmaps(mixed_folder, tmp_path_factory):
 
 
 def test_new_columns_come_after_the_old_ones_unchanged():
-    assert COLUMNS == [*COLUMNS_BEFORE_0_3, "flags", "heatmap"]
+    assert COLUMNS == [*COLUMNS_BEFORE_0_3, "flags", "heatmap", "sop_instance_uid", "study_instance_uid",
+                       "series_instance_uid", "patient_id", "study_date", "view_position", "file_bytes",
+                       "file_mtime_ns"]
 
 
 def test_csv_has_the_exact_columns_and_every_status(predicted):

@@ -13,13 +13,23 @@ import numpy as np
 
 from xraydesk.ai import gate, severity
 from xraydesk.ai.lung_check import PLAUSIBLE, LungMaskCheck, check_lung_mask
-from xraydesk.ai.outputs import (AUTOENCODER_FILE, CAUSE_OUTPUT, CLASSIFIER_FILE, EMBEDDING_LAYER,
-                                 GATE_STATS_FILE, LUNG_SCORE_MAX, LUNGS_FILE, METADATA_FILE, PNEUMONIA_OUTPUT,
-                                 SEVERITY_FILE)
+from xraydesk.ai.outputs import (
+    AUTOENCODER_FILE,
+    CAUSE_OUTPUT,
+    CLASSIFIER_FILE,
+    EMBEDDING_LAYER,
+    GATE_STATS_FILE,
+    LUNG_SCORE_MAX,
+    LUNGS_FILE,
+    METADATA_FILE,
+    PNEUMONIA_OUTPUT,
+    SEVERITY_FILE,
+)
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE, to_model_input
 from xraydesk.ai.zones import lung_mask
+from xraydesk.package_data import data_folder
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
+DEFAULT_MODEL_DIR = data_folder("models")
 AUTOENCODER_POOL = 4  # the autoencoder reconstructs a 56x56 thumbnail of the 224x224 input
 
 

@@ -1,9 +1,16 @@
 """Loading images and the pixel pipeline, without Qt (the UI imports this, never the reverse)."""
 
 from xraydesk.imaging.display import ImageDisplay, render_default
-from xraydesk.imaging.image import ImageLoadError, Window, XRayImage
+from xraydesk.imaging.image import ImageLoadError, Window, XRayImage, failure_reason
 from xraydesk.imaging.loading import MAX_PIXELS, load_image
-from xraydesk.imaging.scanning import ERROR, IMAGE, NON_IMAGE, ScanEntry, scan_paths
+from xraydesk.imaging.scanning import (
+    ERROR,
+    IMAGE,
+    NON_IMAGE,
+    OTHER_FILE,
+    ScanEntry,
+    scan_paths,
+)
 from xraydesk.imaging.view import ViewState, ViewTransform, fit_transform
 
 __all__ = [
@@ -11,6 +18,7 @@ __all__ = [
     "IMAGE",
     "MAX_PIXELS",
     "NON_IMAGE",
+    "OTHER_FILE",
     "ImageDisplay",
     "ImageLoadError",
     "ScanEntry",
@@ -18,6 +26,7 @@ __all__ = [
     "ViewTransform",
     "Window",
     "XRayImage",
+    "failure_reason",
     "fit_transform",
     "load_image",
     "render_default",

@@ -47,17 +47,23 @@ class ImageDisplay:
     # ------------------------------------------------------------ windows
 
     def default_window(self) -> Window:
-        """What the viewer shows first: the header's VOI, else 8-bit data as stored, else auto."""
+        """What the viewer shows first: the header's VOI; else a PNG/JPEG as stored, scaled from the
+        bit depth its values use to 8 bits (the same pixels at 8 or 16 bits look, and reach the model,
+        alike); else 8-bit DICOM as stored; else auto."""
         if self.image.header_windows:
             return self.image.header_windows[0]
+        if self.image.source_format != "DICOM":
+            return self.stored_window(max(8, int(self.maximum).bit_length()))
         if self.image.bits_stored <= 8:
-            return self.identity_window()
+            return self.stored_window(8)
         return self.auto_window()
 
     @staticmethod
-    def identity_window() -> Window:
-        # LINEAR_EXACT with center 127.5 and width 255 maps 0..255 onto itself.
-        return Window(127.5, 255.0, "LINEAR_EXACT", "As stored")
+    def stored_window(bits: int) -> Window:
+        """0 .. 2**bits - 1 onto 0..255: LINEAR_EXACT with center (2**bits - 1) / 2 and width
+        2**bits - 1 maps 0..255 onto itself at 8 bits."""
+        top = 2.0**bits - 1
+        return Window(top / 2, top, "LINEAR_EXACT", "As stored")
 
     def auto_window(self) -> Window:
         return self._percentile_window(AUTO_PERCENTILES, "Auto")

@@ -16,6 +16,11 @@ class ImageLoadError(Exception):
         super().__init__(f"{self.path.name}: {reason}")
 
 
+def failure_reason(error: Exception) -> str:
+    """Why an image could not be used: the loader's reason, or an unforeseen error's type and words."""
+    return error.reason if isinstance(error, ImageLoadError) else f"{type(error).__name__}: {error}"
+
+
 @dataclass(frozen=True)
 class Window:
     """A VOI transform in modality units. With `voi_lut_index` set, the header's VOI LUT

@@ -1,7 +1,12 @@
 """Opening PNG, JPEG and DICOM files into `XRayImage` (no Qt). Files are only ever read."""
 
+import errno
+import io
+import os
+import stat
 import threading
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +14,12 @@ import pydicom
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_file_meta_info
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder
 from pydicom.uid import (
     UID,
+    DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
@@ -25,10 +32,18 @@ from xraydesk.imaging.image import ImageLoadError, Window, XRayImage
 # 8192 x 8192: far above any radiograph (a 43x43 cm detector at 0.1 mm is 4300 x 4300), low enough
 # that a float32 copy (256 MB) still fits in memory.
 MAX_PIXELS = 8192 * 8192
+# A file is read whole by the decoders: refuse one far above the largest image the limit above lets
+# through (128 MiB at 16 bits a pixel) before reading it.
+MAX_FILE_BYTES = 2**30
+# A deflated DICOM data set is inflated up to this size (the largest image at 32 bits a pixel), so
+# that a small file inflating to gigabytes (a zip bomb) is refused instead of filling the memory.
+MAX_INFLATED_BYTES = 4 * MAX_PIXELS
+INFLATE_STEP = 2**20
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SIGNATURE = b"\xff\xd8\xff"
 DICOM_EXTENSIONS = {".dcm", ".dicom", ".dic", ""}
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg"}
 
 # warnings.catch_warnings swaps process-wide state; images load in several threads at once.
 _WARNINGS_LOCK = threading.Lock()
@@ -54,18 +69,39 @@ def load_image(path: str | Path) -> XRayImage:
 
 
 def _read_signature(path: Path) -> bytes:
+    check_regular_file(path)
     try:
-        if path.is_dir():
-            raise ImageLoadError(path, "is a folder, not a file")
         with path.open("rb") as stream:
             signature = stream.read(8)
-    except FileNotFoundError as exc:
-        raise ImageLoadError(path, "file not found") from exc
     except PermissionError as exc:
         raise ImageLoadError(path, "permission denied (file is not readable)") from exc
     if not signature:
         raise ImageLoadError(path, "file is empty (0 bytes)")
     return signature
+
+
+NOT_REGULAR = {stat.S_ISFIFO: "a named pipe (FIFO)", stat.S_ISCHR: "a character device",
+               stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
+
+
+def check_regular_file(path: Path) -> None:
+    """ImageLoadError unless `path` is (or links to) a regular file within MAX_FILE_BYTES. Checked
+    before opening: opening a FIFO blocks, and /dev/zero never ends."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError as exc:
+        raise ImageLoadError(path, "broken symbolic link" if path.is_symlink() else "file not found") from exc
+    except OSError as exc:
+        reason = "symbolic link loop" if exc.errno == errno.ELOOP else f"cannot read file ({exc.strerror})"
+        raise ImageLoadError(path, reason) from exc
+    if stat.S_ISDIR(status.st_mode):
+        raise ImageLoadError(path, "is a folder, not a file")
+    if not stat.S_ISREG(status.st_mode):
+        kind = next((name for test, name in NOT_REGULAR.items() if test(status.st_mode)), "a special file")
+        raise ImageLoadError(path, f"not a regular file ({kind}); only regular files are read")
+    if status.st_size > MAX_FILE_BYTES:
+        raise ImageLoadError(path, f"file too large ({status.st_size / 2**20:,.0f} MiB; "
+                                   f"the limit is {MAX_FILE_BYTES // 2**20:,} MiB)")
 
 
 def _check_size(path: Path, rows: int, columns: int) -> None:
@@ -162,11 +198,47 @@ def _read_complete(path: Path, **read_options) -> Dataset:
     """dcmread, except that a file ending inside an element (pydicom only warns) is an error."""
     with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        dataset = pydicom.dcmread(path, **read_options)
+        dataset = _dcmread_bounded(path, **read_options)
     for warning in caught:
         if "End of file reached" in str(warning.message):
             raise ImageLoadError(path, f"file is truncated ({warning.message})")
     return dataset
+
+
+def _dcmread_bounded(path: Path, **read_options) -> Dataset:
+    """dcmread, but a deflated data set is inflated here with a cap: pydicom inflates it whole."""
+    try:
+        meta = read_file_meta_info(path)
+    except Exception:  # no file meta: nothing says it is deflated; dcmread reports what is wrong
+        return pydicom.dcmread(path, **read_options)
+    if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+        return pydicom.dcmread(path, **read_options)
+    if "FileMetaInformationGroupLength" not in meta:
+        raise ImageLoadError(path, "deflated DICOM file without File Meta Information Group Length")
+    # The data set starts after the preamble, "DICM" and the meta group (its length element is 12 bytes).
+    inflated = _inflate(path, 128 + 4 + 12 + int(meta.FileMetaInformationGroupLength))
+    dataset = pydicom.dcmread(inflated, **{**read_options, "force": True})
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset.file_meta = meta
+    return dataset
+
+
+def _inflate(path: Path, start: int) -> io.BytesIO:
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    inflated = io.BytesIO()
+    with path.open("rb") as stream:
+        stream.seek(start)
+        # After the end of the stream, zlib leaves any padding byte in unconsumed_tail for ever.
+        while not inflater.eof and (compressed := stream.read(INFLATE_STEP)):
+            while compressed and not inflater.eof:
+                inflated.write(inflater.decompress(compressed, INFLATE_STEP))
+                if inflated.tell() > MAX_INFLATED_BYTES:
+                    raise ImageLoadError(path, f"deflated data set inflates beyond {MAX_INFLATED_BYTES // 2**20:,} "
+                                               "MiB (a decompression bomb?); refused")
+                compressed = inflater.unconsumed_tail
+    inflated.write(inflater.flush())
+    inflated.seek(0)
+    return inflated
 
 
 def _has_dicom_content(dataset: Dataset) -> bool:
@@ -198,9 +270,14 @@ def _load_dicom(path: Path) -> XRayImage:
     except Exception as exc:
         raise ImageLoadError(path, f"pixel data is truncated or corrupt ({exc})") from exc
     pixels, is_color = _dicom_gray_pixels(stored, dataset, notices)
+    with np.errstate(over="ignore", invalid="ignore"):
+        pixels = np.ascontiguousarray(pixels, dtype=np.float32)
+    if not np.isfinite(pixels).all():
+        raise ImageLoadError(path, "invalid rescale values: the Modality LUT (Rescale Slope / Intercept) gives "
+                                   "pixel values that are not finite numbers")
     return XRayImage(
         path=path,
-        pixels=np.ascontiguousarray(pixels, dtype=np.float32),
+        pixels=pixels,
         source_format="DICOM",
         bits_stored=int(dataset.get("BitsStored") or stored.dtype.itemsize * 8),
         modality=str(dataset.get("Modality", "")),

@@ -14,15 +14,18 @@ from pydicom.uid import MediaStorageDirectoryStorage
 from xraydesk.imaging.image import ImageLoadError
 from xraydesk.imaging.loading import (
     DICOM_EXTENSIONS,
+    IMAGE_EXTENSIONS,
     JPEG_SIGNATURE,
     PNG_SIGNATURE,
+    check_regular_file,
     describe_non_image,
     optional_int,
     read_dicom,
 )
 
 IMAGE = "image"
-NON_IMAGE = "non_image"
+NON_IMAGE = "non_image"  # a DICOM object without pixels: a DICOMDIR, a report, a presentation state
+OTHER_FILE = "other_file"  # neither DICOM, PNG nor JPEG, and not named like one (notes, spreadsheets)
 ERROR = "error"
 
 HEADER_TAGS = [
@@ -35,8 +38,8 @@ HEADER_TAGS = [
 @dataclass(frozen=True)
 class ScanEntry:
     path: Path
-    kind: str  # IMAGE, NON_IMAGE or ERROR
-    reason: str = ""  # why a NON_IMAGE or ERROR entry was skipped
+    kind: str  # IMAGE, NON_IMAGE, OTHER_FILE or ERROR
+    reason: str = ""  # why a NON_IMAGE, OTHER_FILE or ERROR entry was skipped
     source_format: str = ""  # "DICOM", "PNG" or "JPEG" for images
     patient_name: str = ""
     patient_id: str = ""
@@ -80,7 +83,7 @@ class _Scan:
         self.on_entry = on_entry
         self.should_stop = should_stop or (lambda: False)
         self.entries: list[ScanEntry] = []
-        self.seen: set[Path] = set()
+        self.seen: set[str] = set()  # real paths of the files and folders visited
 
     def add(self, entry: ScanEntry) -> None:
         self.entries.append(entry)
@@ -92,16 +95,22 @@ class _Scan:
             return
         if path.is_dir():
             self.walk(path)
-        elif not path.exists():
+        elif not path.exists() and not path.is_symlink():
             self.add(ScanEntry(path, ERROR, "file or folder not found"))
         else:
             self.visit_file(path)
 
     def walk(self, folder: Path) -> None:
+        """Linked folders are followed; a folder reached twice (a link loop, two links to one
+        folder) is walked once."""
+
         def report_unreadable(error: OSError) -> None:
             self.add(ScanEntry(Path(error.filename or folder), ERROR, f"cannot read folder ({error.strerror})"))
 
-        for root, folders, files in os.walk(folder, onerror=report_unreadable):
+        for root, folders, files in os.walk(folder, onerror=report_unreadable, followlinks=True):
+            if not self.first_visit(root):
+                folders[:] = []
+                continue
             folders[:] = sorted(name for name in folders if not name.startswith("."))
             for name in sorted(files):
                 if self.should_stop():
@@ -109,11 +118,17 @@ class _Scan:
                 if not name.startswith("."):
                     self.visit_file(Path(root) / name)
 
+    def first_visit(self, path: str | Path) -> bool:
+        # realpath, unlike Path.resolve, does not raise on a link loop: the loop is reported when read.
+        real = os.path.realpath(path)
+        if real in self.seen:
+            return False
+        self.seen.add(real)
+        return True
+
     def visit_file(self, path: Path) -> None:
-        resolved = path.resolve()
-        if resolved in self.seen:
+        if not self.first_visit(path):
             return
-        self.seen.add(resolved)
         entry, referenced = _scan_file(path)
         self.add(entry)
         for referenced_path in referenced:
@@ -136,8 +151,11 @@ def scan_paths(
 def _scan_file(path: Path) -> tuple[ScanEntry, list[Path]]:
     """The entry for one file, and the files it references (a DICOMDIR's)."""
     try:
+        check_regular_file(path)
         with path.open("rb") as stream:
             signature = stream.read(8)
+    except ImageLoadError as error:
+        return ScanEntry(path, ERROR, error.reason), []
     except OSError as exc:
         return ScanEntry(path, ERROR, f"cannot read file ({exc.strerror})"), []
     if not signature:
@@ -161,8 +179,8 @@ def _scan_dicom(path: Path) -> tuple[ScanEntry, list[Path]]:
         dataset, _ = read_dicom(path, stop_before_pixels=True, specific_tags=HEADER_TAGS)
     except ImageLoadError as error:
         # Unknown files beside the images (notes, spreadsheets) are skipped quietly; a file
-        # named like DICOM that is not is an error worth reporting.
-        kind = ERROR if path.suffix.lower() in DICOM_EXTENSIONS else NON_IMAGE
+        # named like an image that is none is an error worth reporting.
+        kind = ERROR if path.suffix.lower() in DICOM_EXTENSIONS | IMAGE_EXTENSIONS else OTHER_FILE
         return ScanEntry(path, kind, error.reason), []
     except Exception as exc:
         return ScanEntry(path, ERROR, f"unreadable DICOM header ({exc})"), []

@@ -10,7 +10,7 @@ from PyQt5.QtCore import QSize, Qt, pyqtSignal
 from PyQt5.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
 from PyQt5.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
 
-from xraydesk.imaging import IMAGE, ScanEntry
+from xraydesk.imaging import ERROR, IMAGE, ScanEntry
 from xraydesk.ui.canvas import format_study_date
 
 SORT_KEY_ROLE = Qt.UserRole
@@ -122,7 +122,7 @@ class StudyBrowser(QTreeWidget):
         item = QTreeWidgetItem([entry.path.name, entry.reason])
         item.setToolTip(0, str(entry.path))
         item.setToolTip(1, entry.reason)
-        if entry.kind != "non_image":
+        if entry.kind == ERROR:
             item.setForeground(1, QBrush(ERROR_COLOR))
         self._skipped_item.addChild(item)
         self._skipped_reasons[entry.reason] += 1

@@ -31,10 +31,10 @@ from xraydesk import RESEARCH_USE_NOTICE, __version__
 from xraydesk.ai.analysis import Analyser, ImageAnalysis
 from xraydesk.imaging import (
     IMAGE,
-    ImageLoadError,
     ScanEntry,
     ViewState,
     XRayImage,
+    failure_reason,
     load_image,
     render_default,
     scan_paths,
@@ -73,7 +73,8 @@ def make_thumbnail(image: XRayImage) -> np.ndarray:
 
 
 def thumbnail_task(paths: list[Path]):
-    """Decodes each image for its thumbnail; reports (path, thumbnail, image) or (path, error, None)."""
+    """Decodes each image for its thumbnail; reports (path, thumbnail, image) or (path, reason, None).
+    Any failure is one image's: the next ones still get theirs."""
 
     def run(report, should_stop):
         for path in paths:
@@ -82,8 +83,8 @@ def thumbnail_task(paths: list[Path]):
             try:
                 image = load_image(path)
                 report((path, make_thumbnail(image), image))
-            except ImageLoadError as error:
-                report((path, error, None))
+            except Exception as error:  # shown beside the image in the browser
+                report((path, failure_reason(error), None))
 
     return run
 
@@ -324,18 +325,19 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(bool(paths))
         worker = Worker(thumbnail_task(paths))
         worker.yielded.connect(lambda result: self._on_thumbnail(worker, result))
+        worker.errored.connect(lambda error: self._set_status(f"Thumbnails stopped: {failure_reason(error)}"))
         worker.finished.connect(lambda: self.progress.setVisible(False) if worker is self._thumbnail_worker else None)
         self._thumbnail_worker = self.workers.start(worker)
 
     def _on_thumbnail(self, worker: Worker, result) -> None:
         if worker is not self._thumbnail_worker:
             return
-        path, thumbnail_or_error, image = result
+        path, thumbnail_or_reason, image = result
         self.progress.setValue(self.progress.value() + 1)
         if image is None:
-            self.browser.set_error(path, thumbnail_or_error.reason)
+            self.browser.set_error(path, thumbnail_or_reason)
             return
-        self.browser.set_thumbnail(path, thumbnail_or_error)
+        self.browser.set_thumbnail(path, thumbnail_or_reason)
         self._cache(image)
         if path == self._wanted_path and self.canvas.image is None:
             self._show_image(image)
