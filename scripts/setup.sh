@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up XRayDesk on a fresh Debian/Ubuntu machine: Qt's system libraries, then a virtual
 # environment in .venv with the package installed (editable, so models/ is found beside it).
-# Usage: bash scripts/setup.sh [--test]   (--test adds Xvfb, PDF tools and the test extras)
+# Usage: bash scripts/setup.sh [--test]   (--test adds Xvfb, PDF tools, the test extras and the Dask
+# cluster extra the batch tests use)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 QT_LIBS="libgl1 libglib2.0-0 libfontconfig1 libfreetype6 fonts-dejavu-core libegl1 libdbus-1-3
@@ -13,7 +14,7 @@ packages="$QT_LIBS"
 extras=""
 if [ "${1:-}" = "--test" ]; then
   packages="$packages $TEST_TOOLS"
-  extras="[test]"
+  extras="[test,cluster]"
 fi
 if command -v apt-get >/dev/null; then
   SUDO=""
