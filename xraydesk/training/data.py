@@ -64,7 +64,8 @@ def _float_or_none(text: str) -> float | None:
     return float(text) if text else None
 
 
-def _severity_by_image(cxr_root: Path) -> dict[str, dict[str, str]]:
+def severity_by_image(cxr_root: Path) -> dict[str, dict[str, str]]:
+    """severity.csv's rows by image (every reading, both RALO readers included)."""
     with open(cxr_root / "severity.csv", newline="") as handle:
         return {row["image"]: row for row in csv.DictReader(handle)}
 
@@ -106,7 +107,7 @@ def _boxes_by_image(cxr_root: Path) -> dict[str, list[tuple[float, float, float,
 
 def load_examples(data_root: Path | str | None = None) -> list[Example]:
     cxr_root = Path(data_root or default_data_root()) / "cxr"
-    severity = _severity_by_image(cxr_root)
+    severity = severity_by_image(cxr_root)
     boxes = _boxes_by_image(cxr_root)
     examples = []
     with open(cxr_root / "labels.csv", newline="") as handle:

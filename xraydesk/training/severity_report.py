@@ -7,7 +7,6 @@ comes with no zone (one evidence base should make that rare).
 The readings are read here from `severity.csv`, keyed by image, so that the report does not depend on
 how training chooses its targets."""
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 
 from xraydesk.ai import outputs
 from xraydesk.training import metrics
-from xraydesk.training.data import default_data_root
+from xraydesk.training.data import default_data_root, severity_by_image
 
 READERS = ("reader_1", "reader_2")
 LUNGS = ("right", "left")  # the patient's, as the model's per-lung outputs
@@ -41,8 +40,7 @@ def _number(text: str) -> float:
 
 
 def read_readings(examples, data_root=None) -> Readings:
-    with open(Path(data_root or default_data_root()) / "cxr" / "severity.csv", newline="") as handle:
-        rows = {row["image"]: row for row in csv.DictReader(handle)}
+    rows = severity_by_image(Path(data_root or default_data_root()) / "cxr")
     found = [rows.get(e.image, {}) for e in examples]
     ralo = {score: np.array([[[_number(row.get(f"ralo_r{reader}_{lung}_{word}", "")) for lung in LUNGS]
                               for reader in (1, 2)] for row in found]).reshape(len(found), 2, 2)
