@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from ui_helpers import WAIT_MS, open_and_wait
 
-from xraydesk.ui import main_window as main_window_module
+from xraydesk.imaging import session as session_module
 from xraydesk.ui.main_window import MainWindow
 
 
@@ -40,14 +40,14 @@ def thumbnails_done(window, paths) -> bool:
 def test_an_unexpected_thumbnail_failure_is_shown_and_the_next_images_get_theirs(qtbot, window, tmp_path,
                                                                                  monkeypatch):
     paths = gray_pngs(tmp_path, ["a.png", "b.png", "c.png"])
-    real_make_thumbnail = main_window_module.make_thumbnail
+    real_make_thumbnail = session_module.make_thumbnail
 
-    def failing_for_a(image):
-        if image.path.name == "a.png":
+    def failing_for_a(display):
+        if display.image.path.name == "a.png":
             raise ValueError("cannot convert float NaN to integer")
-        return real_make_thumbnail(image)
+        return real_make_thumbnail(display)
 
-    monkeypatch.setattr(main_window_module, "make_thumbnail", failing_for_a)
+    monkeypatch.setattr(session_module, "make_thumbnail", failing_for_a)
     open_and_wait(qtbot, window, [tmp_path])
     qtbot.waitUntil(lambda: thumbnails_done(window, paths), timeout=WAIT_MS)
     items = window.browser._image_items

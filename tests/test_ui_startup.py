@@ -17,6 +17,12 @@ def test_viewer_start_up_does_not_import_tensorflow():
     assert result.stdout.strip() == "False"
 
 
-def test_command_line_help_and_version():
-    assert "--install-desktop" in run_python("main.py", "--help").stdout
+def test_command_line_help_lists_every_command_and_the_viewer_options():
+    usage = run_python("main.py", "--help").stdout
+    for command in ("predict", "report", "pacs", "evaluate", "train"):
+        assert f"\n  {command} " in usage
+    assert "Research use only" in usage
+    assert "--install-desktop" in run_python("main.py", "--help-viewer").stdout
+
+def test_command_line_version():
     assert run_python("main.py", "--version").stdout.strip() == "XRayDesk 0.1.0"

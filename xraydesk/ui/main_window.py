@@ -2,11 +2,8 @@
 worklist docks, and the background scanning, decoding, analysis and PDF export that feed them."""
 
 import datetime
-from collections import OrderedDict
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
 from PyQt5.QtCore import QSettings, Qt
 from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import (
@@ -29,27 +26,19 @@ from PyQt5.QtWidgets import (
 
 from xraydesk import RESEARCH_USE_NOTICE, __version__
 from xraydesk.ai.analysis import Analyser, ImageAnalysis
-from xraydesk.imaging import (
-    IMAGE,
-    ScanEntry,
-    ViewState,
-    XRayImage,
-    failure_reason,
-    load_image,
-    render_default,
-    scan_paths,
-)
+from xraydesk.imaging import IMAGE, ImageDisplay, ScanEntry, ViewState, XRayImage
+from xraydesk.imaging.session import StudySession
 from xraydesk.ui.analysis_controller import AnalysisController, WorklistEntry
-from xraydesk.ui.browser import THUMBNAIL_SIZE, StudyBrowser
+from xraydesk.ui.browser import StudyBrowser
 from xraydesk.ui.canvas import KEY_ZOOM_STEP, ImageCanvas
 from xraydesk.ui.overlays import HeatmapLayer, HeatmapSettings, ZoneLayer
 from xraydesk.ui.results_panel import ResultsPanel
+from xraydesk.ui.session_controller import SessionController
 from xraydesk.ui.tag_view import DicomTagView
 from xraydesk.ui.workers import Worker, WorkerPool
 from xraydesk.ui.worklist import WorklistPanel
 
 RECENT_LIMIT = 10
-IMAGE_CACHE_SIZE = 4
 MESSAGE_LINES = 12
 OPEN_FILTER = "Images (*.dcm *.dicom *.png *.jpg *.jpeg);;All files (*)"
 NOT_ANALYSED = "Not analysed yet — Analysis ▸ Analyse image (Ctrl+Return)."
@@ -66,39 +55,16 @@ def scrollable(widget) -> QScrollArea:
     return area
 
 
-def make_thumbnail(image: XRayImage) -> np.ndarray:
-    picture = Image.fromarray(render_default(image))
-    picture.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-    return np.asarray(picture)
-
-
-def thumbnail_task(paths: list[Path]):
-    """Decodes each image for its thumbnail; reports (path, thumbnail, image) or (path, reason, None).
-    Any failure is one image's: the next ones still get theirs."""
-
-    def run(report, should_stop):
-        for path in paths:
-            if should_stop():
-                return
-            try:
-                image = load_image(path)
-                report((path, make_thumbnail(image), image))
-            except Exception as error:  # shown beside the image in the browser
-                report((path, failure_reason(error), None))
-
-    return run
-
-
-def report_task(path: Path, analyses: list[ImageAnalysis], images: dict[Path, XRayImage], target: str,
+def report_task(path: Path, analyses: list[ImageAnalysis], image_for, target: str,
                 views: dict[Path, ViewState], deidentify: bool, overwrite: bool):
-    """Writes the PDF summary; images not in memory are decoded again from their files. An image in
-    `views` is printed with that view's window and inversion, the others at their default window."""
+    """Writes the PDF summary. An image in `views` is printed with that view's window and
+    inversion, the others at their default window."""
 
     def run(report, should_stop):
         from xraydesk.report import ReportPage, write_summary
 
-        pages = [ReportPage.of(images.get(analysis.path) or load_image(analysis.path), analysis, target,
-                               views.get(analysis.path)) for analysis in analyses]
+        pages = [ReportPage.of(image_for(analysis.path), analysis, target, views.get(analysis.path))
+                 for analysis in analyses]
         return write_summary(path, pages, deidentify=deidentify, overwrite=overwrite), len(pages)
 
     return run
@@ -140,12 +106,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.view_label)
         self.statusBar().addPermanentWidget(self.progress)
-        self._image_cache: OrderedDict[Path, XRayImage] = OrderedDict()
-        self._wanted_path: Path | None = None
-        self._scan_worker: Worker | None = None
-        self._thumbnail_worker: Worker | None = None
-        self._scanned: list[ScanEntry] = []
-        self.browser.imageSelected.connect(self.show_path)
+        self.session = StudySession()
+        self.studies = SessionController(self.session, self.workers, parent=self)
+        self._connect_studies()
         self._connect_analysis()
         self.canvas.viewChanged.connect(self._on_view_changed)
         self.status_label.setText(RESEARCH_USE_NOTICE)
@@ -282,106 +245,74 @@ class MainWindow(QMainWindow):
         """Scan files/folders in the background; the first image shows as soon as it is decoded."""
         paths = [Path(path) for path in paths]
         self._remember_recent(paths)
-        for worker in (self._scan_worker, self._thumbnail_worker):
-            if worker is not None:
-                self.workers.stop(worker)
-        self.browser.clear()
-        self._scanned = []
-        self._wanted_path = None
-        self._set_status(f"Scanning {', '.join(path.name for path in paths)}…", busy=True)
-        worker = Worker(lambda report, should_stop: scan_paths(paths, report, should_stop))
-        worker.yielded.connect(lambda entry: self._on_scanned(worker, entry))
-        worker.returned.connect(lambda entries: self._on_scan_done(worker, entries))
-        worker.errored.connect(lambda error: self._set_status(f"Scan failed: {error}"))
-        self._scan_worker = self.workers.start(worker)
+        self.studies.open_paths(paths)
 
-    def _on_scanned(self, worker: Worker, entry: ScanEntry) -> None:
-        if worker is not self._scan_worker:
-            return
-        self._scanned.append(entry)
-        self.browser.add_entry(entry)
-        self._set_status(f"Scanning… {len(self._scanned)} files", busy=True)
-        if entry.kind == IMAGE and self._wanted_path is None:
+    def _connect_studies(self) -> None:
+        session, studies = self.session, self.studies
+        session.cleared.connect(self.browser.clear)
+        session.entry_added.connect(self.browser.add_entry)
+        session.entry_added.connect(self._show_first_image)
+        studies.scanStarted.connect(lambda what: self._set_status(f"Scanning {what}…", busy=True))
+        studies.scanProgress.connect(lambda count: self._set_status(f"Scanning… {count} images", busy=True))
+        studies.scanFinished.connect(self._on_scan_done)
+        studies.scanFailed.connect(self._set_status)
+        studies.thumbnailsStarted.connect(self._on_thumbnails_started)
+        studies.thumbnailReady.connect(self._on_thumbnail)
+        studies.thumbnailsDone.connect(lambda: self.progress.setVisible(False))
+        studies.imageFailed.connect(self._on_image_failed)
+        studies.imageReady.connect(self._show_display)
+        studies.wantedImageFailed.connect(self._on_wanted_image_failed)
+        self.browser.imageSelected.connect(self.show_path)
+
+    def _show_first_image(self, entry: ScanEntry) -> None:
+        if entry.kind == IMAGE and self.studies.wanted_path is None:
             self.browser.select_path(entry.path)
 
-    def _on_scan_done(self, worker: Worker, entries: list[ScanEntry]) -> None:
-        if worker is not self._scan_worker:
-            return
-        images = [entry.path for entry in entries if entry.kind == IMAGE]
-        skipped = len(entries) - len(images)
-        summary = f"{len(images)} images" + (f", {skipped} skipped" if skipped else "")
+    def _on_scan_done(self, entries: list[ScanEntry]) -> None:
+        summary = self.session.summary()
         # The dock keeps the count: the status line moves on to the image shown.
         self.browser_dock.setWindowTitle(f"Studies — {summary}")
+        skipped = self.session.skipped()
         self._set_status(f"{summary} ({self.browser.skipped_summary()})" if skipped else summary)
-        if not images:
-            reasons = [f"{entry.path.name}: {entry.reason}" for entry in entries[:MESSAGE_LINES]]
+        if self.studies.wanted_path is not None:  # sorted in, the shown image stays selected and in sight
+            self.browser.select_path(self.studies.wanted_path)
+        elif skipped:
+            reasons = [f"{entry.path.name}: {entry.reason}" for entry in skipped[:MESSAGE_LINES]]
             self.canvas.show_message("\n".join(["No image to show.", *reasons]))
             self.tag_view.set_dataset(None)
-        self._start_thumbnails(images)
 
-    def _start_thumbnails(self, paths: list[Path]) -> None:
-        self.progress.setRange(0, max(len(paths), 1))
+    def _on_thumbnails_started(self, count: int) -> None:
+        self.progress.setRange(0, max(count, 1))
         self.progress.setValue(0)
-        self.progress.setVisible(bool(paths))
-        worker = Worker(thumbnail_task(paths))
-        worker.yielded.connect(lambda result: self._on_thumbnail(worker, result))
-        worker.errored.connect(lambda error: self._set_status(f"Thumbnails stopped: {failure_reason(error)}"))
-        worker.finished.connect(lambda: self.progress.setVisible(False) if worker is self._thumbnail_worker else None)
-        self._thumbnail_worker = self.workers.start(worker)
+        self.progress.setVisible(bool(count))
 
-    def _on_thumbnail(self, worker: Worker, result) -> None:
-        if worker is not self._thumbnail_worker:
-            return
-        path, thumbnail_or_reason, image = result
+    def _on_thumbnail(self, path: Path, thumbnail) -> None:
         self.progress.setValue(self.progress.value() + 1)
-        if image is None:
-            self.browser.set_error(path, thumbnail_or_reason)
-            return
-        self.browser.set_thumbnail(path, thumbnail_or_reason)
-        self._cache(image)
-        if path == self._wanted_path and self.canvas.image is None:
-            self._show_image(image)
+        self.browser.set_thumbnail(path, thumbnail)
+
+    def _on_image_failed(self, path: Path, reason: str) -> None:
+        self.progress.setValue(self.progress.value() + 1)
+        self.browser.set_error(path, reason)
 
     def show_path(self, path: Path) -> None:
-        """Show an image: from the cache at once, else decoded in the background."""
-        self._wanted_path = path
-        if path in self._image_cache:
-            self._image_cache.move_to_end(path)
-            self._show_image(self._image_cache[path])
-            return
-        self._set_status(f"Opening {path.name}…", busy=True)
-        worker = Worker(lambda report, should_stop: load_image(path))
-        worker.returned.connect(self._on_loaded)
-        worker.errored.connect(self._on_load_error)
-        self.workers.start(worker)
+        """Show an image: from the session's cache at once, else decoded in the background."""
+        if self.session.cached(path) is None:
+            self._set_status(f"Opening {path.name}…", busy=True)
+        self.studies.show(path)
 
-    def _on_loaded(self, image: XRayImage) -> None:
-        self._cache(image)
-        if image.path == self._wanted_path:
-            self._show_image(image)
+    def _on_wanted_image_failed(self, path: Path, message: str) -> None:
+        self.canvas.show_message(message)
+        self.tag_view.set_dataset(None)
+        self._set_status(message)
 
-    def _on_load_error(self, error: Exception) -> None:
-        path = getattr(error, "path", None)
-        if path == self._wanted_path:
-            self.canvas.show_message(f"Cannot open {error}")
-            self.tag_view.set_dataset(None)
-            self._set_status(f"Cannot open {error}")
-        if path is not None:
-            self.browser.set_error(path, getattr(error, "reason", str(error)))
-
-    def _show_image(self, image: XRayImage) -> None:
-        self.canvas.set_image(image)
+    def _show_display(self, display: ImageDisplay) -> None:
+        image = display.image
+        self.canvas.set_image(image, display)
         self.invert_action.setChecked(False)
         self.tag_view.set_dataset(image.dataset)
         notices = " ".join(image.notices)
         self._set_status(f"{image.path.name}  {image.width} x {image.height}, {image.bits_stored}-bit  {notices}")
         self._show_analysis_of(image)
-
-    def _cache(self, image: XRayImage) -> None:
-        self._image_cache[image.path] = image
-        self._image_cache.move_to_end(image.path)
-        while len(self._image_cache) > IMAGE_CACHE_SIZE:
-            self._image_cache.popitem(last=False)
 
     def hide_patient_data(self, hide: bool) -> None:
         """For screenshots and teaching: corners, browser, tag view and worklist lose names, IDs and dates."""
@@ -459,7 +390,7 @@ class MainWindow(QMainWindow):
         self.canvas.update()
 
     def analyse_all(self) -> None:
-        paths = self.browser.image_paths()
+        paths = self.session.image_paths()
         if not paths:
             self._set_status("Open a folder first: the worklist analyses the images in the study browser.")
             return
@@ -475,7 +406,7 @@ class MainWindow(QMainWindow):
 
     def _open_from_worklist(self, path: Path) -> None:
         self.browser.select_path(path)
-        if not self._is_on_screen(path) and path != self._wanted_path:
+        if not self._is_on_screen(path) and path != self.studies.wanted_path:
             self.show_path(path)
 
     # ------------------------------------------------------------ PDF summary
@@ -509,7 +440,7 @@ class MainWindow(QMainWindow):
     def write_pdf(self, path: Path, analyses: list[ImageAnalysis], overwrite: bool = False) -> Worker:
         self._set_status(f"Writing {path.name} ({len(analyses)} pages)…", busy=True)
         views = {self.canvas.image.path: self.canvas.view} if self.canvas.image else {}
-        worker = Worker(report_task(path, analyses, dict(self._image_cache), self.heatmap_layer.settings.target,
+        worker = Worker(report_task(path, analyses, self.session.image_source(), self.heatmap_layer.settings.target,
                                     views, self.deidentify_action.isChecked(), overwrite))
         worker.returned.connect(lambda result: self._set_status(f"Saved {result[0]} ({result[1]} pages)."))
         worker.errored.connect(self._on_pdf_failed)
