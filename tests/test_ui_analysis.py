@@ -21,7 +21,7 @@ from xraydesk.imaging import Window
 from xraydesk.ui.analysis_controller import WorklistEntry
 from xraydesk.ui.main_window import MainWindow
 from xraydesk.ui.results_panel import ResultsPanel
-from xraydesk.ui.worklist import COLUMNS, entry_cells
+from xraydesk.ui.worklist import COLUMNS, PRIORITY_COLUMN, READ_MARK, entry_cells
 
 FOLDER_SIZE = 5
 
@@ -244,14 +244,42 @@ def test_worklist_fills_a_sortable_table_and_double_click_opens_the_image(qtbot,
     assert finished.args == [f"Analysed {FOLDER_SIZE} images."]
     table = window.worklist.table
     assert table.rowCount() == FOLDER_SIZE
-    assert table.item(0, 0).text() == "Doe^Jane0 (ID-0)"
-    table.sortByColumn(3, Qt.DescendingOrder)
-    column = [table.item(row, 3).data(Qt.DisplayRole) for row in range(FOLDER_SIZE)]
-    assert column == sorted(column, reverse=True) and all(isinstance(value, float) for value in column)
+    priority = [table.item(row, PRIORITY_COLUMN).data(Qt.DisplayRole) for row in range(FOLDER_SIZE)]
+    assert priority == sorted(priority, reverse=True) and all(isinstance(value, float) for value in priority)
+    assert {table.item(row, 1).text() for row in range(FOLDER_SIZE)} >= {"Doe^Jane0 (ID-0)"}
+    table.sortByColumn(PRIORITY_COLUMN, Qt.AscendingOrder)
+    column = [table.item(row, PRIORITY_COLUMN).data(Qt.DisplayRole) for row in range(FOLDER_SIZE)]
+    assert column == sorted(column)
     target = window.worklist.path_at(2)
     qtbot.mouseDClick(table.viewport(), Qt.LeftButton, pos=table.visualItemRect(table.item(2, 1)).center())
     wait_for_image(qtbot, window, target)
     qtbot.waitUntil(lambda: shown_analysis_path(window) == target, timeout=WAIT_MS)
+    assert table.item(2, 0).text() == READ_MARK  # opened is read
+
+
+def test_n_opens_the_unread_flagged_images_in_priority_order_and_hidden_data_hides_file_names(qtbot, open_window,
+                                                                                            images):
+    window = open_window(FakeAnalyser(), auto_analyse=False)
+    open_and_wait(qtbot, window, [images[0].parent])
+    with qtbot.waitSignal(window.analysis.worklistFinished, timeout=WAIT_MS):
+        window.analyse_all()
+    shown = window.canvas.image.path  # the first image, opened by the scan: read already
+    expected = [path for path in window.worklist.paths() if path != shown]
+    opened = []
+    for _ in expected:
+        qtbot.keyClick(window.canvas, Qt.Key_N)
+        qtbot.waitUntil(lambda: window.canvas.image.path not in opened + [shown], timeout=WAIT_MS)
+        opened.append(window.canvas.image.path)
+    assert opened == expected  # every FakeAnalyser answer is positive, so every image is flagged
+    qtbot.keyClick(window.canvas, Qt.Key_N)
+    assert window.status_label.text().startswith("No unread flagged image")
+    qtbot.keyClick(window.canvas, Qt.Key_M)  # the image on screen back to unread
+    assert not window.session.is_read(opened[-1])
+    qtbot.keyClick(window.canvas, Qt.Key_D)
+    browser_texts = [item.text(0) for item in window.browser.findItems("", Qt.MatchContains | Qt.MatchRecursive)]
+    assert not any(path.name in text for path in images for text in browser_texts)
+    assert "Image 1" in browser_texts
+    assert window.worklist.table.isColumnHidden(COLUMNS.index("Image"))
 
 
 def test_worklist_can_be_cancelled(qtbot, open_window, images):

@@ -58,11 +58,16 @@ class StudyIdentity:
     study_date: str = ""
     study_description: str = ""
     modality: str = ""
+    study_uid: str = ""  # the study the image belongs to (the severity trend has one point per study)
+    series_uid: str = ""
+    study_time: str = ""  # DICOM TM, orders two studies of one day
 
     @classmethod
     def of(cls, image: XRayImage) -> "StudyIdentity":
+        study_time = str(image.dataset.get("StudyTime", "") or "") if image.dataset is not None else ""
         return cls(image.path, image.patient_name, image.patient_id, image.study_date,
-                   image.study_description, image.modality or image.source_format)
+                   image.study_description, image.modality or image.source_format, image.study_uid,
+                   image.series_uid, study_time)
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,13 @@ def evidence_note(analysis: ImageAnalysis) -> str | None:
 def worklist_status(analysis: ImageAnalysis) -> str:
     """The call and the raised flags in short words (the worklist's status column)."""
     return "; ".join([pneumonia_call(analysis.prediction), *(FLAG_WORDS[flag] for flag in analysis.flags)])
+
+
+def is_flagged(analysis: ImageAnalysis) -> bool:
+    """Worth the reader's eyes first (`N`: the next unread flagged image): pneumonia likely or in the
+    borderline band, or any caveat raised; refused images are not flagged (nothing to read)."""
+    return analysis.prediction is not None and (
+        pneumonia_call(analysis.prediction) != PNEUMONIA_UNLIKELY or bool(analysis.flags))
 
 
 def probability_rows(analysis: ImageAnalysis) -> list[tuple[str, float, float | None]]:

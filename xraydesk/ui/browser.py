@@ -80,9 +80,11 @@ class StudyBrowser(QTreeWidget):
         item = QTreeWidgetItem([image_label(entry), entry.source_format])
         item.setData(0, SORT_KEY_ROLE, entry.sort_key)
         item.setData(0, PATH_ROLE, str(entry.path))
-        item.setToolTip(0, str(entry.path))
+        item.setData(0, PRIVATE_LABEL_ROLE, image_label(entry))  # file names are often patient IDs (RSNA)
         _insert_sorted(series, item)
         self._image_items[entry.path] = item
+        for index in range(series.childCount()):  # hidden labels number the images in their series
+            self._label_private_item(series.child(index))
 
     def _group(self, entry: ScanEntry) -> QTreeWidgetItem:
         parent = self.invisibleRootItem()
@@ -105,15 +107,21 @@ class StudyBrowser(QTreeWidget):
 
     def set_show_patient_data(self, show: bool) -> None:
         self._show_patient_data = show
-        for item in self._group_items.values():
+        for item in [*self._group_items.values(), *self._image_items.values()]:
             self._label_private_item(item)
 
     def _label_private_item(self, item: QTreeWidgetItem) -> None:
-        """Patient and study nodes carry names and dates; hidden, they read 'Patient'/'Study'."""
+        """Patient and study nodes carry names and dates, images their file names; hidden, they read
+        'Patient', 'Study' and 'Image N' (N: the place in its series)."""
         label = item.data(0, PRIVATE_LABEL_ROLE)
-        if label is not None:
+        if label is None:
+            return
+        if item.data(0, PATH_ROLE):
+            generic = f"Image {item.parent().indexOfChild(item) + 1}"
+            item.setToolTip(0, item.data(0, PATH_ROLE) if self._show_patient_data else "")
+        else:
             generic = "Patient" if item.parent() is None else "Study"
-            item.setText(0, label if self._show_patient_data else generic)
+        item.setText(0, label if self._show_patient_data else generic)
 
     def _add_skipped(self, entry: ScanEntry) -> None:
         if self._skipped_item is None:
@@ -163,6 +171,7 @@ class StudyBrowser(QTreeWidget):
     def select_path(self, path: Path) -> None:
         if path in self._image_items:
             self.setCurrentItem(self._image_items[path])
+            self.scrollToItem(self._image_items[path])
 
     def select_relative(self, step: int) -> None:
         paths = self.image_paths()

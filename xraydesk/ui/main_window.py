@@ -25,7 +25,7 @@ from PyQt5.QtWidgets import (
 )
 
 from xraydesk import RESEARCH_USE_NOTICE, __version__
-from xraydesk.ai.analysis import Analyser, ImageAnalysis
+from xraydesk.ai.analysis import Analyser, ImageAnalysis, is_flagged
 from xraydesk.imaging import IMAGE, ImageDisplay, ScanEntry, ViewState, XRayImage
 from xraydesk.imaging.session import StudySession
 from xraydesk.ui.analysis_controller import AnalysisController, WorklistEntry
@@ -152,6 +152,8 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         self._action(view_menu, "&Next image", lambda: self.browser.select_relative(1), "PgDown")
         self._action(view_menu, "&Previous image", lambda: self.browser.select_relative(-1), "PgUp")
+        self._action(view_menu, "Next &unread flagged image", self.open_next_unread_flagged, "N")
+        self._action(view_menu, "&Mark image read / unread", self.toggle_read, "M")
         view_menu.addSeparator()
         self.hide_patient_action = self._action(view_menu, "&Hide patient data", self.hide_patient_data, "D", True)
 
@@ -252,6 +254,7 @@ class MainWindow(QMainWindow):
         session.cleared.connect(self.browser.clear)
         session.entry_added.connect(self.browser.add_entry)
         session.entry_added.connect(self._show_first_image)
+        session.read_changed.connect(self.worklist.set_read)
         studies.scanStarted.connect(lambda what: self._set_status(f"Scanning {what}…", busy=True))
         studies.scanProgress.connect(lambda count: self._set_status(f"Scanning… {count} images", busy=True))
         studies.scanFinished.connect(self._on_scan_done)
@@ -305,8 +308,23 @@ class MainWindow(QMainWindow):
         self.tag_view.set_dataset(None)
         self._set_status(message)
 
+    def open_next_unread_flagged(self) -> None:
+        """In the worklist's order (priority by default): the first flagged image not yet read."""
+        results = self.analysis.results
+        for path in self.worklist.paths():
+            if path in results and is_flagged(results[path]) and not self.session.is_read(path):
+                self._open_from_worklist(path)
+                return
+        self._set_status("No unread flagged image: analyse a folder (Ctrl+Shift+Return), or all are read.")
+
+    def toggle_read(self) -> None:
+        if self.canvas.image is not None:
+            path = self.canvas.image.path
+            self.session.set_read(path, not self.session.is_read(path))
+
     def _show_display(self, display: ImageDisplay) -> None:
         image = display.image
+        self.session.set_read(image.path)  # opened is read; M takes it back
         self.canvas.set_image(image, display)
         self.invert_action.setChecked(False)
         self.tag_view.set_dataset(image.dataset)
@@ -401,6 +419,7 @@ class MainWindow(QMainWindow):
 
     def _on_worklist_entry(self, entry: WorklistEntry) -> None:
         self.worklist.add_entry(entry)
+        self.worklist.set_read(entry.path, self.session.is_read(entry.path))
         if entry.analysis is not None:
             self._on_analysed(entry.analysis)
 

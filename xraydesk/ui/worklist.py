@@ -1,6 +1,7 @@
 """The worklist: every image of the open folder analysed in the background, as a sortable triage
-table (patient, study, p(pneumonia), cause, COVID-19 category, score, status with the call and its
-flags, in the dock's words). Double-click opens the image."""
+table (read mark, patient, study, image, p(pneumonia), cause, COVID-19 category, score, status with the
+call and its flags, in the dock's words), in priority order until a header is clicked: highest
+p(pneumonia) first, refused and unreadable images last. Double-click opens the image."""
 
 from pathlib import Path
 
@@ -28,28 +29,33 @@ from xraydesk.ai.analysis import (
     worklist_status,
 )
 from xraydesk.ui.analysis_controller import WorklistEntry
+from xraydesk.ui.canvas import format_study_date
 
-COLUMNS = ("Patient", "Study", "Image", "p(pneumonia)", "Cause", "COVID-19 category", "Score", "Status")
-IDENTIFYING_COLUMNS = (0, 1)  # patient; study date and description
+COLUMNS = ("Read", "Patient", "Study", "Image", "p(pneumonia)", "Cause", "COVID-19 category", "Score", "Status")
+IDENTIFYING_COLUMNS = (1, 2, 3)  # patient; study date and description; file name (often a patient ID)
+PATH_COLUMN = COLUMNS.index("Patient")
+IMAGE_COLUMN = COLUMNS.index("Image")
+PRIORITY_COLUMN = COLUMNS.index("p(pneumonia)")
 COVID_COLUMN = COLUMNS.index("COVID-19 category")
+READ_MARK = "✓"
 
 
 def entry_cells(entry: WorklistEntry) -> list:
     """Cell values for one row; numbers stay numbers so that columns sort numerically."""
     analysis = entry.analysis
     if analysis is None:
-        return ["", "", entry.path.name, None, "", "", None, f"error: {entry.error}"]
+        return ["", "", "", entry.path.name, None, "", "", None, f"error: {entry.error}"]
     identity = analysis.identity
     patient = identity.patient_name
     if identity.patient_id and identity.patient_id != patient:
         patient = f"{patient} ({identity.patient_id})".strip()
-    study = " ".join(part for part in (identity.study_date, identity.study_description) if part)
+    study = " ".join(part for part in (format_study_date(identity.study_date), identity.study_description) if part)
     prediction = analysis.prediction
     if prediction is None:
-        return [patient, study, entry.path.name, None, "", "", None, f"refused: {analysis.check.reason}"]
+        return ["", patient, study, entry.path.name, None, "", "", None, f"refused: {analysis.check.reason}"]
     cause = TARGET_NAMES[most_likely_cause(prediction)] if pneumonia_call(prediction) == PNEUMONIA_LIKELY else "—"
     score = None if analysis.severity_withheld else prediction.six_zone_score
-    return [patient, study, entry.path.name, round(prediction.p_pneumonia, 3), cause,
+    return ["", patient, study, entry.path.name, round(prediction.p_pneumonia, 3), cause,
             covid_category(prediction, analysis.operating_points), score, worklist_status(analysis)]
 
 
@@ -68,12 +74,15 @@ class WorklistPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.Interactive)
         header.setDefaultSectionSize(110)
-        header.resizeSection(0, 200)
-        header.resizeSection(2, 200)
+        header.resizeSection(0, 40)
+        header.resizeSection(PATH_COLUMN, 200)
+        header.resizeSection(IMAGE_COLUMN, 200)
         header.resizeSection(COVID_COLUMN, 280)
+        self.table.setTextElideMode(Qt.ElideMiddle)  # long file names keep their start and end
         self.table.horizontalHeaderItem(COVID_COLUMN).setToolTip(COVID_CAVEAT)
         header.setStretchLastSection(True)
-        header.setSortIndicator(-1, Qt.AscendingOrder)  # folder order until a header is clicked
+        # Invalid values (refused, unreadable) sort below every number: last in descending order.
+        header.setSortIndicator(PRIORITY_COLUMN, Qt.DescendingOrder)
         self.table.setSortingEnabled(True)
         self.table.itemDoubleClicked.connect(lambda item: self.imageActivated.emit(self.path_at(item.row())))
         self.analyse_button = QPushButton("Analyse all images")
@@ -107,7 +116,8 @@ class WorklistPanel(QWidget):
             if value is not None:
                 item.setData(Qt.DisplayRole, value)
             self.table.setItem(row, column, item)
-        self.table.item(row, 0).setData(Qt.UserRole, str(entry.path))
+        self.table.item(row, PATH_COLUMN).setData(Qt.UserRole, str(entry.path))
+        self.table.item(row, IMAGE_COLUMN).setToolTip(str(entry.path))
         self.table.setSortingEnabled(True)
         self.progress.setValue(self.progress.value() + 1)
 
@@ -117,7 +127,12 @@ class WorklistPanel(QWidget):
         self.summary.setText(summary)
 
     def path_at(self, row: int) -> Path:
-        return Path(self.table.item(row, 0).data(Qt.UserRole))
+        return Path(self.table.item(row, PATH_COLUMN).data(Qt.UserRole))
+
+    def set_read(self, path: Path, read: bool) -> None:
+        for row in range(self.table.rowCount()):
+            if self.path_at(row) == path:
+                self.table.item(row, 0).setText(READ_MARK if read else "")
 
     def paths(self, selected_only: bool = False) -> list[Path]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()}) if selected_only \
