@@ -11,7 +11,7 @@ QT_LIBS="libgl1 libglib2.0-0 libfontconfig1 libfreetype6 fonts-dejavu-core libeg
  libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1 libxcb-glx0 libxcb-util1 desktop-file-utils"
 # The PACS tests run against a real Orthanc (with its DICOMweb plugin) and check the DICOM written
 # with dicom3tools' dciodvfy and dcmtk's dsrdump.
-TEST_TOOLS="xvfb xauth x11-utils poppler-utils orthanc orthanc-dicomweb dicom3tools dcmtk"
+TEST_TOOLS="xvfb xauth x11-utils poppler-utils shared-mime-info libglib2.0-bin orthanc orthanc-dicomweb dicom3tools dcmtk"
 packages="$QT_LIBS"
 extras=""
 if [ "${1:-}" = "--test" ]; then

@@ -51,3 +51,24 @@ def test_install_desktop_puts_a_valid_entry_and_icon_in_the_user_folders(tmp_pat
     executable = command.split()[0].strip("'")
     assert Path(executable).is_file()
     assert (tmp_path / "icons" / "hicolor" / "scalable" / "apps" / "xraydesk.svg").read_bytes() == ICON_FILE.read_bytes()
+
+
+@pytest.mark.skipif(not (shutil.which("update-mime-database") and shutil.which("gio")),
+                    reason="shared-mime-info or gio (libglib2.0-bin) missing")
+def test_installed_mime_rule_recognises_dicom_without_preamble_or_extension(tmp_path, dicom_dir):
+    from xraydesk.desktop import install_desktop_entry
+
+    install_desktop_entry(tmp_path / "data")
+    headerless = tmp_path / "fuji-chest"
+    shutil.copyfile(dicom_dir / "barre" / "CR-MONO1-10-chest", headerless)  # a copy: the source is never touched
+    text = tmp_path / "notes"
+    text.write_text("not an image")
+    environment = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+
+    def content_type(path: Path) -> str:
+        result = subprocess.run(["gio", "info", "-a", "standard::content-type", str(path)], env=environment,
+                                capture_output=True, text=True, timeout=30)
+        return result.stdout.split("standard::content-type:")[-1].strip()
+
+    assert content_type(headerless) == "application/dicom"
+    assert content_type(text) == "text/plain"

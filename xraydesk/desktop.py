@@ -14,6 +14,7 @@ RESOURCES_DIR = data_folder("resources")
 DESKTOP_FILE = RESOURCES_DIR / "xraydesk.desktop"
 ICON_FILE = RESOURCES_DIR / "xraydesk.svg"
 STYLE_SHEET = RESOURCES_DIR / "style.qss"
+MIME_PACKAGE = RESOURCES_DIR / "xraydesk-dicom.xml"
 
 
 def user_data_home() -> Path:
@@ -41,6 +42,16 @@ def install_desktop_entry(data_home: Path | None = None) -> Path:
     ]
     entry.write_text("\n".join(lines) + "\n", encoding="utf-8")
     shutil.copyfile(ICON_FILE, icons / ICON_FILE.name)
+    _install_mime_package(data_home / "mime")
     if shutil.which("update-desktop-database"):  # refreshes the MIME type → application cache
         subprocess.run(["update-desktop-database", str(applications)], check=False, capture_output=True)
     return entry
+
+
+def _install_mime_package(mime_home: Path) -> None:
+    """Teaches the user's MIME database DICOM files that have neither preamble nor extension."""
+    packages = mime_home / "packages"
+    packages.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(MIME_PACKAGE, packages / MIME_PACKAGE.name)
+    if shutil.which("update-mime-database"):
+        subprocess.run(["update-mime-database", str(mime_home)], check=False, capture_output=True)
