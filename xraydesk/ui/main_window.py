@@ -31,6 +31,7 @@ from xraydesk.imaging.session import StudySession
 from xraydesk.ui.analysis_controller import AnalysisController, WorklistEntry
 from xraydesk.ui.browser import StudyBrowser
 from xraydesk.ui.canvas import KEY_ZOOM_STEP, ImageCanvas
+from xraydesk.ui.export_dialog import SCOPES, ExportScopeDialog, analyses_in_scope
 from xraydesk.ui.overlays import HeatmapLayer, HeatmapSettings, ZoneLayer
 from xraydesk.ui.results_panel import ResultsPanel
 from xraydesk.ui.session_controller import SessionController
@@ -430,17 +431,33 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ PDF summary
 
-    def analyses_to_report(self) -> list[ImageAnalysis]:
-        """The worklist rows selected, else every image analysed in this session, in analysis order."""
+    def analyses_to_report(self, scope: str | None = None, include_refused: bool = False) -> list[ImageAnalysis]:
+        """The analyses of `scope` (export_dialog.SCOPES); by default the worklist rows selected, else
+        every image analysed in this session, in analysis order."""
         selected = self.worklist.paths(selected_only=True)
-        paths = selected or list(self.analysis.results)
-        return [self.analysis.results[path] for path in paths if path in self.analysis.results]
+        scope = scope or ("selection" if selected else "all")
+        current = self.canvas.image.path if self.canvas.image else None
+        return analyses_in_scope(scope, self.analysis.results, current, selected, include_refused)
+
+    def _choose_export_scope(self) -> tuple[str, bool] | None:
+        results = self.analysis.results
+        if len(results) == 1:  # nothing to choose between
+            return "all", True
+        current = self.canvas.image.path if self.canvas.image else None
+        selected = self.worklist.paths(selected_only=True)
+        counts = {scope: len(analyses_in_scope(scope, results, current, selected)) for scope in SCOPES}
+        refused = sum(analysis.prediction is None for analysis in results.values())
+        dialog = ExportScopeDialog(counts, refused, self)
+        return dialog.choice() if dialog.exec_() == QDialog.Accepted else None
 
     def export_pdf(self) -> None:
-        analyses = self.analyses_to_report()
-        if not analyses:
+        if not self.analysis.results:
             QMessageBox.information(self, "Export PDF summary", "Nothing to export yet: analyse an image "
                                     "(Ctrl+Return) or a folder (Ctrl+Shift+Return) first.")
+            return
+        scope = self._choose_export_scope()
+        analyses = self.analyses_to_report(*scope) if scope else []
+        if not analyses:
             return
         folder = settings().value("export_folder", str(Path.home()))
         suggested = Path(folder) / f"xraydesk-summary-{datetime.datetime.now():%Y%m%d-%H%M}.pdf"
