@@ -1,5 +1,6 @@
 """Viewer benchmark: prints a table of start-up, open-to-paint, window/level and scan figures
-against the targets of issue 2. Run: QT_QPA_PLATFORM=offscreen python bench/bench_viewer.py"""
+against the targets of issues 2 and 12. Run: QT_QPA_PLATFORM=offscreen python bench/bench_viewer.py
+(bench_first_paint.py times every shared DICOM file, bench_cold_start.py the launch under X)."""
 
 import os
 import resource
@@ -61,13 +62,19 @@ def open_to_first_paint_seconds(app, path: Path) -> float:
     return elapsed
 
 
+def synthetic_image(size: int = 2048):
+    from xraydesk.imaging import XRayImage
+
+    pixels = np.random.default_rng(0).integers(0, 4096, (size, size)).astype(np.float32)
+    return XRayImage(path=Path("synthetic.dcm"), pixels=pixels, source_format="DICOM", bits_stored=12)
+
+
 def window_level_seconds(app) -> tuple[float, float]:
     """(lookup-table render alone, render plus a synchronous repaint of the canvas)."""
-    from xraydesk.imaging import ImageDisplay, Window, XRayImage
+    from xraydesk.imaging import ImageDisplay, Window
     from xraydesk.ui.canvas import ImageCanvas
 
-    pixels = np.random.default_rng(0).integers(0, 4096, (2048, 2048)).astype(np.float32)
-    image = XRayImage(path=Path("synthetic.dcm"), pixels=pixels, source_format="DICOM", bits_stored=12)
+    image = synthetic_image()
     display = ImageDisplay(image)
     windows = [Window(1000 + 20 * step, 1500 + 10 * step) for step in range(50)]
     render_times = []
@@ -90,6 +97,44 @@ def window_level_seconds(app) -> tuple[float, float]:
     return statistics.median(render_times), statistics.median(update_times)
 
 
+def send_mouse(canvas, kind, x: int, y: int) -> None:
+    from PyQt5.QtCore import QPoint, Qt
+    from PyQt5.QtGui import QMouseEvent
+    from PyQt5.QtWidgets import QApplication
+
+    buttons = Qt.NoButton if kind == QMouseEvent.MouseButtonRelease else Qt.RightButton
+    QApplication.sendEvent(canvas, QMouseEvent(kind, QPoint(x, y), Qt.RightButton, buttons, Qt.NoModifier))
+
+
+def window_drag_seconds(app, zoom: float | None) -> tuple[float, float]:
+    """Right-dragging window/level over a 2048 x 2048 image in a 1200 x 900 canvas, at fit or at
+    `zoom`: (median of mouse move plus synchronous repaint, the release's full render plus repaint)."""
+    from PyQt5.QtGui import QMouseEvent
+
+    from xraydesk.ui.canvas import ImageCanvas
+
+    canvas = ImageCanvas()
+    canvas.resize(1200, 900)
+    canvas.show()
+    canvas.set_image(synthetic_image())
+    if zoom:
+        canvas.zoom_to(zoom)
+    app.processEvents()
+    send_mouse(canvas, QMouseEvent.MouseButtonPress, 600, 450)
+    move_times = []
+    for step in range(1, 51):
+        started = time.perf_counter()
+        send_mouse(canvas, QMouseEvent.MouseMove, 600 + 3 * step, 450 + 2 * step)
+        canvas.repaint()
+        move_times.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    send_mouse(canvas, QMouseEvent.MouseButtonRelease, 750, 550)
+    canvas.repaint()
+    release_seconds = time.perf_counter() - started
+    canvas.close()
+    return statistics.median(move_times), release_seconds
+
+
 def scan_files_per_second() -> tuple[float, int]:
     from xraydesk.imaging import scan_paths
 
@@ -109,6 +154,9 @@ def main() -> int:
     app = create_application([])
     first_paint = [open_to_first_paint_seconds(app, DICOM_DIR / "wg04" / "RG1_UNCR.dcm") for _ in range(REPEATS)]
     render_seconds, update_seconds = window_level_seconds(app)
+    drag_fit, release_fit = window_drag_seconds(app, None)
+    drag_actual, release_actual = window_drag_seconds(app, 1.0)
+    drag_between, _ = window_drag_seconds(app, 0.7)
     rate, scanned = scan_files_per_second()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = [
@@ -116,7 +164,12 @@ def main() -> int:
         ("TensorFlow imported at start-up", str(any(tf for _, tf in cold)), "False"),
         ("open RG1_UNCR.dcm to first paint", f"{statistics.median(first_paint) * 1000:.0f} ms", "<= 300 ms"),
         ("W/L update 2048x2048: lookup", f"{render_seconds * 1000:.1f} ms", "<= 16 ms"),
-        ("W/L update 2048x2048: lookup + repaint", f"{update_seconds * 1000:.1f} ms", "<= 16 ms"),
+        ("W/L update 2048x2048: lookup + repaint", f"{update_seconds * 1000:.1f} ms", "-"),
+        ("W/L drag 2048x2048 at fit: per mouse move + repaint", f"{drag_fit * 1000:.1f} ms", "<= 16 ms"),
+        ("  release: full-resolution render + repaint", f"{release_fit * 1000:.1f} ms", "-"),
+        ("W/L drag 2048x2048 at 100%: per mouse move + repaint", f"{drag_actual * 1000:.1f} ms", "<= 16 ms"),
+        ("  release: full-resolution render + repaint", f"{release_actual * 1000:.1f} ms", "-"),
+        ("W/L drag 2048x2048 at 70% (not reduced): per move + repaint", f"{drag_between * 1000:.1f} ms", "<= 16 ms"),
         (f"scan of shared/data/dicom ({scanned} files)", f"{rate:.0f} files/s", "-"),
         ("peak memory (RSS) of this benchmark", f"{peak_mb:.0f} MB", "-"),
     ]

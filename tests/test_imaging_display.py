@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from xraydesk.imaging import ImageDisplay, ViewTransform, Window, XRayImage, fit_transform
+from xraydesk.imaging import (
+    ImageDisplay,
+    ViewTransform,
+    Window,
+    XRayImage,
+    drag_reduction,
+    fit_transform,
+)
 from xraydesk.imaging.loading import load_image
 
 
@@ -92,6 +99,25 @@ def test_non_integer_values_are_quantised_finely():
     assert display.step < 1e-4
     shown = display.render(display.full_range_window())
     assert shown.min() == 0 and shown.max() == 255 and len(np.unique(shown)) == 256
+
+
+def test_reduced_render_shows_the_mean_level_of_each_block():
+    """While window/level is dragged: each pixel the rounded mean of a 2 x 2 block, odd edges repeated."""
+    pixels = np.arange(35, dtype=np.float32).reshape(5, 7) * 10
+    display = ImageDisplay(image_of(pixels))
+    window = Window(170, 341, "LINEAR_EXACT")  # 0..340 onto 0..255
+    full = display.render(window)
+    halved = display.render(window, reduction=2)
+    assert halved.shape == (3, 4)
+    padded = np.pad(pixels, ((0, 1), (0, 1)), mode="edge")
+    block_means = padded.reshape(3, 2, 4, 2).mean(axis=(1, 3))
+    np.testing.assert_array_equal(halved, ImageDisplay(image_of(np.floor(block_means + 0.5))).render(window))
+    assert display.render(window, reduction=4).shape == (2, 2)
+    np.testing.assert_array_equal(display.render(window), full)  # the full render is untouched
+
+
+def test_drag_reduction_keeps_at_least_a_pixel_per_screen_pixel():
+    assert [drag_reduction(scale) for scale in (2.0, 1.0, 0.6, 0.5, 0.44, 0.25, 0.2)] == [1, 1, 1, 2, 2, 4, 4]
 
 
 def test_zoom_keeps_the_point_under_the_cursor():

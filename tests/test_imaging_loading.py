@@ -4,15 +4,22 @@ import hashlib
 import shutil
 
 import numpy as np
+import pydicom
 import pytest
 from PIL import Image
+from pydicom.data import get_testdata_file
 from pydicom.encaps import encapsulate
 from pydicom.pixels import apply_modality_lut, pixel_array
-from pydicom.data import get_testdata_file
 from pydicom.uid import MPEG2MPML, BasicTextSRStorage
 
-import pydicom
-from xraydesk.imaging import MAX_PIXELS, ImageLoadError, load_image, render_default
+from xraydesk.imaging import (
+    MAX_PIXELS,
+    ImageLoadError,
+    load_image,
+    loading,
+    render_default,
+)
+from xraydesk.imaging.decoding import reduced_first_frame
 
 CHEST_FILES = [
     "barre/CR-MONO1-10-chest",
@@ -228,7 +235,7 @@ BAD_INPUTS = {
     "truncated png": (lambda d, t, m, p: truncated_png(t), "truncated"),
     "text named .dcm": (lambda d, t, m, p: write_bytes(t / "notes.dcm", b"notes\n" * 40), "not a DICOM, PNG or JPEG"),
     "corrupt jpeg": (lambda d, t, m, p: write_bytes(t / "bad.jpg", b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4),
-                     "not a readable PNG or JPEG"),  # fmt: skip
+                     "not a readable PNG or JPEG"),
     "no pixel data": (lambda d, t, m, p: p("sr.dcm", BasicTextSRStorage), "no pixel data (Basic Text SR Storage)"),
     "DICOMDIR": (lambda d, t, m, p: d / "dicomdir/DICOMDIR", "no pixel data (DICOMDIR)"),
     "unsupported syntax": (lambda d, t, m, p: unsupported_syntax_file(m), "unsupported transfer syntax 'MPEG2"),
@@ -295,3 +302,61 @@ def test_compressed_frames_decode_in_a_helper_process_that_comes_back_if_it_dies
     helper.wait()
     assert np.array_equal(load_image(dicom_dir / "wg04/RG1_J2KR.dcm").pixels, uncompressed.pixels)
     assert decoding._helper._process.pid != helper.pid
+
+
+# ------------------------------------------------------------ reduced-resolution previews
+
+
+def jpeg2000_low_band(values: np.ndarray, axis: int) -> np.ndarray:
+    """The low band of JPEG 2000's reversible 5/3 wavelet along `axis` (ISO 15444-1 F.4.8.2
+    lifting, symmetric extension at both ends)."""
+    samples = np.moveaxis(values, axis, 0)
+    count = len(samples)
+    even, odd = samples[0::2], samples[1::2]
+    right = np.concatenate([samples[2::2], samples[count - 2 : count - 1]])[: len(odd)]
+    high = odd - (even[: len(odd)] + right) // 2
+    high_before = np.concatenate([high[:1], high])[: len(even)]
+    high_after = np.concatenate([high, high[-1:]])[: len(even)]
+    return np.moveaxis(even + (high_before + high_after + 2) // 4, 0, axis)
+
+
+def load_with_preview(path):
+    previews = []
+    full = load_image(path, on_preview=previews.append)
+    return (previews[0] if previews else None), full
+
+
+def test_jpeg2000_preview_is_exactly_the_low_band_of_the_full_decode(dicom_dir):
+    """A lossless film's preview holds what the full decode's wavelet keeps at that resolution (clipped
+    to the stored range, as the decoder does), through the same MONOCHROME1 / rescale pipeline."""
+    preview, full = load_with_preview(dicom_dir / "canon/canon_dx_chest_mono1_j2k.dcm")
+    assert (preview.reduction, preview.full_width, preview.full_height) == (4, 2000, 2128)
+    assert preview.image.pixels.shape == (532, 500)
+    expected = full.pixels.astype(np.int64)
+    for _ in range(2):
+        expected = jpeg2000_low_band(jpeg2000_low_band(expected, 0), 1)
+    np.testing.assert_array_equal(preview.image.pixels, np.clip(expected, 0, 2**full.bits_stored - 1))
+    assert float(full.dataset.RescaleSlope) == 1 and float(full.dataset.RescaleIntercept) == 0
+    for field in ("presentation_inverted", "header_windows", "bits_stored", "modality", "notices", "path"):
+        assert getattr(preview.image, field) == getattr(full, field)
+
+
+def test_baseline_jpeg_preview_is_the_block_mean_within_rounding(dicom_dir, monkeypatch):
+    monkeypatch.setattr(loading, "PREVIEW_MIN_PIXELS", 0)  # 1024 x 1024 decodes fast enough without one
+    preview, full = load_with_preview(next(dicom_dir.glob("siim/*.dcm")))
+    assert preview.reduction == 2 and preview.image.pixels.shape == (512, 512)
+    block_means = full.pixels.reshape(512, 2, 512, 2).mean(axis=(1, 3))
+    difference = np.abs(preview.image.pixels - block_means)
+    assert difference.max() <= 3 and difference.mean() < 0.5
+
+
+def test_no_preview_where_the_full_decode_is_fast(dicom_dir):
+    for name in ("wg04/RG1_UNCR.dcm", "rsna/0004cfab-14fd-4e49-80ba-63a80b6bddd6.dcm", "barre/CR-MONO1-10-chest"):
+        assert load_with_preview(dicom_dir / name)[0] is None
+
+
+def test_jpeg2000_is_reduced_only_as_far_as_pillow_sizes_it_right(dicom_dir):
+    """Pillow rounds a reduced size where openjpeg rounds up: 1841 / 4 would be 460 against 461."""
+    dataset = pydicom.dcmread(dicom_dir / "wg04/RG1_J2KR.dcm")
+    levels, stored = reduced_first_frame(dataset, 3)
+    assert levels == 1 and stored.shape == (978, 921)

@@ -3,6 +3,8 @@ coordinates, the PDF's words (the dock's: call, COVID-19 category with its cavea
 or why it is withheld), and the PDF writer's refusals and failures (nothing partial is left behind)."""
 
 import errno
+import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -16,7 +18,8 @@ from xraydesk.ai.analysis import COVID_CAVEAT, POSITIVE_NO_ZONES, SIX_ZONE_EVIDE
 from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.lung_check import LungMaskCheck
 from xraydesk.imaging import ViewState, Window, XRayImage
-from xraydesk.report import ReportError, ReportPage, write_summary
+from xraydesk.report import MeasurementMark, ReportError, ReportPage, write_summary
+from xraydesk.report.pdf import MEASUREMENT_COLOUR
 
 DISPLAY = np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (200, 1))
 
@@ -144,3 +147,41 @@ def test_a_full_disk_is_reported_and_leaves_nothing(tmp_path, monkeypatch):
 def test_nothing_to_report_is_an_error(tmp_path):
     with pytest.raises(ReportError, match="no analysed image"):
         write_summary(tmp_path / "s.pdf", [])
+
+
+class Ruler:
+    """The interface of the viewer's measurements (xraydesk.imaging.measurements): kind, points in the
+    stored image's pixels, and words that need the image."""
+    kind = "ruler"
+    points = ((10.0, 20.0), (1900.0, 20.0))
+
+    def describe(self, image: XRayImage) -> str:
+        return f"Ruler on a {image.width} px wide image"
+
+
+def test_measurements_are_drawn_on_the_printed_image_and_listed(tmp_path):
+    wide = XRayImage(path=Path("w.dcm"), pixels=np.tile(np.arange(2048, dtype=np.float32), (100, 1)),
+                     source_format="DICOM", bits_stored=12)
+    page = ReportPage.of(wide, synthetic_analysis(Path("w.dcm")), measurements=[Ruler()])
+    assert page.display.shape == (50, 1024)
+    assert page.measurements == (MeasurementMark("ruler", ((5.0, 10.0), (950.0, 10.0)),
+                                                 "Ruler on a 2048 px wide image"),)  # described on the stored image
+    figure = page.figure(1, 1, True, "now")
+    drawn = [line for axes in figure.axes for line in axes.lines if line.get_color() == MEASUREMENT_COLOUR]
+    assert [list(line.get_xdata()) for line in drawn] == [[5.0, 950.0]]
+    [words] = page_words(write_summary(tmp_path / "m.pdf", [page]))
+    assert "Measurements (yellow on the image): Ruler on a 2048 px wide image." in words
+
+
+def test_a_cardiothoracic_ratio_is_drawn_as_two_widths():
+    ratio = MeasurementMark("ctr", ((0, 5), (10, 5), (2, 8), (7, 8)), "CTR 0.50")
+    assert ratio.segments() == [((0, 5), (10, 5)), ((2, 8), (7, 8))]
+
+
+def test_the_pdf_is_written_with_the_users_umask(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        target = write_summary(tmp_path / "s.pdf", pages(1))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640

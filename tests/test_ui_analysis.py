@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fakes import HOT_CELL, FakeAnalyser, prediction, synthetic_analysis
 from PyQt5.QtCore import QPoint, Qt
-from PyQt5.QtWidgets import QAction, QFileDialog, QMessageBox
+from PyQt5.QtWidgets import QAction, QDialog, QFileDialog, QMessageBox
 from ui_helpers import WAIT_MS, canvas_pixels, drag, open_and_wait, wait_for_image
 
 from xraydesk.ai.analysis import COVID_CAVEAT, POSITIVE_NO_ZONES, SIX_ZONE_EVIDENCE
@@ -19,6 +19,7 @@ from xraydesk.ai.lung_check import LungMaskCheck
 from xraydesk.ai.model import DEFAULT_MODEL_DIR
 from xraydesk.imaging import Window
 from xraydesk.ui.analysis_controller import WorklistEntry
+from xraydesk.ui.export_dialog import ExportScopeDialog
 from xraydesk.ui.main_window import MainWindow
 from xraydesk.ui.results_panel import ResultsPanel
 from xraydesk.ui.worklist import COLUMNS, PRIORITY_COLUMN, READ_MARK, entry_cells
@@ -363,9 +364,18 @@ def test_pdf_export_de_identified_by_default(qtbot, open_window, images, tmp_pat
     target = tmp_path / "out" / "summary.pdf"
     target.parent.mkdir()
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(target), "PDF (*.pdf)"))
+    offered = {}
+
+    def choose_every_analysed_image(dialog):
+        offered.update({button.property("scope"): button.text() for button in dialog.buttons.buttons()})
+        next(button for button in dialog.buttons.buttons() if button.property("scope") == "all").setChecked(True)
+        return QDialog.Accepted
+
+    monkeypatch.setattr(ExportScopeDialog, "exec_", choose_every_analysed_image)
     qtbot.keyClick(window.canvas, Qt.Key_E, Qt.ControlModifier)
     qtbot.waitUntil(lambda: target.exists() and window.workers.is_idle(), timeout=WAIT_MS)
     assert "Saved" in window.status_label.text()
+    assert offered["all"].endswith(f"({FOLDER_SIZE})") and offered["current"].endswith("(1)")
     assert pdf_pages(target) == FOLDER_SIZE
     text = pdf_text(target)
     assert "Research use only" in text and "Fake CXR 0.0" in text and "Six-zone score: 3 / 6" in text

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PyQt5.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from fakes import synthetic_analysis
+from PyQt5.QtCore import QEvent, QMimeData, QPoint, QPointF, QRectF, Qt, QUrl
 from PyQt5.QtGui import (
     QColor,
     QDragEnterEvent,
@@ -17,13 +18,23 @@ from ui_helpers import (
     WAIT_MS,
     canvas_pixels,
     drag,
+    mouse,
     open_and_wait,
     wait_for_image,
 )
 
-from xraydesk.imaging import IMAGE, load_image, render_default, scan_paths
-from xraydesk.ui.canvas import OverlayLayer
+from xraydesk.ai import overlays
+from xraydesk.imaging import (
+    IMAGE,
+    Orientation,
+    fit_transform,
+    load_image,
+    render_default,
+    scan_paths,
+)
+from xraydesk.ui.canvas import ImageCanvas, OverlayLayer, qtransform
 from xraydesk.ui.main_window import MainWindow
+from xraydesk.ui.overlays import ZoneLayer, label_box
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -235,3 +246,111 @@ def test_shortcuts_dialog_lists_every_shortcut_and_the_readme_documents_them(qtb
     for key, action in window.shortcut_table():
         assert f"| `{key}` | {action} |" in readme
     dialog.close()
+
+
+# ------------------------------------------------------------ the canvas alone: rotation, flips, corners, cursor
+
+
+@pytest.fixture
+def canvas(qtbot):
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(600, 400)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    return canvas
+
+
+ORIENTATIONS = [Orientation(turns, horizontal, False) for turns in range(4) for horizontal in (False, True)]
+
+
+@pytest.mark.parametrize("orientation", ORIENTATIONS, ids=str)
+def test_every_orientation_maps_image_to_screen_and_back_and_fits_the_turned_image(orientation):
+    transform = fit_transform(300, 200, 400, 600, orientation)  # turned a quarter, it fills the view exactly
+    for point in ((0, 0), (300, 200), (12.5, 170.25)):
+        assert transform.screen_to_image(*transform.image_to_screen(*point)) == pytest.approx(point)
+    corners = np.array([transform.image_to_screen(x, y) for x in (0, 300) for y in (0, 200)])
+    assert corners.min(axis=0) == pytest.approx((0, 0) if orientation.quarter_turns % 2 else (0, 500 / 3))
+    assert corners.max(axis=0) == pytest.approx((400, 600) if orientation.quarter_turns % 2 else (400, 1300 / 3))
+
+
+def test_rotating_and_flipping_move_the_overlays_with_the_image(qtbot, canvas, make_dicom):
+    canvas.set_image(load_image(make_dicom("dark.dcm", np.zeros((200, 300), np.uint16))))
+    canvas.add_overlay(Square())
+    upright = canvas.view.transform.image_to_screen(110, 60)
+    canvas.rotate(1)
+    assert canvas.view.transform.orientation.quarter_turns == 1 and canvas.view.fitted
+    turned = canvas.view.transform.image_to_screen(110, 60)
+    assert turned[0] > canvas.width() / 2 and turned[1] < canvas.height() / 2  # top-left goes to top-right
+    screen = canvas_pixels(canvas)
+    assert tuple(screen[int(turned[1]), int(turned[0])]) == (255, 0, 0)
+    assert tuple(screen[int(upright[1]), int(upright[0])]) != (255, 0, 0)
+    assert "Rotated 90°" in canvas.annotation_lines()["bottom_left"]
+    canvas.zoom_by(1.5, 100, 100)
+    canvas.flip(horizontal=True)
+    flipped = canvas.view.transform.image_to_screen(110, 60)
+    assert tuple(canvas_pixels(canvas)[int(flipped[1]), int(flipped[0])]) == (255, 0, 0)
+    assert canvas.annotation_lines()["bottom_left"][-2:] == ["Rotated 90°", "Flipped H"]
+    canvas.reset_view()
+    assert canvas.view.transform.orientation == Orientation()
+    np.testing.assert_array_equal(canvas.image.pixels, 0)  # the image itself never turns
+
+
+def test_zone_labels_sit_beyond_the_lateral_edge_on_screen_whatever_the_rotation(canvas, make_dicom):
+    canvas.set_image(load_image(make_dicom("dark.dcm", np.zeros((224, 224), np.uint16))))
+    anchors = overlays.zone_label_anchors(synthetic_analysis(canvas.image.path), (224, 224))
+    (x, y), side = anchors["RU"]
+    assert side == -1 and x == pytest.approx(30)  # lungs_224's right lung starts at column 30
+    bounds = QRectF(0, 0, canvas.width(), canvas.height())
+    for turns, away in ((0, (-1, 0)), (1, (0, -1)), (2, (1, 0)), (3, (0, 1))):
+        if turns:
+            canvas.rotate(1)
+        transform = qtransform(canvas.view.transform)
+        anchor = transform.map(QPointF(x, y))
+        box = label_box(transform, (x, y), side, 40, 12, bounds)
+        shift = box.center() - anchor
+        assert np.sign([round(shift.x()), round(shift.y())]).tolist() == list(away)
+        assert not box.contains(anchor)
+
+
+def test_the_six_zone_score_is_a_corner_line_clear_of_the_notices(canvas, make_dicom):
+    canvas.set_image(load_image(make_dicom("dark.dcm", np.zeros((224, 224), np.uint16))))
+    canvas.image.notices.append("File has no DICOM preamble")
+    zones = ZoneLayer()
+    zones.set_analysis(synthetic_analysis(canvas.image.path))
+    canvas.add_overlay(zones)
+    corners = canvas.annotation_lines()
+    assert corners["bottom_right"][0] == "Six-zone score: 3 / 6"
+    assert corners["bottom_left"][0] == "File has no DICOM preamble"
+    zones.visible = False
+    assert "Six-zone score: 3 / 6" not in canvas.annotation_lines()["bottom_right"]
+
+
+def test_corners_show_age_sex_and_view_and_hide_age_and_sex_with_patient_data(canvas, make_dicom):
+    canvas.set_image(load_image(make_dicom("p.dcm", PatientAge="047Y", PatientSex="F", ViewPosition="AP",
+                                           StudyDate="20200402")))
+    corners = canvas.annotation_lines()
+    assert "Age 47 years · Sex F" in corners["top_left"]
+    assert "View AP" in corners["top_right"] and "2020-04-02" in corners["top_right"]
+    canvas.set_show_patient_data(False)
+    text = [line for lines in canvas.annotation_lines().values() for line in lines]
+    assert "View AP" in text and not any("47" in line or "Sex" in line or "2020" in line for line in text)
+
+
+def test_the_cursor_reports_the_modality_value_after_rescale(canvas, make_dicom):
+    stored = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
+    canvas.set_image(load_image(make_dicom("r.dcm", stored, RescaleSlope=2, RescaleIntercept=-100)))
+    reports = []
+    canvas.cursorValue.connect(reports.append)
+    canvas.rotate(-1)
+    mouse(canvas, QEvent.MouseMove, QPoint(*(round(v) for v in canvas.view.transform.image_to_screen(5.5, 3.5))),
+          Qt.NoButton, Qt.NoButton)
+    assert reports[-1] == f"x 5  y 3  value {(3 * 64 + 5) * 2 - 100}"
+    mouse(canvas, QEvent.MouseMove, QPoint(2, 2), Qt.NoButton, Qt.NoButton)  # beside the image
+    assert reports[-1] == ""
+
+
+def test_each_overlay_meaning_has_its_own_colour():
+    meanings = [overlays.LUNG_OUTLINE_COLOUR, overlays.ZONE_BORDER_COLOUR, overlays.POSITIVE_ZONE_COLOUR,
+                overlays.MEASUREMENT_COLOUR, *(overlays.level_colour(level) for level in overlays.CONTOUR_LEVELS)]
+    assert len(set(meanings)) == len(meanings)

@@ -1,8 +1,10 @@
 """Opens the app on a real X display (Qt's xcb platform), loads images, waits for the selected
 image's AI analysis and saves two screenshots taken from the X server: OUT.png with the heatmap and
 zone overlays, OUT-plain.png without them, plus the canvas geometry and the results as JSON. Used by
-test_screenshot.py and to make the README screenshot:
-python tests/xvfb_screenshot.py OUT.png PATH [PATH ...] [--select FILE]"""
+test_screenshot.py and to make the README screenshots:
+python tests/xvfb_screenshot.py OUT.png PATH [PATH ...] [--select FILE] [--analyse-all] [--compare] [--trend]
+--analyse-all runs the worklist first (the severity trend needs the patient's other studies analysed),
+--compare takes the shots in compare-with-prior mode, --trend scrolls the results dock to the trend."""
 
 import argparse
 import json
@@ -40,6 +42,9 @@ def main() -> int:
     parser.add_argument("output", type=Path)
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--select", type=Path, help="the image to show after loading")
+    parser.add_argument("--analyse-all", action="store_true", help="analyse every image (the worklist) first")
+    parser.add_argument("--compare", action="store_true", help="compare the image with its prior (key C)")
+    parser.add_argument("--trend", action="store_true", help="show the severity trend in the results dock")
     arguments = parser.parse_args()
     app = create_application([])
     window = MainWindow()
@@ -52,6 +57,15 @@ def main() -> int:
         wait_until(app, lambda: window.canvas.image.path == arguments.select)
     selected = window.canvas.image.path
     wait_until(app, lambda: selected in window.analysis.results and window.workers.is_idle())
+    if arguments.analyse_all:
+        window.analyse_all()
+        wait_until(app, lambda: window.workers.is_idle() and len(window.analysis.results) == len(window.session.image_paths()))
+    if arguments.compare:
+        window.compare_action.trigger()
+        wait_until(app, lambda: window.compare_view.prior.image is not None and window.workers.is_idle())
+    if arguments.trend:
+        wait_until(app, lambda: window.results_panel.trend.isVisible())
+        window.results_dock.widget().ensureWidgetVisible(window.results_panel.trend)
     for shown in (False, True):
         window.heatmap_action.setChecked(shown)
         window.zones_action.setChecked(shown)
@@ -69,6 +83,8 @@ def main() -> int:
         "results": window.results_panel.status.text(),
         "reading": window.results_panel.reading.text(),
         "score": window.results_panel.score.text(),
+        "trend": window.results_panel.trend.change.text() if window.results_panel.trend.isVisible() else "",
+        "prior": str(window.compare_view.prior.image.path) if arguments.compare else "",
     }
     arguments.output.with_suffix(".json").write_text(json.dumps(geometry))
     window.close()

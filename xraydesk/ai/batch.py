@@ -15,6 +15,11 @@ pneumonia map written with `--heatmaps`, empty otherwise. The join keys (`sop_in
 `view_position`) come from the DICOM header, empty for PNG/JPEG; `file_bytes` and `file_mtime_ns`
 identify the file analysed, so that `--resume` keeps only rows of unchanged files.
 
+`--dicom-out DIR` writes, for each DICOM input this run analyses, the result back as DICOM into DIR
+(xraydesk.pacs.results): a Structured Report in the image's study and, unless the input check refused
+the image, a secondary capture of its overlay. PNG and JPEG inputs have no study to attach it to and
+get none. The files are written in this process, so it is not offered with a cluster.
+
 Every input file gets a row except recognised non-image DICOM objects (a DICOMDIR, reports). The
 CSV is written to a temporary file beside it and renamed over it at the end, so two runs never mix
 and a failed run leaves neither a partial CSV nor a temporary file; Ctrl+C keeps the rows done
@@ -37,11 +42,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.outputs import ZONES
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 # Join keys a researcher links the rows to other tables with: column -> DICOM keyword.
 JOIN_KEYS = {"sop_instance_uid": "SOPInstanceUID", "study_instance_uid": "StudyInstanceUID",
@@ -65,6 +74,12 @@ class OutputError(Exception):
     """The output cannot be written where asked; str() is the one line said to the user."""
 
 
+@dataclass(frozen=True)
+class DicomSource:
+    header: "Dataset"  # the source's header without its pixels
+    display: np.ndarray  # the image at its default window, reduced for the secondary capture
+
+
 @dataclass
 class Pending:
     path: Path
@@ -73,6 +88,7 @@ class Pending:
     seconds: float
     shape: tuple[int, int]  # (height, width) of the image as loaded
     keys: dict = field(default_factory=dict)  # JOIN_KEYS columns
+    dicom: DicomSource | None = None  # what --dicom-out needs of a DICOM image, kept instead of its pixels
 
 
 def join_keys(dataset) -> dict:
@@ -148,11 +164,67 @@ class HeatmapWriter:
         return paths
 
 
+class DicomResultWriter:
+    """`--dicom-out DIR`: each DICOM image's SR and (when analysed) secondary capture, written into
+    DIR as the batch goes; counts what it wrote and what it could not, for the closing summary."""
+
+    def __init__(self, model, gradcam, folder: Path):
+        self.model, self.gradcam, self.folder = model, gradcam, folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.files = self.not_dicom = 0
+        self.failures: list[str] = []
+
+    def source(self, image) -> DicomSource | None:
+        """What the results need of `image`; None for PNG/JPEG (counted) or a header without its UIDs."""
+        from xraydesk.pacs import results
+
+        if image.source_format != "DICOM":
+            self.not_dicom += 1
+            return None
+        try:
+            return DicomSource(results.source_header(image), results.capture_display(image))
+        except results.ResultsError as error:
+            self.failures.append(str(error))
+            return None
+
+    def write(self, pending: list[Pending], inputs: np.ndarray, outcomes) -> None:
+        from xraydesk.pacs import results
+
+        analysed = [i for i, outcome in enumerate(outcomes) if outcome.prediction is not None]
+        heatmaps = dict(zip(analysed, self.gradcam.heatmaps(inputs[analysed], "pneumonia"))) if analysed else {}
+        for index, (item, outcome) in enumerate(zip(pending, outcomes)):
+            if item.dicom is None:
+                continue
+            analysis = self._analysis(item.path, outcome, heatmaps.get(index))
+            try:
+                datasets = results.result_datasets(analysis, item.dicom.header, item.dicom.display)
+                self.files += len(results.write_datasets(datasets, self.folder))
+            except results.ResultsError as error:
+                self.failures.append(str(error))
+
+    def _analysis(self, path: Path, outcome, heatmap: np.ndarray | None):
+        """The outcome as the app's ImageAnalysis (what xraydesk.pacs.results reads)."""
+        from xraydesk.ai.analysis import ImageAnalysis, StudyIdentity
+
+        analysed = outcome.prediction is not None
+        return ImageAnalysis(StudyIdentity(path), self.model.version, self.model.metadata["operating_points"],
+                             outcome.check, outcome.prediction, {"pneumonia": heatmap} if analysed else {},
+                             np.round(outcome.lung_probability * 255).astype(np.uint8) if analysed else None,
+                             lung_check=outcome.lung_check)
+
+    def summary(self) -> list[str]:
+        lines = [f"wrote {self.files} DICOM result files (SR and secondary captures) to {self.folder}"]
+        if self.not_dicom:
+            lines.append(f"{self.not_dicom} PNG/JPEG inputs got no DICOM result: they have no study to attach it to")
+        return lines + [f"no DICOM result for {failure}" for failure in self.failures]
+
+
 class Progress:
     """A one-line progress bar with ETA on stderr."""
 
     def __init__(self, total: int, stream=sys.stderr):
         self.total, self.done, self.stream, self.start = total, 0, stream, time.perf_counter()
+        self.closed = False
 
     def advance(self, count: int = 1) -> None:
         self.done += count
@@ -164,10 +236,13 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
-        self.stream.write("\n")
+        """Ends the bar's line (once: a summary may follow it before the run's last words)."""
+        if not self.closed:
+            self.stream.write("\n")
+            self.closed = True
 
 
-def _prepare(path: Path) -> Pending | dict:
+def _prepare(path: Path, dicom: DicomResultWriter | None = None) -> Pending | dict:
     from xraydesk.ai.inputs import prepare_image
     from xraydesk.imaging import failure_reason, load_image
 
@@ -178,28 +253,31 @@ def _prepare(path: Path) -> Pending | dict:
     except Exception as error:  # an unforeseen decoder failure stays one row, not the whole batch
         return error_row(path, failure_reason(error), time.perf_counter() - start)
     return Pending(path, model_input, check, time.perf_counter() - start, (image.height, image.width),
-                   join_keys(image.dataset))
+                   join_keys(image.dataset), dicom.source(image) if dicom else None)
 
 
-def _analyse(model, pending: list[Pending], heatmaps: HeatmapWriter | None) -> list[dict]:
+def _analyse(model, pending: list[Pending], heatmaps: HeatmapWriter | None,
+             dicom: DicomResultWriter | None = None) -> list[dict]:
     start = time.perf_counter()
     inputs = np.stack([p.model_input for p in pending])
     outcomes = model.analyse_inputs(inputs, [p.prior_check for p in pending])
     written = heatmaps.write(pending, inputs, outcomes) if heatmaps else [""] * len(pending)
+    if dicom:
+        dicom.write(pending, inputs, outcomes)
     share = (time.perf_counter() - start) / len(pending)
     return [{**outcome_row(p.path, outcome, p.seconds + share, heatmap), **p.keys}
             for p, outcome, heatmap in zip(pending, outcomes, written)]
 
 
 def predict_rows(model, paths: list[Path], progress: Progress | None = None,
-                 heatmaps: HeatmapWriter | None = None):
+                 heatmaps: HeatmapWriter | None = None, dicom: DicomResultWriter | None = None):
     """Yields one CSV row (dict) per image, in the order given. The model sees the readable images
     of each BATCH_SIZE consecutive paths together: fixed by position, so that a cluster worker given
     a multiple of BATCH_SIZE paths forms the same batches and gives the very same figures."""
     for start in range(0, len(paths), BATCH_SIZE):
-        prepared = [_prepare(path) for path in paths[start:start + BATCH_SIZE]]
+        prepared = [_prepare(path, dicom) for path in paths[start:start + BATCH_SIZE]]
         pending = [item for item in prepared if isinstance(item, Pending)]
-        analysed = iter(_analyse(model, pending, heatmaps) if pending else [])
+        analysed = iter(_analyse(model, pending, heatmaps, dicom) if pending else [])
         yield from (next(analysed) if isinstance(item, Pending) else item for item in prepared)
         progress and progress.advance(len(prepared))
 
@@ -241,12 +319,12 @@ def _inside(path: Path, folder: Path) -> bool:
     return not any(part.startswith(".") for part in relative.parts)
 
 
-def check_output(csv_path: Path, arguments: list[str], heatmaps: Path | None) -> None:
-    """Before the run: the CSV, its sidecar and the heatmaps must not overwrite an input, nor land
-    where this run's scan (or a later `--resume`) would read them as inputs."""
+def check_output(csv_path: Path, arguments: list[str], *folders: Path | None) -> None:
+    """Before the run: the CSV, its sidecar and the output folders (heatmaps, DICOM results) must not
+    overwrite an input, nor land where this run's scan (or a later `--resume`) would read them as inputs."""
     if csv_path.is_dir():
         raise OutputError(f"--csv {csv_path} is a folder; name a file")
-    for output in filter(None, (csv_path, sidecar_path(csv_path), heatmaps)):
+    for output in filter(None, (csv_path, sidecar_path(csv_path), *folders)):
         for argument in map(Path, arguments):
             if os.path.realpath(output) == os.path.realpath(argument):
                 raise OutputError(f"{output} is one of the inputs; write the output elsewhere")
@@ -374,6 +452,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--heatmaps", type=Path, metavar="DIR", help=(
         "write each analysed image's pneumonia heatmap to DIR as an 8-bit grayscale PNG at the image's "
         "own pixel size; the CSV's heatmap column gives its path"))
+    parser.add_argument("--dicom-out", type=Path, metavar="DIR", help=(
+        "for each DICOM input analysed in this run, write the result back as DICOM into DIR: a Structured "
+        "Report in the image's study and, unless the input check refused the image, an RGB secondary capture "
+        "of its overlay (PNG/JPEG inputs get none); not with --workers/--scheduler"))
     parser.add_argument("--resume", action="store_true", help=(
         "when the CSV exists, keep its complete rows of unchanged files (same path, size and mtime) "
         "and analyse only the inputs it lacks"))
@@ -397,9 +479,13 @@ def _analysis(args, model, progress: Progress):
         return
     from xraydesk.ai.gradcam import GradCam
 
-    heatmaps = (HeatmapWriter(GradCam.from_metadata(model.classifier, model.metadata), args.heatmaps)
-                if args.heatmaps else None)
-    yield lambda paths: predict_rows(model, paths, progress, heatmaps)
+    gradcam = GradCam.from_metadata(model.classifier, model.metadata) if args.heatmaps or args.dicom_out else None
+    heatmaps = HeatmapWriter(gradcam, args.heatmaps) if args.heatmaps else None
+    dicom = DicomResultWriter(model, gradcam, args.dicom_out) if args.dicom_out else None
+    yield lambda paths: predict_rows(model, paths, progress, heatmaps, dicom)
+    if dicom:
+        progress.close()
+        print("\n".join(dicom.summary()), file=sys.stderr)
 
 
 def _fail(message: str, code: int) -> int:
@@ -408,7 +494,11 @@ def _fail(message: str, code: int) -> int:
 
 
 def predict_main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.dicom_out and (args.workers or args.scheduler):
+        # the DICOM results are written where the image is read; Dask workers return only CSV rows
+        parser.error("--dicom-out works in this process only: leave out --workers/--scheduler")
     try:
         return _predict(args)
     except KeyboardInterrupt:  # while the model loads or the inputs are scanned: no row yet
@@ -426,7 +516,7 @@ def _predict(args) -> int:
     if skipped:
         print(f"skipped {skipped} non-image DICOM objects (DICOMDIR, reports, presentation states)", file=sys.stderr)
     try:
-        check_output(args.csv, args.paths, args.heatmaps)
+        check_output(args.csv, args.paths, args.heatmaps, args.dicom_out)
         kept = kept_rows(args.csv, model.version, images) if args.resume and args.csv.exists() else {}
         output = OutputFiles(args.csv)
     except (OutputError, OSError) as error:

@@ -26,9 +26,8 @@ figures (val films reach every figure such a mask changes)."""
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
-from xraydesk.ai.zones import midline_column
+from xraydesk.ai.zones import blob_labels, midline_column
 
 
 @dataclass(frozen=True)
@@ -96,6 +95,5 @@ def _tallness(side: np.ndarray) -> float:
 
 def blob_areas(mask: np.ndarray) -> np.ndarray:
     """Pixel counts of the 8-connected blobs of a 2-D bool mask, largest first."""
-    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
-    areas = np.bincount(labels.ravel())[1:]
+    areas = np.bincount(blob_labels(mask).ravel())[1:]
     return np.sort(areas)[::-1]

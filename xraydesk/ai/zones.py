@@ -3,7 +3,6 @@ extent (upper, middle, lower; Toussie et al., Radiology 2020). On a standard fro
 patient's right lung is on the viewer's left."""
 
 import numpy as np
-from scipy import ndimage
 
 from xraydesk.ai.outputs import ZONES
 
@@ -13,11 +12,20 @@ LUNG_THRESHOLD = 0.5
 SPECK_SHARE = 0.01
 
 
+def blob_labels(mask: np.ndarray) -> np.ndarray:
+    """The 8-connected blobs of a 2-D bool mask, numbered from 1 (0: background)."""
+    # Imported here, not at the top: SciPy's ~0.25 s import stays out of the app's start-up.
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    return labels
+
+
 def lung_mask(lung_probability: np.ndarray) -> np.ndarray:
     """(H, W) lung probability -> the bool mask zones are placed on: thresholded, specks removed
     (8-connected blobs)."""
     mask = np.asarray(lung_probability) >= LUNG_THRESHOLD
-    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    labels = blob_labels(mask)
     keep = np.bincount(labels.ravel()) >= SPECK_SHARE * mask.size
     keep[0] = False
     return keep[labels]

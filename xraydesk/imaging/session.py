@@ -14,7 +14,7 @@ from PIL import Image
 from xraydesk.events import Event
 from xraydesk.imaging.display import ImageDisplay
 from xraydesk.imaging.image import XRayImage, failure_reason
-from xraydesk.imaging.loading import load_image
+from xraydesk.imaging.loading import Preview, load_image
 from xraydesk.imaging.scanning import IMAGE, ScanEntry, scan_paths
 
 IMAGE_CACHE_SIZE = 4
@@ -82,8 +82,8 @@ class StudySession:
         entry = self._images.get(path)
         if entry is None:
             return []
-        same_patient = [other for other in self._images.values()
-                        if (other.patient_id and other.patient_id == entry.patient_id) or other.study_key == entry.study_key]
+        same_patient = [other for other in self._images.values() if other.study_key == entry.study_key
+                        or (other.patient_id and other.patient_id == entry.patient_id)]
         by_study: dict[str, list[ScanEntry]] = {}
         for other in sorted(same_patient, key=lambda other: other.sort_key):
             by_study.setdefault(other.study_uid or str(other.path.parent), []).append(other)
@@ -145,9 +145,11 @@ def scan_task(paths: list[Path]):
     return lambda report, should_stop: scan_paths(paths, report, should_stop)
 
 
-def decode(path: Path) -> ImageDisplay:
-    """The image and its display mapping, both built off the UI thread."""
-    return ImageDisplay(load_image(path))
+def decode(path: Path, on_preview: Callable[[Preview, ImageDisplay], None] | None = None) -> ImageDisplay:
+    """The image and its display mapping, both built off the UI thread; `on_preview` first gets a
+    reduced-resolution decode and its mapping where that is much faster (large JPEG 2000 / JPEG)."""
+    report_preview = None if on_preview is None else lambda preview: on_preview(preview, ImageDisplay(preview.image))
+    return ImageDisplay(load_image(path, report_preview))
 
 
 def make_thumbnail(display: ImageDisplay) -> np.ndarray:

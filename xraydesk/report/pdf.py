@@ -1,14 +1,17 @@
 """The PDF summary: one A4 page per analysed image with the image with and without the overlay,
 the reading, probabilities against their operating points, the COVID-19 category with its caveat,
 the flags in words, the zone diagram, score, extent and opacity (withheld when the lung mask is
-implausible), the model version and the research-use statement. The words are the dock's
-(xraydesk.ai.analysis). Written atomically: a hidden temporary file beside the target, renamed
-into place only when complete, so a failure never leaves a partial PDF behind."""
+implausible), the reader's measurements, the model version and the research-use statement. The words
+are the dock's (xraydesk.ai.analysis). Other kinds of page (xraydesk.report.trend_page) draw
+themselves the same way: `page.figure(number, count, deidentify, created)`. Written atomically, with
+the user's umask: a hidden temporary file beside the target, renamed into place only when complete,
+so a failure never leaves a partial PDF behind."""
 
 import datetime
 import os
 import tempfile
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from xraydesk.ai.analysis import (
     severity_lines,
     six_zone_words,
 )
+from xraydesk.ai.batch import _readable_mode as readable_mode
 from xraydesk.ai.outputs import ZONES
 from xraydesk.imaging import ImageDisplay, ViewState, XRayImage
 
@@ -44,6 +48,28 @@ TEXT_WIDTH = 0.88  # of the page width
 LINE_SPACING = 1.3
 CHARACTER_WIDTH_EM = 0.55  # DejaVu Sans's mean advance, for wrapping text to a width
 ZONE_DIAGRAM_AREA = (0.70, 0.39, 0.24, 0.125)  # left, bottom, width, height
+MEASUREMENT_COLOUR = "#ffd54f"  # the reader's marks: a colour no overlay uses
+
+
+@dataclass(frozen=True)
+class MeasurementMark:
+    """A reader's measurement as printed: its points in the page image's pixels, and its words."""
+    kind: str  # "ruler", "angle" or "ctr"
+    points: tuple[tuple[float, float], ...]
+    text: str
+
+    @classmethod
+    def of(cls, measurement, image: XRayImage, scale: tuple[float, float]) -> "MeasurementMark":
+        """`measurement` has .kind, .points (stored-image pixels) and .describe(image) (xraydesk.imaging
+        measurements); `scale` takes the stored image's x, y to the printed image's."""
+        return cls(measurement.kind, tuple((x * scale[0], y * scale[1]) for x, y in measurement.points),
+                   measurement.describe(image))
+
+    def segments(self) -> list[tuple[tuple[float, float], ...]]:
+        """A cardiothoracic ratio is two separate widths; a ruler or an angle is one line through its points."""
+        if self.kind == "ctr":
+            return [self.points[i:i + 2] for i in range(0, len(self.points) - 1, 2)]
+        return [self.points]
 
 
 @dataclass(frozen=True)
@@ -52,16 +78,24 @@ class ReportPage:
     analysis: ImageAnalysis
     target: str = "pneumonia"  # which output's Grad-CAM is overlaid
     view_caption: str = ""  # the window (and inversion) the image is shown with
+    measurements: tuple[MeasurementMark, ...] = ()
 
     @classmethod
     def of(cls, image: XRayImage, analysis: ImageAnalysis, target: str = "pneumonia",
-           view: ViewState | None = None) -> "ReportPage":
+           view: ViewState | None = None, measurements=()) -> "ReportPage":
         """The image with the reader's window and inversion when `view` is given (else at its
-        default window), reduced for print (pages of a long worklist stay small)."""
+        default window), reduced for print (pages of a long worklist stay small), with the reader's
+        `measurements` (xraydesk.imaging measurements) drawn on it."""
         display = ImageDisplay(image)
         view = view or ViewState(display.default_window())
         caption = view.window.caption() + ("  Inverted" if view.invert else "")
-        return cls(_reduced(display.render(view.window, view.invert)), analysis, target, caption)
+        reduced = _reduced(display.render(view.window, view.invert))
+        scale = (reduced.shape[1] / image.width, reduced.shape[0] / image.height)
+        return cls(reduced, analysis, target, caption,
+                   tuple(MeasurementMark.of(measurement, image, scale) for measurement in measurements))
+
+    def figure(self, number: int, count: int, deidentify: bool, created: str) -> Figure:
+        return _page_figure(self, number, count, deidentify, created)
 
 
 class ReportError(Exception):
@@ -70,9 +104,10 @@ class ReportError(Exception):
         self.path, self.reason = path, reason
 
 
-def write_summary(path: Path | str, pages: list[ReportPage], deidentify: bool = True,
-                  overwrite: bool = False) -> Path:
-    """Writes the summary; raises ReportError (naming the file and the reason) and leaves nothing."""
+def write_summary(path: Path | str, pages: list, deidentify: bool = True, overwrite: bool = False,
+                  on_page: Callable[[int, int], None] | None = None) -> Path:
+    """Writes the summary of `pages` (ReportPage, TrendPage: anything with .figure); raises ReportError
+    (naming the file and the reason) and leaves nothing. `on_page(number, count)` follows the progress."""
     path = Path(path)
     if not pages:
         raise ReportError(path, "no analysed image to report")
@@ -82,10 +117,13 @@ def write_summary(path: Path | str, pages: list[ReportPage], deidentify: bool = 
     temporary = None
     try:
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        os.fchmod(handle, readable_mode())  # mkstemp's file is private; a PDF gets the user's umask
         os.close(handle)
         with PdfPages(temporary, metadata=_metadata()) as pdf:
             for number, page in enumerate(pages, start=1):
-                pdf.savefig(_page_figure(page, number, len(pages), deidentify, created))
+                pdf.savefig(page.figure(number, len(pages), deidentify, created))
+                if on_page is not None:
+                    on_page(number, len(pages))
         os.replace(temporary, path)
         temporary = None
     except OSError as error:
@@ -115,11 +153,14 @@ def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, cr
     figure = Figure(figsize=A4_INCHES)
     analysis = page.analysis
     figure.text(LEFT_MARGIN, 0.965, "XRayDesk — AI second opinion on a chest X-ray", fontsize=15, weight="bold")
-    figure.text(0.94, 0.965, f"Image {number} of {count}", fontsize=10, ha="right")
+    figure.text(0.94, 0.965, f"Page {number} of {count}", fontsize=10, ha="right")
     figure.text(LEFT_MARGIN, 0.95, "\n".join(identity_lines(analysis, deidentify)), fontsize=8.5, va="top",
                 linespacing=1.5)
     display = page.display
-    _draw_image(figure.add_axes((LEFT_MARGIN, 0.60, 0.42, 0.29)), display, f"Image   {page.view_caption}".rstrip())
+    image_axes = figure.add_axes((LEFT_MARGIN, 0.60, 0.42, 0.29))
+    _draw_image(image_axes, display, f"Image   {page.view_caption}".rstrip())
+    _draw_measurements(image_axes, page.measurements, display.shape)
+    bottom = 0.59
     if analysis.prediction is None:
         figure.text(0.54, 0.80, "The input check refused this image:", fontsize=11, weight="bold")
         figure.text(0.54, 0.78, analysis.check.reason, fontsize=10, va="top", wrap=True)
@@ -129,22 +170,22 @@ def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, cr
         zones = "lungs (zones withheld)" if analysis.severity_withheld else "lungs and zones"
         _draw_image(overlay_axes, display, f"Grad-CAM: {TARGET_NAMES[page.target]}, {zones}")
         _draw_overlay(overlay_axes, analysis, page.target, display.shape)
-        _write(figure, LEFT_MARGIN, 0.59, analysis.reading, 11.5,
-               weight="normal" if analysis.prediction.pneumonia_borderline else "bold")  # no bold call in the band
+        write_wrapped(figure, LEFT_MARGIN, 0.59, analysis.reading, 11.5,
+                      weight="normal" if analysis.prediction.pneumonia_borderline else "bold")  # no bold call in the band
         _draw_probabilities(figure.add_axes((0.22, 0.39, 0.36, 0.12)), analysis)
         _draw_zones_or_why_not(figure, analysis, ZONE_DIAGRAM_AREA)
-        top = _write(figure, LEFT_MARGIN, 0.34, covid_category_line(analysis), 9)  # beside the COVID-19 bar,
-        top = _write(figure, LEFT_MARGIN, top, COVID_CAVEAT, 8, color="#444444")  # always with its caveat
+        top = write_wrapped(figure, LEFT_MARGIN, 0.34, covid_category_line(analysis), 9)  # beside the COVID-19 bar,
+        top = write_wrapped(figure, LEFT_MARGIN, top, COVID_CAVEAT, 8, color="#444444")  # always with its caveat
         for statement in flag_statements(analysis):
-            top = _write(figure, LEFT_MARGIN, top - 0.004, statement, 8.5)
-        if not analysis.severity_withheld:
-            _write_severity(figure, analysis, top - 0.012)
-    _write_footer(figure, analysis, created)
+            top = write_wrapped(figure, LEFT_MARGIN, top - 0.004, statement, 8.5)
+        bottom = top if analysis.severity_withheld else _write_severity(figure, analysis, top - 0.012)
+    _list_measurements(figure, page.measurements, bottom - 0.012)
+    write_footer(figure, analysis, created)
     return figure
 
 
-def _write(figure: Figure, x: float, top: float, text: str, fontsize: float, width: float = TEXT_WIDTH,
-           **style) -> float:
+def write_wrapped(figure: Figure, x: float, top: float, text: str, fontsize: float, width: float = TEXT_WIDTH,
+                  **style) -> float:
     """`text` wrapped to `width` (a share of the page width) from `top` down; returns the y below it
     (explicit wrapping, so that what follows is placed below and never overlaps)."""
     characters = int(width * A4_INCHES[0] * 72 / (fontsize * CHARACTER_WIDTH_EM))
@@ -227,22 +268,42 @@ def _cell(x: float, y: float, colour: str) -> Rectangle:
 def _draw_zones_or_why_not(figure: Figure, analysis: ImageAnalysis, area: tuple[float, ...]) -> None:
     if analysis.severity_withheld:
         left, bottom, width, height = area
-        _write(figure, left, bottom + height, six_zone_words(analysis), 10, width=width, weight="bold")
+        write_wrapped(figure, left, bottom + height, six_zone_words(analysis), 10, width=width, weight="bold")
     else:
         _draw_zone_diagram(figure.add_axes(area), analysis)
 
 
-def _write_severity(figure: Figure, analysis: ImageAnalysis, top: float) -> None:
-    """The score, extent, opacity and, where it applies, the Toussie note."""
-    below = _write(figure, LEFT_MARGIN, top, six_zone_words(analysis), 12, weight="bold")
+def _write_severity(figure: Figure, analysis: ImageAnalysis, top: float) -> float:
+    """The score, extent, opacity and, where it applies, the Toussie note; returns the y below them."""
+    below = write_wrapped(figure, LEFT_MARGIN, top, six_zone_words(analysis), 12, weight="bold")
     for line in severity_lines(analysis):
-        below = _write(figure, LEFT_MARGIN, below - 0.003, line, 9.5)
+        below = write_wrapped(figure, LEFT_MARGIN, below - 0.003, line, 9.5)
     note = evidence_note(analysis)
-    if note:
-        _write(figure, LEFT_MARGIN, below - 0.008, note, 8)
+    return write_wrapped(figure, LEFT_MARGIN, below - 0.008, note, 8) if note else below
 
 
-def _write_footer(figure: Figure, analysis: ImageAnalysis, created: str) -> None:
+def _draw_measurements(axes, marks: tuple[MeasurementMark, ...], shape: tuple[int, int]) -> None:
+    """Each measurement's lines, and its words beside its last point (kept on the image)."""
+    height, width = shape
+    for mark in marks:
+        for segment in mark.segments():
+            axes.plot([x for x, _ in segment], [y for _, y in segment], color=MEASUREMENT_COLOUR, linewidth=1.2,
+                      marker="o", markersize=2)
+        x, y = mark.points[-1]
+        axes.text(x, max(y - 0.03 * height, 0), mark.text, color=MEASUREMENT_COLOUR, fontsize=6.5, va="bottom",
+                  ha="right" if x > 0.6 * width else "left",  # kept on the image
+                  bbox={"facecolor": "black", "alpha": 0.6, "pad": 1, "linewidth": 0})
+    axes.set_xlim(0, width)
+    axes.set_ylim(height, 0)
+
+
+def _list_measurements(figure: Figure, marks: tuple[MeasurementMark, ...], top: float) -> None:
+    if marks:
+        write_wrapped(figure, LEFT_MARGIN, top, "Measurements (yellow on the image): "
+                      + "; ".join(mark.text for mark in marks) + ".", 9)
+
+
+def write_footer(figure: Figure, analysis: ImageAnalysis, created: str) -> None:
     points = analysis.operating_points
     figure.text(LEFT_MARGIN, 0.07, f"Model: {analysis.model_version}   Operating points: pneumonia "
                 f"{_point_words(points['pneumonia'])}, COVID-19 {_point_words(points['covid'])}, zone "

@@ -3,13 +3,19 @@
 import argparse
 import os
 import sys
+from functools import partial
 
+from PyQt5.QtCore import QEvent, QObject, QTimer
 from PyQt5.QtGui import QIcon
-from PyQt5.QtWidgets import QApplication
+from PyQt5.QtWidgets import QApplication, QWidget
 
 from xraydesk import RESEARCH_USE_NOTICE, __version__
 from xraydesk.desktop import ICON_FILE, STYLE_SHEET, install_desktop_entry
+from xraydesk.imaging.decoding import start_helper
 from xraydesk.ui.main_window import MainWindow
+
+# Set (to anything) by bench/bench_cold_start.py: print "painted" once the window has painted, and quit.
+QUIT_ON_FIRST_PAINT = "XRAYDESK_QUIT_ON_FIRST_PAINT"
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
@@ -34,6 +40,32 @@ def create_application(argv: list[str]) -> QApplication:
     return app
 
 
+class FirstPaint(QObject):
+    """Calls `callback` once, after the widget's first paint has been flushed to the screen."""
+
+    def __init__(self, widget: QWidget, callback):
+        super().__init__(widget)
+        self._callback = callback
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Paint:
+            watched.removeEventFilter(self)
+            # After the paint event returns: the backing store is flushed before the next timer.
+            QTimer.singleShot(0, self._callback)
+        return False
+
+
+def _report_paint_and_quit(app: QApplication) -> None:
+    print("painted", flush=True)
+    app.quit()
+
+
+def _prepare_for_work(window: MainWindow) -> None:
+    start_helper()  # the first compressed image need not wait for the decoder process to start
+    window.preload_model()
+
+
 def run_app(argv: list[str]) -> int:
     arguments = parse_arguments(argv)
     if arguments.install_desktop:
@@ -41,8 +73,10 @@ def run_app(argv: list[str]) -> int:
         return 0
     app = create_application(argv)
     window = MainWindow()
+    # Loading the model (TensorFlow's import: seconds of CPU) would compete with the first paint.
+    quitting = os.environ.get(QUIT_ON_FIRST_PAINT)
+    FirstPaint(window, partial(_report_paint_and_quit, app) if quitting else partial(_prepare_for_work, window))
     window.show()
-    window.preload_model()
     if arguments.paths:
         window.open_paths(arguments.paths)
     return app.exec_()

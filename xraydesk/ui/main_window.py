@@ -26,13 +26,18 @@ from PyQt5.QtWidgets import (
 
 from xraydesk import RESEARCH_USE_NOTICE, __version__
 from xraydesk.ai.analysis import Analyser, ImageAnalysis, is_flagged
+from xraydesk.ai.model import ModelUnavailableError
+from xraydesk.ai.trend import ChangeLimits
 from xraydesk.imaging import IMAGE, ImageDisplay, ScanEntry, ViewState, XRayImage
 from xraydesk.imaging.session import StudySession
 from xraydesk.ui.analysis_controller import AnalysisController, WorklistEntry
 from xraydesk.ui.browser import StudyBrowser
 from xraydesk.ui.canvas import KEY_ZOOM_STEP, ImageCanvas
+from xraydesk.ui.compare import NO_PRIOR, CompareView
 from xraydesk.ui.export_dialog import SCOPES, ExportScopeDialog, analyses_in_scope
 from xraydesk.ui.overlays import HeatmapLayer, HeatmapSettings, ZoneLayer
+from xraydesk.ui.pacs_controller import PacsController
+from xraydesk.ui.pacs_dialogs import PacsSettingsDialog, QueryDialog, SendResultsDialog
 from xraydesk.ui.results_panel import ResultsPanel
 from xraydesk.ui.session_controller import SessionController
 from xraydesk.ui.tag_view import DicomTagView
@@ -56,17 +61,20 @@ def scrollable(widget) -> QScrollArea:
     return area
 
 
-def report_task(path: Path, analyses: list[ImageAnalysis], image_for, target: str,
-                views: dict[Path, ViewState], deidentify: bool, overwrite: bool):
-    """Writes the PDF summary. An image in `views` is printed with that view's window and
-    inversion, the others at their default window."""
+def report_task(path: Path, analyses: list[ImageAnalysis], image_for, limits, target: str,
+                views: dict[Path, ViewState], measurements_for, deidentify: bool, overwrite: bool):
+    """Writes the PDF summary (a page per image, a trend page per patient with two or more analysed
+    studies), reporting (page, pages) as it goes. An image in `views` is printed with that view's
+    window and inversion, the others at their default window."""
 
     def run(report, should_stop):
-        from xraydesk.report import ReportPage, write_summary
+        from xraydesk.report import build_pages, write_summary
 
-        pages = [ReportPage.of(image_for(analysis.path), analysis, target, views.get(analysis.path))
-                 for analysis in analyses]
-        return write_summary(path, pages, deidentify=deidentify, overwrite=overwrite), len(pages)
+        pages = build_pages(analyses, image_for, limits, view_for=views.get, target=target,
+                            measurements_for=measurements_for)
+        written = write_summary(path, pages, deidentify=deidentify, overwrite=overwrite,
+                                on_page=lambda number, count: report((number, count)))
+        return written, len(pages)
 
     return run
 
@@ -111,7 +119,10 @@ class MainWindow(QMainWindow):
         self.studies = SessionController(self.session, self.workers, parent=self)
         self._connect_studies()
         self._connect_analysis()
+        self._connect_pacs()
         self.canvas.viewChanged.connect(self._on_view_changed)
+        self._build_compare()
+        self._connect_trend()
         self.status_label.setText(RESEARCH_USE_NOTICE)
 
     def _add_dock(self, title: str, widget, area) -> QDockWidget:
@@ -142,6 +153,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Export PDF summary…", self.export_pdf, "Ctrl+E")
         self.deidentify_action = self._setting_action(file_menu, "&De-identify PDF summaries", "deidentify_pdf")
+        file_menu.addSeparator()
+        self._build_pacs_menu(file_menu)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
 
@@ -264,6 +277,7 @@ class MainWindow(QMainWindow):
         studies.thumbnailReady.connect(self._on_thumbnail)
         studies.thumbnailsDone.connect(lambda: self.progress.setVisible(False))
         studies.imageFailed.connect(self._on_image_failed)
+        studies.previewReady.connect(self.canvas.show_preview)  # pixels only: tags, status and AI wait for the image
         studies.imageReady.connect(self._show_display)
         studies.wantedImageFailed.connect(self._on_wanted_image_failed)
         self.browser.imageSelected.connect(self.show_path)
@@ -327,7 +341,7 @@ class MainWindow(QMainWindow):
         image = display.image
         self.session.set_read(image.path)  # opened is read; M takes it back
         self.canvas.set_image(image, display)
-        self.invert_action.setChecked(False)
+        self.invert_action.setChecked(self.canvas.view.invert)  # an invert made on the preview is kept
         self.tag_view.set_dataset(image.dataset)
         notices = " ".join(image.notices)
         self._set_status(f"{image.path.name}  {image.width} x {image.height}, {image.bits_stored}-bit  {notices}")
@@ -429,6 +443,81 @@ class MainWindow(QMainWindow):
         if not self._is_on_screen(path) and path != self.studies.wanted_path:
             self.show_path(path)
 
+    # ------------------------------------------------------------ PACS
+
+    def _build_pacs_menu(self, file_menu) -> None:
+        pacs_menu = file_menu.addMenu("&PACS")
+        self._action(pacs_menu, "&Query / Retrieve…", self.show_pacs_query, "Ctrl+Shift+F")
+        self._action(pacs_menu, "&Send results…", self.send_results_to_pacs)
+        self.listener_action = self._action(pacs_menu, "&Receive studies (listener)", self.set_listening,
+                                            checkable=True)
+        pacs_menu.addSeparator()
+        self._action(pacs_menu, "S&ettings…", self.show_pacs_settings)
+
+    def _connect_pacs(self) -> None:
+        self.pacs = PacsController(self.workers, parent=self)
+        self.query_dialog: QueryDialog | None = None
+        self._retrieved_to_show: Path | None = None  # its first image opens once the scan has sorted it in
+        self.pacs.retrieveFinished.connect(self._on_retrieved)
+        self.pacs.received.connect(self._on_received)
+        self.pacs.listenerChanged.connect(self._on_listener_changed)
+        self.pacs.listenerFailed.connect(
+            lambda words: QMessageBox(QMessageBox.Warning, "Receive studies", words, parent=self).open())
+        self.pacs.warned.connect(self._set_status)
+        self.studies.scanFinished.connect(self._show_retrieved)
+        if settings().value("pacs_listener", False, type=bool):  # off unless the user turned it on
+            self.listener_action.setChecked(True)
+            self.pacs.set_listening(True)
+
+    def show_pacs_settings(self) -> None:
+        dialog = PacsSettingsDialog(self.pacs, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.open()
+
+    def show_pacs_query(self) -> None:
+        if self.query_dialog is None:
+            self.query_dialog = QueryDialog(self.pacs, self)
+            self.query_dialog.settingsRequested.connect(self.show_pacs_settings)
+        self.query_dialog.show()
+        self.query_dialog.raise_()
+        self.query_dialog.activateWindow()
+
+    def send_results_to_pacs(self) -> None:
+        """The worklist rows selected, else the image on screen."""
+        paths = self.worklist.paths(selected_only=True) or ([self.canvas.image.path] if self.canvas.image else [])
+        if not paths:
+            self._set_status("Send results: open and analyse an image, or select rows in the worklist, first.")
+            return
+        dialog = SendResultsDialog(self.pacs, paths, dict(self.analysis.results), self.session.image_source(), self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.open()
+
+    def set_listening(self, listening: bool) -> None:
+        settings().setValue("pacs_listener", listening)
+        self.pacs.set_listening(listening)
+
+    def _on_listener_changed(self, running: bool, words: str) -> None:
+        self.listener_action.setChecked(running)
+        self._set_status(words)
+
+    def _on_retrieved(self, folders: list[Path], summary: str) -> None:
+        self._set_status(summary)
+        if folders:
+            self._retrieved_to_show = folders[0]
+            self.studies.open_paths(folders, replace=False)
+
+    def _show_retrieved(self, _entries) -> None:
+        folder, self._retrieved_to_show = self._retrieved_to_show, None
+        if folder is not None:
+            first = next((path for path in self.session.image_paths() if folder in path.parents), None)
+            if first is not None:
+                self.browser.select_path(first)
+
+    def _on_received(self, folders: list[Path], count: int) -> None:
+        self.studies.open_paths(folders, replace=False)
+        self._set_status(f"Listener: received {count} object{'' if count == 1 else 's'} "
+                         f"({len(folders)} stud{'y' if len(folders) == 1 else 'ies'})")
+
     # ------------------------------------------------------------ PDF summary
 
     def analyses_to_report(self, scope: str | None = None, include_refused: bool = False) -> list[ImageAnalysis]:
@@ -474,13 +563,21 @@ class MainWindow(QMainWindow):
         self.write_pdf(path, analyses, overwrite)
 
     def write_pdf(self, path: Path, analyses: list[ImageAnalysis], overwrite: bool = False) -> Worker:
-        self._set_status(f"Writing {path.name} ({len(analyses)} pages)…", busy=True)
+        self._set_status(f"Writing {path.name}…", busy=True)
         views = {self.canvas.image.path: self.canvas.view} if self.canvas.image else {}
-        worker = Worker(report_task(path, analyses, self.session.image_source(), self.heatmap_layer.settings.target,
-                                    views, self.deidentify_action.isChecked(), overwrite))
+        # Read only when some patient has a trend page; in the worker, like the rest of the report.
+        limits = lambda: ChangeLimits.from_metadata(self.analysis.analyser.model().metadata)  # noqa: E731
+        worker = Worker(report_task(path, analyses, self.session.image_source(), limits,
+                                    self.heatmap_layer.settings.target, views, self._measurements_for,
+                                    self.deidentify_action.isChecked(), overwrite))
+        worker.yielded.connect(lambda progress: self._set_status(f"Writing {path.name}: page {progress[0]} of "
+                                                                 f"{progress[1]}…", busy=True))
         worker.returned.connect(lambda result: self._set_status(f"Saved {result[0]} ({result[1]} pages)."))
         worker.errored.connect(self._on_pdf_failed)
         return self.workers.start(worker)
+
+    def _measurements_for(self, path: Path) -> tuple:
+        return ()
 
     def _on_pdf_failed(self, error: Exception) -> None:
         message = f"PDF summary not saved — {error}"
@@ -514,6 +611,75 @@ class MainWindow(QMainWindow):
         window = view.window
         self.view_label.setText(f"WC {window.center:.0f}  WW {window.width:.0f}  Zoom {view.zoom_percent:.0f}%")
 
+    # ------------------------------------------------------------ compare with prior
+
+    def _build_compare(self) -> None:
+        """View ▸ Compare with prior (C): the patient's most recent earlier study beside the current image."""
+        self.view_menu.addSeparator()
+        self.compare_action = self._action(self.view_menu, "&Compare with prior", self.set_compare, "C", True)
+        self.link_views_action = self._action(self.view_menu, "&Link views (compare)", lambda: None, checkable=True)
+        self.link_views_action.setChecked(True)
+        self.compare_view = CompareView((self.heatmap_layer, self.zone_layer), self.session, self.studies.decode_for,
+                                        self.analysis.results, self.link_views_action)
+        self.compare_view.leaveRequested.connect(self.compare_action.trigger)
+        self.compare_view.analyseRequested.connect(self.analysis.request)
+        self.studies.imageReady.connect(self._compare_current)
+        self.analysis.analysed.connect(self.compare_view.show_analysis)
+        self.analysis.worklistEntry.connect(lambda entry: self.compare_view.show_analysis(entry.analysis))
+        for signal in (self.heatmap_action.toggled, self.zones_action.toggled, self.hide_patient_action.triggered,
+                       self.results_panel.heatmapSettingsChanged):  # each after the window's own slot
+            signal.connect(self.compare_view.follow_current)
+
+    def set_compare(self, compare: bool) -> None:
+        """The canvas moves into the split view's right pane and back (takeCentralWidget keeps it alive)."""
+        if not compare:
+            self.takeCentralWidget()
+            self.compare_view.detach()
+            self.setCentralWidget(self.canvas)
+            self.canvas.show()
+            return
+        if self.canvas.image is None or not self.session.prior_studies(self.canvas.image.path):
+            self.compare_action.setChecked(False)
+            self._set_status(NO_PRIOR)
+            return
+        self.takeCentralWidget()
+        self.compare_view.attach(self.canvas)
+        self.setCentralWidget(self.compare_view)
+        self.compare_view.show()
+        self.compare_view.set_current(self.canvas.image)
+        self.canvas.setFocus()
+
+    def _compare_current(self, display: ImageDisplay) -> None:
+        if self.compare_action.isChecked():
+            self.compare_view.set_current(display.image)
+
+    # ------------------------------------------------------------ severity trend (results dock)
+
+    def _connect_trend(self) -> None:
+        self._trend_limits: ChangeLimits | None = None
+        for signal in (self.studies.imageReady, self.analysis.analysed, self.analysis.worklistEntry,
+                       self.hide_patient_action.toggled):
+            signal.connect(self._refresh_trend)
+
+    def _refresh_trend(self, *_ignored) -> None:
+        """The trend of the image on screen once it is analysed (the dock then shows its results)."""
+        image = self.canvas.image
+        analysis = self.analysis.results.get(image.path) if image is not None else None
+        if analysis is not None and analysis.prediction is not None:
+            self.results_panel.show_trend(self.analysis.results.values(), image.path, self._change_limits,
+                                          deidentify=self.hide_patient_action.isChecked())
+
+    def _change_limits(self) -> ChangeLimits | str:
+        """The model's "no clear change" limits (read once), or why there are none."""
+        if self._trend_limits is None:
+            if not self.analysis.analyser.is_loaded:
+                return "the model is not loaded"
+            try:
+                self._trend_limits = ChangeLimits.from_metadata(self.analysis.analyser.model().metadata)
+            except ModelUnavailableError as error:
+                return str(error)
+        return self._trend_limits
+
     # ------------------------------------------------------------ status, recent files, shutdown
 
     def _set_status(self, text: str, busy: bool = False) -> None:
@@ -544,4 +710,5 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.workers.shutdown()
+        self.pacs.shutdown()
         super().closeEvent(event)

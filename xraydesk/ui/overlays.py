@@ -1,23 +1,34 @@
 """The AI overlays on the canvas: the heatmap over the whole image (filled or as contours; heat
-outside the lungs is shown, never hidden) and the lung outline with the six zones. Both draw in image coordinates, so they stay
-registered under zoom and pan; window/level and invert change only the image beneath them."""
+outside the lungs is shown, never hidden) and the lung outline with the six zones. Both draw in image
+coordinates, so they stay registered under zoom, pan, rotation and flips; window/level and invert change
+only the image beneath them. Colours come from xraydesk.ai.overlays, one per meaning."""
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from PyQt5.QtCore import QPointF, QRectF, Qt
-from PyQt5.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
+from PyQt5.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPolygonF
 
 from xraydesk.ai import overlays
-from xraydesk.ai.analysis import ImageAnalysis
+from xraydesk.ai.analysis import ImageAnalysis, six_zone_words
 from xraydesk.ai.outputs import ZONES
 from xraydesk.imaging import XRayImage
 from xraydesk.ui.canvas import OverlayLayer
 
-LUNG_COLOUR = QColor(79, 195, 247)
-ZONE_COLOUR = QColor(255, 255, 255, 150)
-POSITIVE_ZONE_COLOUR = QColor(242, 142, 43)
-LABEL_BACKGROUND = QColor(0, 0, 0, 150)
+
+def qcolour(rgb: tuple[int, int, int], alpha: int = 255) -> QColor:
+    return QColor(*rgb, alpha)
+
+
+LUNG_COLOUR = qcolour(overlays.LUNG_OUTLINE_COLOUR)
+ZONE_COLOUR = qcolour(overlays.ZONE_BORDER_COLOUR, 170)
+POSITIVE_ZONE_COLOUR = qcolour(overlays.POSITIVE_ZONE_COLOUR)
+LABEL_BACKGROUND = qcolour(overlays.LABEL_BACKGROUND_COLOUR, 150)
+LABEL_TEXT = qcolour(overlays.LABEL_TEXT_COLOUR)
+LABEL_POINT_SIZE = 7
+LABEL_GAP = 3  # screen pixels between a zone's lateral edge and its label
+LABEL_PADDING = 3
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,8 @@ class HeatmapLayer(OverlayLayer):
 
 
 class ZoneLayer(OverlayLayer):
-    """Lung outline, the six zones, and each zone's opacity probability (positive zones in orange)."""
+    """Lung outline, the six zones, and each zone's opacity probability beside the zone (positive zones
+    in their own colour); the six-zone score goes to the corner text."""
 
     def __init__(self):
         self.analysis: ImageAnalysis | None = None
@@ -99,55 +111,76 @@ class ZoneLayer(OverlayLayer):
         analysis = self.analysis
         if analysis is None or analysis.path != image.path or analysis.prediction is None:
             return
-        lungs, zones, positions = self._shapes((image.height, image.width))
+        lungs, zones, anchors = self._shapes((image.height, image.width))
         prediction = analysis.prediction
         # A failed lung mask is still outlined, so the reader sees why the zones are withheld.
-        if not analysis.severity_withheld:
-            for zone, positive in zip(ZONES, prediction.zone_positive):
-                painter.setPen(cosmetic_pen(POSITIVE_ZONE_COLOUR if positive else ZONE_COLOUR, 2 if positive else 1))
-                for line in zones[zone]:
-                    painter.drawPolyline(polygon(line))
-        painter.setPen(cosmetic_pen(LUNG_COLOUR, 2))
-        for line in lungs:
+        withheld = analysis.severity_withheld
+        positives = [] if withheld else [zone for zone, positive in zip(ZONES, prediction.zone_positive) if positive]
+        if not withheld:
+            self._paint_lines(painter, [line for zone in ZONES if zone not in positives for line in zones[zone]],
+                              ZONE_COLOUR, 1)
+        self._paint_lines(painter, lungs, LUNG_COLOUR, 2)
+        # Positive zones last: their outer edge lies on the lung outline and must stay visible.
+        self._paint_lines(painter, [line for zone in positives for line in zones[zone]], POSITIVE_ZONE_COLOUR, 2)
+        if not withheld:
+            self._paint_labels(painter, anchors, prediction)
+
+    def corner_lines(self, image: XRayImage) -> dict[str, list[str]]:
+        analysis = self.analysis
+        if analysis is None or analysis.path != image.path or analysis.prediction is None:
+            return {}
+        return {"bottom_right": [six_zone_words(analysis)]}
+
+    @staticmethod
+    def _paint_lines(painter: QPainter, lines: list[np.ndarray], colour: QColor, width: float) -> None:
+        painter.setPen(cosmetic_pen(colour, width))
+        for line in lines:
             painter.drawPolyline(polygon(line))
-        if not analysis.severity_withheld:
-            self._paint_labels(painter, positions, prediction, self._score_anchor(lungs))
 
     def _shapes(self, shape: tuple[int, int]):
         if self._geometry is None or self._geometry[0] != shape:
             self._geometry = (shape, overlays.lung_outline(self.analysis, shape),
                               overlays.zone_outlines(self.analysis, shape),
-                              overlays.zone_label_positions(self.analysis, shape))
+                              overlays.zone_label_anchors(self.analysis, shape))
         return self._geometry[1:]
 
-    def _score_anchor(self, lungs: list[np.ndarray]) -> QPointF | None:
-        """Below the lungs (the image top is often cut at the apices), centred: where the score is written."""
-        if not lungs:
-            return None
-        points = np.concatenate(lungs)
-        return QPointF(float(points[:, 0].min() + points[:, 0].max()) / 2, float(points[:, 1].max()))
-
-    def _paint_labels(self, painter: QPainter, positions: dict, prediction, score_anchor: QPointF | None) -> None:
-        """Labels keep their size on screen: drawn untransformed at the zone centre's screen position."""
+    def _paint_labels(self, painter: QPainter, anchors: dict, prediction) -> None:
+        """Small labels beside each zone's lateral edge, outside the lung, at a fixed size on screen (drawn
+        untransformed at the mapped position, so they follow rotation and flips). When the lungs are
+        so small on screen that labels would overlap, none are drawn: the results dock lists every zone."""
         transform = painter.transform()
         painter.save()
         painter.resetTransform()
         font = QFont(painter.font())
-        font.setPointSize(8)
+        font.setPointSize(LABEL_POINT_SIZE)
         painter.setFont(font)
-        if score_anchor is not None:
-            anchor = transform.map(score_anchor)
-            top = min(anchor.y() + 8, painter.device().height() - 50)  # clear of the bottom corner text
-            box = QRectF(anchor.x() - 75, top, 150, 22)
-            painter.fillRect(box, LABEL_BACKGROUND)
-            painter.setPen(Qt.white)
-            painter.drawText(box, Qt.AlignCenter, f"Six-zone score {prediction.six_zone_score} / 6")
+        metrics = QFontMetricsF(font)
+        bounds = QRectF(0, 0, painter.device().width(), painter.device().height())
+        labels = []
         for zone, probability, positive in zip(ZONES, prediction.zone_probabilities, prediction.zone_positive):
-            if zone not in positions:
-                continue
-            centre = transform.map(QPointF(*positions[zone]))
-            box = QRectF(centre.x() - 26, centre.y() - 16, 52, 32)
-            painter.fillRect(box, LABEL_BACKGROUND)
-            painter.setPen(POSITIVE_ZONE_COLOUR if positive else Qt.white)
-            painter.drawText(box, Qt.AlignCenter, f"{zone}\n{probability:.2f}")
+            if zone in anchors:
+                text = f"{zone} {probability:.2f}"
+                size = (metrics.horizontalAdvance(text) + 2 * LABEL_PADDING, metrics.height() + LABEL_PADDING)
+                labels.append((label_box(transform, *anchors[zone], *size, bounds), text, positive))
+        boxes = [box for box, _, _ in labels]
+        if not any(first.intersects(second) for index, first in enumerate(boxes) for second in boxes[index + 1:]):
+            for box, text, positive in labels:
+                painter.fillRect(box, LABEL_BACKGROUND)
+                painter.setPen(POSITIVE_ZONE_COLOUR if positive else LABEL_TEXT)
+                painter.drawText(box, Qt.AlignCenter, text)
         painter.restore()
+
+
+def label_box(transform, anchor: tuple[float, float], side: int, width: float, height: float,
+              bounds: QRectF) -> QRectF:
+    """A label's screen box just beyond `anchor` in the image's x direction `side` (wherever that
+    points on screen after rotation or a flip), kept inside `bounds`."""
+    start = transform.map(QPointF(*anchor))
+    away = transform.map(QPointF(anchor[0] + side, anchor[1])) - start
+    length = math.hypot(away.x(), away.y()) or 1.0
+    dx, dy = away.x() / length, away.y() / length
+    reach = abs(dx) * width / 2 + abs(dy) * height / 2 + LABEL_GAP
+    box = QRectF(start.x() + dx * reach - width / 2, start.y() + dy * reach - height / 2, width, height)
+    box.moveLeft(min(max(box.left(), bounds.left()), bounds.right() - width))
+    box.moveTop(min(max(box.top(), bounds.top()), bounds.bottom() - height))
+    return box

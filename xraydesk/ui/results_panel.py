@@ -3,6 +3,9 @@ the COVID-19 category with its caveat, the flags in words, the six-zone diagram 
 and opacity per lung, the model version, and the overlay controls. The words come from
 xraydesk.ai.analysis, which the PDF uses too."""
 
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
 from PyQt5.QtCore import QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QPainter, QPen
 from PyQt5.QtWidgets import (
@@ -13,6 +16,7 @@ from PyQt5.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QProgressBar,
+    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -33,10 +37,41 @@ from xraydesk.ai.analysis import (
     six_zone_words,
 )
 from xraydesk.ai.outputs import ZONES
+from xraydesk.ai.trend import ChangeLimits
 from xraydesk.ui.overlays import POSITIVE_ZONE_COLOUR, HeatmapSettings
+from xraydesk.ui.trend_view import TrendBox, current_trend
 
 BAR_COLOUR = QColor(78, 121, 167)
 ROW_HEIGHT = 24
+
+
+class FittingLabel(QLabel):
+    """A word-wrapped label that never widens its dock: a word too long for the width (a long file
+    name) is elided in the middle, and the full text is the tooltip. text() is the full text."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent, wordWrap=True)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self._full_text = ""
+
+    def text(self) -> str:
+        return self._full_text
+
+    def setText(self, text: str) -> None:
+        self._full_text = text
+        self._fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        metrics, width = self.fontMetrics(), max(self.contentsRect().width(), 60)
+        shown = "\n".join(" ".join(metrics.elidedText(word, Qt.ElideMiddle, width) for word in line.split(" "))
+                          for line in self._full_text.split("\n"))
+        self.setToolTip(self._full_text if shown != self._full_text else "")
+        if shown != super().text():
+            super().setText(shown)
 
 
 class ProbabilityBars(QWidget):
@@ -101,7 +136,7 @@ class ResultsPanel(QWidget):
 
     def __init__(self, heatmap_action: QAction, zones_action: QAction, parent: QWidget | None = None):
         super().__init__(parent)
-        self.status = QLabel(wordWrap=True)
+        self.status = FittingLabel()
         self.busy = QProgressBar(maximum=0, visible=False, maximumHeight=10, textVisible=False)
         self.reading = QLabel(wordWrap=True)
         bold = QFont(self.reading.font())
@@ -117,10 +152,11 @@ class ResultsPanel(QWidget):
         self.extent = QLabel(wordWrap=True)
         self.evidence = QLabel(wordWrap=True, objectName="smallPrint")
         self.version = QLabel(objectName="smallPrint")
+        self.trend = TrendBox()
         self.result_widgets = (self.reading, self.bars, self.covid, self.caveat, self.flags, self.score, self.zones,
                                self.extent, self.evidence)
         layout = QVBoxLayout(self)
-        for widget in (self.status, self.busy, *self.result_widgets, self.version):
+        for widget in (self.status, self.busy, *self.result_widgets, self.trend, self.version):
             layout.addWidget(widget)
         layout.addWidget(self._overlay_controls(heatmap_action, zones_action))
         layout.addStretch(1)
@@ -164,7 +200,7 @@ class ResultsPanel(QWidget):
         self.status.setText(text)
         self.status.setVisible(True)
         self.busy.setVisible(busy)
-        for widget in self.result_widgets:
+        for widget in (*self.result_widgets, self.trend):
             widget.setVisible(False)
 
     def show_analysis(self, analysis: ImageAnalysis) -> None:
@@ -190,3 +226,13 @@ class ResultsPanel(QWidget):
                  self.extent: not analysis.severity_withheld, self.evidence: bool(self.evidence.text())}
         for widget in self.result_widgets:
             widget.setVisible(shown.get(widget, True))
+
+    def show_trend(self, analyses: Iterable[ImageAnalysis], path: Path, limits: Callable[[], ChangeLimits | str],
+                   deidentify: bool) -> None:
+        """The course of the shown image's patient when it has two or more analysed studies (else none);
+        `limits()` (asked only then) gives what TrendBox.show_trend takes."""
+        found = current_trend(analyses, path)
+        if found is None:
+            self.trend.setVisible(False)
+        else:
+            self.trend.show_trend(*found, limits(), deidentify)

@@ -8,7 +8,7 @@ from pathlib import Path
 from PyQt5.QtCore import QObject, pyqtSignal
 
 from xraydesk.events import NewestWins
-from xraydesk.imaging import IMAGE, ImageDisplay, ScanEntry, failure_reason
+from xraydesk.imaging import IMAGE, ImageDisplay, Preview, ScanEntry, failure_reason
 from xraydesk.imaging.session import StudySession, decode, scan_task, thumbnail_task
 from xraydesk.ui.workers import Worker, WorkerPool
 
@@ -22,6 +22,7 @@ class SessionController(QObject):
     thumbnailReady = pyqtSignal(object, object)  # Path, uint8 pixels
     thumbnailsDone = pyqtSignal()
     imageFailed = pyqtSignal(object, str)  # Path, reason (the browser marks the image)
+    previewReady = pyqtSignal(object, object)  # Preview, its ImageDisplay: shown until imageReady
     imageReady = pyqtSignal(object)  # ImageDisplay of the image asked for last
     wantedImageFailed = pyqtSignal(object, str)  # Path, message naming the file and the reason
 
@@ -29,7 +30,9 @@ class SessionController(QObject):
         super().__init__(parent)
         self.session = session
         self.workers = workers
-        self._scan, self._thumbnails, self._wanted = NewestWins(), NewestWins(), NewestWins()
+        # The newest set of studies opened: an Open replaces it, a retrieve or the listener adds to it.
+        self._opened, self._wanted = NewestWins(), NewestWins()
+        self._background: list[Worker] = []  # that set's scans and thumbnail runs, stopped by the next Open
         self._waiting_for_decode = False  # the wanted image is not on its way to the screen yet
 
     @property
@@ -40,43 +43,48 @@ class SessionController(QObject):
 
     def open_paths(self, paths: list[Path], replace: bool = True) -> None:
         """Scans files and folders; `replace`: the new studies replace those open (a retrieve or the
-        listener adds to them instead)."""
-        for running in (self._scan.newest, self._thumbnails.newest):
-            if isinstance(running, Worker):
-                self.workers.stop(running)
-        if replace:
+        listener adds to them instead, leaving running scans alone)."""
+        if replace or self._opened.newest is None:
+            for worker in self._background:
+                self.workers.stop(worker)
+            self._background = []
             self.session.clear()
             self._wanted.drop()
+            self._opened.take()
+        opened = self._opened.newest
         self.scanStarted.emit(", ".join(path.name for path in paths))
         worker = Worker(scan_task(paths))
-        self._scan.take(worker)
-        worker.yielded.connect(lambda entry: self._on_scanned(worker, entry))
-        worker.returned.connect(lambda entries: self._on_scan_done(worker, entries))
+        worker.yielded.connect(lambda entry: self._on_scanned(opened, entry))
+        worker.returned.connect(lambda entries: self._on_scan_done(opened, entries))
         worker.errored.connect(lambda error: self.scanFailed.emit(f"Scan failed: {failure_reason(error)}"))
+        self._run_in_background(worker)
+
+    def _run_in_background(self, worker: Worker) -> None:
+        self._background.append(worker)
+        worker.finished.connect(lambda: self._background.remove(worker) if worker in self._background else None)
         self.workers.start(worker)
 
-    def _on_scanned(self, worker: Worker, entry: ScanEntry) -> None:
-        if self._scan.is_newest(worker):
+    def _on_scanned(self, opened: object, entry: ScanEntry) -> None:
+        if self._opened.is_newest(opened):
             self.session.add(entry)
             self.scanProgress.emit(len(self.session.image_paths()))
 
-    def _on_scan_done(self, worker: Worker, entries: list[ScanEntry]) -> None:
-        if not self._scan.is_newest(worker):
+    def _on_scan_done(self, opened: object, entries: list[ScanEntry]) -> None:
+        if not self._opened.is_newest(opened):
             return
         self.scanFinished.emit(entries)
-        self._start_thumbnails([entry.path for entry in entries if entry.kind == IMAGE])
+        self._start_thumbnails(opened, [entry.path for entry in entries if entry.kind == IMAGE])
 
-    def _start_thumbnails(self, paths: list[Path]) -> None:
+    def _start_thumbnails(self, opened: object, paths: list[Path]) -> None:
         self.thumbnailsStarted.emit(len(paths))
         worker = Worker(thumbnail_task(paths))
-        self._thumbnails.take(worker)
-        worker.yielded.connect(lambda result: self._on_thumbnail(worker, result))
+        worker.yielded.connect(lambda result: self._on_thumbnail(opened, result))
         worker.errored.connect(lambda error: self.scanFailed.emit(f"Thumbnails stopped: {failure_reason(error)}"))
-        worker.finished.connect(lambda: self.thumbnailsDone.emit() if self._thumbnails.is_newest(worker) else None)
-        self.workers.start(worker)
+        worker.finished.connect(lambda: self.thumbnailsDone.emit() if self._opened.is_newest(opened) else None)
+        self._run_in_background(worker)
 
-    def _on_thumbnail(self, worker: Worker, result) -> None:
-        if not self._thumbnails.is_newest(worker):
+    def _on_thumbnail(self, opened: object, result) -> None:
+        if not self._opened.is_newest(opened):
             return
         path, thumbnail_or_reason, display = result
         if display is None:
@@ -97,10 +105,15 @@ class SessionController(QObject):
             self._deliver(cached)
             return
         self._waiting_for_decode = True
-        worker = Worker(lambda report, should_stop: decode(path))
+        worker = Worker(lambda report, should_stop: decode(path, lambda *preview: report(preview)))
+        worker.yielded.connect(lambda preview: self._on_preview(path, *preview))
         worker.returned.connect(self._on_decoded)
         worker.errored.connect(lambda error: self._on_decode_failed(path, error))
         self.workers.start(worker)
+
+    def _on_preview(self, path: Path, preview: Preview, display: ImageDisplay) -> None:
+        if self._wanted.is_newest(path) and self._waiting_for_decode:
+            self.previewReady.emit(preview, display)
 
     def _deliver(self, display: ImageDisplay) -> None:
         self._waiting_for_decode = False
@@ -117,3 +130,18 @@ class SessionController(QObject):
         if self._wanted.is_newest(path):
             self._waiting_for_decode = False
             self.wantedImageFailed.emit(path, f"Cannot open {path.name}: {reason}")
+
+    # ------------------------------------------------------------ an image for another view
+
+    def decode_for(self, path: Path, on_ready, on_failed) -> None:
+        """An image for a second view (the prior beside the current one), outside show()'s newest-wins:
+        `on_ready(display)` at once when cached, else after a background decode; `on_failed(message)`
+        names the file and the reason. The caller drops answers it no longer wants."""
+        cached = self.session.cached(path)
+        if cached is not None:
+            on_ready(cached)
+            return
+        worker = Worker(lambda report, should_stop: decode(path))
+        worker.returned.connect(lambda display: on_ready(self.session.keep(display)))
+        worker.errored.connect(lambda error: on_failed(f"Cannot open {path.name}: {failure_reason(error)}"))
+        self.workers.start(worker)

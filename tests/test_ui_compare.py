@@ -1,0 +1,144 @@
+"""Compare with prior (pytest-qt, offscreen): the prior picked for a patient, the "PRIOR" corner text with
+the interval, linked window/level, zoom and pan between films of different sizes (and unlinking), the
+prior's own overlay, leaving with C or Esc, and the message when there is no prior."""
+
+import numpy as np
+import pytest
+from fakes import FakeAnalyser
+from PyQt5.QtCore import QPoint, Qt
+from ui_helpers import WAIT_MS, drag, open_and_wait, wait_for_image
+
+from xraydesk.imaging import Window, fit_transform
+from xraydesk.ui.compare import NO_PRIOR, linked_window, prior_caption
+from xraydesk.ui.main_window import MainWindow
+
+
+@pytest.fixture
+def serial_studies(make_dicom):
+    """Patient P1 on three days (the last one current; films of different sizes), and patient P2."""
+    def film(name, rows, columns, patient, study_uid, date):
+        pixels = (np.add.outer(np.arange(rows), np.arange(columns)) * 7 % 4096).astype(np.uint16)
+        return make_dicom(name, pixels, bits_stored=12, PatientID=patient, StudyInstanceUID=study_uid,
+                          SeriesInstanceUID=study_uid + ".1", StudyDate=date, StudyDescription="CHEST")
+
+    return {"first": film("p1_first.dcm", 80, 64, "P1", "1.1", "20200328"),
+            "prior": film("p1_prior.dcm", 96, 120, "P1", "1.2", "20200402"),
+            "current": film("p1_current.dcm", 128, 160, "P1", "1.3", "20200408"),
+            "other": film("p2.dcm", 64, 64, "P2", "2.1", "20200405")}
+
+
+@pytest.fixture
+def window(qtbot):
+    main_window = MainWindow(FakeAnalyser())
+    main_window.auto_analyse_action.setChecked(False)
+    qtbot.addWidget(main_window)
+    main_window.resize(1200, 800)
+    main_window.show()
+    qtbot.waitExposed(main_window)
+    yield main_window
+    main_window.close()
+
+
+def enter_compare(qtbot, window, current):
+    window.browser.select_path(current)
+    wait_for_image(qtbot, window, current)
+    window.compare_action.trigger()
+    qtbot.waitUntil(lambda: window.compare_view.prior.image is not None, timeout=WAIT_MS)
+    return window.compare_view
+
+
+def relative_view(canvas):
+    """Zoom relative to fit, and the image point at the view centre as fractions of the image."""
+    image, transform = canvas.image, canvas.view.transform
+    fit = fit_transform(image.width, image.height, canvas.width(), canvas.height()).scale
+    x, y = transform.screen_to_image(canvas.width() / 2, canvas.height() / 2)
+    return transform.scale / fit, x / image.width, y / image.height
+
+
+def test_compare_puts_the_most_recent_prior_of_the_patient_left_with_its_interval(qtbot, window, serial_studies):
+    open_and_wait(qtbot, window, [serial_studies["current"].parent])
+    view = enter_compare(qtbot, window, serial_studies["current"])
+    assert window.centralWidget() is view
+    prior = view.prior
+    assert prior.image.path == serial_studies["prior"]
+    assert prior.mapTo(window, QPoint(0, 0)).x() < window.canvas.mapTo(window, QPoint(0, 0)).x()
+    assert [view.prior_menu.itemText(i)[:10] for i in range(view.prior_menu.count())] == ["2020-04-02", "2020-03-28"]
+    assert prior.annotation_lines()["top_right"][:2] == ["PRIOR — 6 days earlier", "2020-04-02"]
+    assert "PRIOR" not in " ".join(window.canvas.annotation_lines()["top_right"])
+    assert "2020-04-08" in window.canvas.annotation_lines()["top_right"]
+
+    view.prior_menu.activated.emit(1)  # the reader picks the older study
+    qtbot.waitUntil(lambda: prior.image.path == serial_studies["first"], timeout=WAIT_MS)
+    assert prior.annotation_lines()["top_right"][:2] == ["PRIOR — 11 days earlier", "2020-03-28"]
+    window.hide_patient_action.trigger()
+    lines = prior.annotation_lines()["top_right"]
+    assert lines[0] == "PRIOR — 11 days earlier" and "2020-03-28" not in lines
+    assert "2020" not in view.prior_menu.itemText(0)
+
+    window.compare_action.trigger()  # C again
+    assert window.centralWidget() is window.canvas and window.canvas.isVisible()
+
+
+def test_linked_views_move_together_across_film_sizes_until_unlinked(qtbot, window, serial_studies):
+    open_and_wait(qtbot, window, [serial_studies["current"].parent])
+    view = enter_compare(qtbot, window, serial_studies["current"])
+    current, prior = window.canvas, view.prior
+    qtbot.waitUntil(lambda: prior.view.transform.scale != current.view.transform.scale, timeout=WAIT_MS)
+
+    current.zoom_by(2.0, current.width() * 0.3, current.height() * 0.4)
+    np.testing.assert_allclose(relative_view(prior), relative_view(current), rtol=1e-6)
+    assert relative_view(prior)[0] == pytest.approx(2.0)
+    centre_before = relative_view(current)[1:]
+    drag(prior, Qt.LeftButton, QPoint(200, 200), QPoint(260, 170))  # panning the prior moves the current too
+    np.testing.assert_allclose(relative_view(current), relative_view(prior), rtol=1e-6)
+    assert relative_view(current)[1:] != pytest.approx(centre_before)
+    default = current.display.default_window()
+    current.set_window(default.adjusted(default.center + 100, default.width / 2))
+    prior_default = prior.display.default_window()
+    ratio = prior_default.width / default.width
+    assert prior.view.window.center == pytest.approx(prior_default.center + 100 * ratio)
+    assert prior.view.window.width == pytest.approx(prior_default.width / 2)
+
+    window.link_views_action.trigger()  # unlink
+    before = prior.view
+    current.zoom_by(1.5)
+    current.set_window(default)
+    assert prior.view == before
+    window.link_views_action.trigger()  # linking again brings the prior to the current
+    np.testing.assert_allclose(relative_view(prior), relative_view(current), rtol=1e-6)
+    assert prior.view.window == prior_default
+
+
+def test_the_prior_shows_its_own_analysis_and_esc_leaves_compare(qtbot, window, serial_studies):
+    open_and_wait(qtbot, window, [serial_studies["current"].parent])
+    view = enter_compare(qtbot, window, serial_studies["current"])
+    assert view.analyse_button.isVisible() and view.prior_layers[0].analysis is None
+    view.analyse_button.click()
+    qtbot.waitUntil(lambda: view.prior_layers[0].analysis is not None, timeout=WAIT_MS)
+    assert view.prior_layers[0].analysis.path == serial_studies["prior"]
+    assert window.heatmap_layer.analysis is None  # the current image's overlay is its own
+    assert not view.analyse_button.isVisible()
+    window.zones_action.trigger()
+    assert not view.prior_layers[1].visible
+
+    qtbot.keyClick(window.canvas, Qt.Key_Escape)
+    assert not window.compare_action.isChecked() and window.centralWidget() is window.canvas
+
+
+def test_no_prior_gives_a_status_message_and_no_split(qtbot, window, serial_studies):
+    open_and_wait(qtbot, window, [serial_studies["current"].parent])
+    for path in (serial_studies["other"], serial_studies["first"]):  # another patient; the patient's first study
+        window.browser.select_path(path)
+        wait_for_image(qtbot, window, path)
+        window.compare_action.trigger()
+        assert not window.compare_action.isChecked()
+        assert window.centralWidget() is window.canvas
+        assert window.status_label.text() == NO_PRIOR
+
+
+def test_window_links_in_units_of_each_films_default_window():
+    default, other = Window(2048, 4096), Window(128, 256)
+    assert linked_window(default, default, other) == other
+    linked = linked_window(Window(2048 + 400, 1024), default, other)
+    assert (linked.center, linked.width) == (128 + 25, 64)
+    assert prior_caption("20200402", "20200403") == "PRIOR — 1 day earlier"

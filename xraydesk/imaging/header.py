@@ -1,0 +1,23 @@
+"""Header values in words, one format everywhere (canvas, browser, worklist, reports)."""
+
+from xraydesk.imaging.image import XRayImage
+
+AGE_UNITS = {"D": "days", "W": "weeks", "M": "months", "Y": "years"}
+
+
+def header_text(image: XRayImage, keyword: str) -> str:
+    """A DICOM attribute as text; empty when the file has no header or no such value."""
+    return str(image.dataset.get(keyword, "") or "").strip() if image.dataset is not None else ""
+
+
+def format_study_date(value: str) -> str:
+    """DICOM DA (YYYYMMDD) as YYYY-MM-DD; anything else as given."""
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 and value.isdigit() else value
+
+
+def format_age(value: str) -> str:
+    """DICOM AS ("047Y") as "47 years"; a bare number (seen in RSNA files) or anything else as given."""
+    value = value.strip()
+    if len(value) == 4 and value[:3].isdigit() and value[3] in AGE_UNITS:
+        return f"{int(value[:3])} {AGE_UNITS[value[3]]}"
+    return value

@@ -1,0 +1,488 @@
+"""DIMSE with pynetdicom (no Qt): C-ECHO, C-FIND (Study Root), retrieval by C-GET or by C-MOVE to
+our listener, C-STORE of files, and the Listener (a C-STORE SCP feeding the local store). Every
+failure becomes a PacsError naming the node and the reason in words; every wait is bounded."""
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Self
+
+from pydicom.dataset import Dataset
+from pydicom.uid import (
+    JPEG2000,
+    UID,
+    BasicTextSRStorage,
+    Comprehensive3DSRStorage,
+    ComprehensiveSRStorage,
+    ComputedRadiographyImageStorage,
+    DigitalXRayImageStorageForPresentation,
+    DigitalXRayImageStorageForProcessing,
+    EnhancedSRStorage,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLossless,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    KeyObjectSelectionDocumentStorage,
+    MultiFrameGrayscaleByteSecondaryCaptureImageStorage,
+    MultiFrameGrayscaleWordSecondaryCaptureImageStorage,
+    MultiFrameTrueColorSecondaryCaptureImageStorage,
+    RLELossless,
+    SecondaryCaptureImageStorage,
+)
+from pynetdicom import (
+    AE,
+    ALL_TRANSFER_SYNTAXES,
+    AllStoragePresentationContexts,
+    Association,
+    build_context,
+    build_role,
+    evt,
+)
+from pynetdicom.sop_class import (
+    StudyRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelMove,
+    Verification,
+)
+from pynetdicom.status import (
+    QR_FIND_SERVICE_CLASS_STATUS,
+    QR_GET_SERVICE_CLASS_STATUS,
+    QR_MOVE_SERVICE_CLASS_STATUS,
+    STATUS_CANCEL,
+    STATUS_FAILURE,
+    STATUS_PENDING,
+    STATUS_SUCCESS,
+    STORAGE_SERVICE_CLASS_STATUS,
+    code_to_category,
+)
+
+from xraydesk.pacs.client import (
+    ProgressCallback,
+    RetrieveOutcome,
+    SendOutcome,
+    StopCheck,
+    StudyQuery,
+    StudyRow,
+    expand_paths,
+    read_for_sending,
+    study_row,
+)
+from xraydesk.pacs.local_store import IncompleteObject, LocalStore, StoredFile, UnreadableObject
+from xraydesk.pacs.nodes import LocalSide, Node, PacsError, check_ae_title
+
+LOGGER = logging.getLogger(__name__)
+
+# What XRayDesk keeps: X-ray images, secondary captures (its own result images among them) and
+# reports. C-GET asks for these in the storage SCP role; the listener refuses other classes.
+KEPT_SOP_CLASSES = (
+    ComputedRadiographyImageStorage,
+    DigitalXRayImageStorageForPresentation,
+    DigitalXRayImageStorageForProcessing,
+    SecondaryCaptureImageStorage,
+    MultiFrameGrayscaleByteSecondaryCaptureImageStorage,
+    MultiFrameGrayscaleWordSecondaryCaptureImageStorage,
+    MultiFrameTrueColorSecondaryCaptureImageStorage,
+    BasicTextSRStorage,
+    EnhancedSRStorage,
+    ComprehensiveSRStorage,
+    Comprehensive3DSRStorage,
+    KeyObjectSelectionDocumentStorage,
+)  # fmt: skip
+
+# One presentation context per compressed syntax (an acceptor picks one syntax per context): the
+# node then sends each image as stored instead of decompressing it for us.
+RETRIEVE_TRANSFER_SYNTAXES = (
+    [ExplicitVRLittleEndian, ImplicitVRLittleEndian],
+    *([syntax] for syntax in (JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1, JPEGLossless, JPEG2000Lossless,
+                              JPEG2000, JPEGLSLossless, RLELossless)),
+)
+
+SUCCESS = 0x0000
+SOP_CLASS_NOT_SUPPORTED = 0x0122
+OUT_OF_RESOURCES = 0xA700
+DATA_SET_DOES_NOT_MATCH = 0xA900
+CANNOT_UNDERSTAND = 0xC000
+MAX_ERROR_COMMENT = 64  # Error Comment is LO
+
+StoredCallback = Callable[[StoredFile], None]
+
+
+def describe_status(status: Dataset, table: dict[int, tuple[str, str]]) -> str:
+    """'status 0xA701 (Refused: Out of resources - Unable to calculate number of matches): comment'"""
+    code = int(status.Status)
+    meaning = table.get(code, (code_to_category(code), ""))[1] or code_to_category(code)
+    comment = str(status.get("ErrorComment") or "").strip()
+    return f"status 0x{code:04X} ({meaning})" + (f": {comment}" if comment else "")
+
+
+def _status(code: int, comment: str = "") -> Dataset:
+    """A C-STORE response status; the comment tells the sender why in words."""
+    status = Dataset()
+    status.Status = code
+    if comment:
+        status.ErrorComment = comment[:MAX_ERROR_COMMENT]
+    return status
+
+
+def store_received(event, store: LocalStore, on_stored: StoredCallback, where: str) -> Dataset:
+    """Handles one incoming C-STORE (from a C-GET, a C-MOVE or a push): keeps the object in the
+    store or refuses it with a DICOM failure status. Never raises: a bad object must not end the
+    association, let alone the listener."""
+    sop_class = UID(event.request.AffectedSOPClassUID)
+    calling = event.assoc.requestor.ae_title
+    if sop_class not in KEPT_SOP_CLASSES:
+        reason = f"{sop_class.name} is not kept by XRayDesk"
+        LOGGER.warning("%s: refused an object from %s: %s", where, calling, reason)
+        return _status(SOP_CLASS_NOT_SUPPORTED, reason)
+    try:
+        stored = store.store_encoded(event.encoded_dataset())
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong with one object, the sender gets a status
+        code, reason = _refusal(exc)
+        LOGGER.warning("%s: refused an object from %s: %s", where, calling, reason)
+        return _status(code, reason)
+    try:
+        on_stored(stored)
+    except Exception:
+        LOGGER.exception("%s: an observer failed on %s", where, stored.path)
+    return _status(SUCCESS)
+
+
+def _refusal(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, UnreadableObject):
+        return CANNOT_UNDERSTAND, f"cannot understand: {exc.reason}"
+    if isinstance(exc, IncompleteObject):
+        return DATA_SET_DOES_NOT_MATCH, exc.reason
+    if isinstance(exc, OSError):
+        return OUT_OF_RESOURCES, f"cannot write to the local store ({exc.strerror or exc})"
+    return CANNOT_UNDERSTAND, f"cannot understand ({exc})"
+
+
+def _ae(local: LocalSide) -> AE:
+    check_ae_title(local.ae_title, "our AE title")
+    ae = AE(ae_title=local.ae_title)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = ae.connection_timeout = local.timeout_s
+    return ae
+
+
+class DimseClient:
+    def __init__(self, node: Node, local: LocalSide):
+        self.node = node
+        self.local = local
+
+    def _error(self, reason: str) -> PacsError:
+        return PacsError(self.node.label, reason)
+
+    @contextlib.contextmanager
+    def _association(self, contexts, roles=(), handlers=()) -> Iterator[Association]:
+        """An established association, released on leaving (aborted when leaving on an error);
+        PacsError when none can be established."""
+        ae = _ae(self.local)
+        ae.requested_contexts = contexts
+        connected = threading.Event()
+        started = time.monotonic()
+        try:
+            association = ae.associate(self.node.host, self.node.port, ae_title=self.node.ae_title,
+                                       ext_neg=list(roles),
+                                       evt_handlers=[(evt.EVT_CONN_OPEN, lambda _event: connected.set()), *handlers])
+        except OSError as exc:  # the host name does not resolve
+            raise self._error(_os_error_words(exc, self.node.host, self.node.port, self.local.timeout_s)) from exc
+        if not association.is_established:
+            raise self._error(self._why_not_established(association, connected.is_set(), time.monotonic() - started))
+        try:
+            yield association
+        except BaseException:
+            association.abort()
+            raise
+        if association.is_established:
+            association.release()
+
+    def _why_not_established(self, association: Association, connected: bool, waited: float) -> str:
+        timeout = self.local.timeout_s
+        if not connected:
+            return _connection_failure(self.node.host, self.node.port, timeout, waited)
+        answer = association.acceptor.primitive
+        if association.is_rejected and answer is not None:
+            return (f"association rejected: {answer.reason_str} ({answer.result_str.lower()}, "
+                    f"by the {answer.source_str.lower()}); is our AE title '{self.local.ae_title}' known to the node?")
+        if answer is not None and answer.result == 0:
+            return "the node accepted none of the proposed presentation contexts (SOP classes / transfer syntaxes)"
+        if waited >= 0.9 * timeout:
+            return f"no answer to the association request within {timeout:g} s (timeout)"
+        return "association aborted by the node (or the connection was closed) before it was accepted"
+
+    def _lost(self, service: str, waited: float) -> PacsError:
+        if waited >= 0.9 * self.local.timeout_s:
+            return self._error(f"{service}: no answer within {self.local.timeout_s:g} s (timeout); association aborted")
+        return self._error(f"{service}: association aborted by the node or the connection was lost (a node may "
+                           f"abort when our AE title '{self.local.ae_title}' is not allowed this service)")
+
+    def echo(self) -> float:
+        started = time.monotonic()
+        with self._association([build_context(Verification)]) as association:
+            status = association.send_c_echo()
+            if not status:
+                raise self._lost("C-ECHO", time.monotonic() - started)
+            if status.Status != SUCCESS:
+                raise self._error(f"C-ECHO answered {describe_status(status, {})}")
+        return time.monotonic() - started
+
+    def find(self, query: StudyQuery) -> list[StudyRow]:
+        rows = []
+        with self._association([build_context(StudyRootQueryRetrieveInformationModelFind)]) as association:
+            answers = association.send_c_find(_study_identifier(query), StudyRootQueryRetrieveInformationModelFind)
+            last = time.monotonic()
+            for status, answer in answers:
+                if not status:
+                    raise self._lost("C-FIND", time.monotonic() - last)
+                last = time.monotonic()
+                category = code_to_category(int(status.Status))
+                if category == STATUS_PENDING and answer is not None:
+                    rows.append(study_row(answer))
+                elif category not in (STATUS_PENDING, STATUS_SUCCESS, STATUS_CANCEL):
+                    raise self._error(f"C-FIND failed: {describe_status(status, QR_FIND_SERVICE_CLASS_STATUS)}")
+        return rows
+
+    def retrieve(self, study_uid: str, store: LocalStore, *, move: bool = False,
+                 progress: ProgressCallback | None = None, should_stop: StopCheck | None = None,
+                 listener: "Listener | None" = None) -> RetrieveOutcome:
+        """`listener`: the app's running listener for C-MOVE; without one, a temporary listener
+        runs on our configured port for the duration of the move."""
+        outcome = RetrieveOutcome(study_uid)
+        identifier = Dataset()
+        identifier.QueryRetrieveLevel = "STUDY"
+        identifier.StudyInstanceUID = study_uid
+        if move:
+            self._move(identifier, store, outcome, progress, should_stop, listener)
+        else:
+            self._get(identifier, store, outcome, progress, should_stop)
+        return outcome
+
+    def _get(self, identifier, store, outcome, progress, should_stop) -> None:
+        def keep(event):
+            return store_received(event, store, outcome.files.append, self.node.label)
+
+        contexts = [build_context(StudyRootQueryRetrieveInformationModelGet)]
+        contexts += [build_context(sop_class, syntaxes) for sop_class in KEPT_SOP_CLASSES
+                     for syntaxes in RETRIEVE_TRANSFER_SYNTAXES]
+        roles = [build_role(sop_class, scp_role=True) for sop_class in KEPT_SOP_CLASSES]
+        with self._association(contexts, roles, [(evt.EVT_C_STORE, keep)]) as association:
+            responses = association.send_c_get(identifier, StudyRootQueryRetrieveInformationModelGet)
+            self._follow("C-GET", association, responses, outcome, progress, should_stop, QR_GET_SERVICE_CLASS_STATUS)
+
+    def _move(self, identifier, store, outcome, progress, should_stop, listener) -> None:
+        def arrived(stored: StoredFile) -> None:
+            if stored.study_uid == outcome.study_uid:
+                outcome.files.append(stored)
+
+        temporary = listener is None
+        listener = listener or Listener(self.local, store, extra_calling_aets=[self.node.ae_title])
+        with contextlib.ExitStack() as stack:
+            if temporary:
+                stack.enter_context(listener)
+            stack.enter_context(listener.observing(arrived))
+            with self._association([build_context(StudyRootQueryRetrieveInformationModelMove)]) as association:
+                responses = association.send_c_move(identifier, self.local.ae_title,
+                                                    StudyRootQueryRetrieveInformationModelMove)
+                self._follow("C-MOVE", association, responses, outcome, progress, should_stop,
+                             QR_MOVE_SERVICE_CLASS_STATUS)
+
+    def _follow(self, service, association, responses, outcome, progress, should_stop, statuses) -> None:
+        """Reads C-GET / C-MOVE responses: progress from the sub-operation counts, Cancel by
+        aborting the association (the node stops sending), failures as PacsError."""
+        last = time.monotonic()
+        for status, _identifier in responses:
+            if not status:
+                raise self._lost(service, time.monotonic() - last)
+            last = time.monotonic()
+            category = code_to_category(int(status.Status))
+            done = sum(int(status.get(keyword) or 0) for keyword in (
+                "NumberOfCompletedSuboperations", "NumberOfFailedSuboperations", "NumberOfWarningSuboperations"))
+            if category == STATUS_PENDING:
+                if progress:
+                    progress(done, done + int(status.get("NumberOfRemainingSuboperations") or 0))
+                if should_stop and should_stop():
+                    association.abort()
+                    outcome.cancelled = True
+                    return
+                continue
+            outcome.failed = int(status.get("NumberOfFailedSuboperations") or 0)
+            outcome.cancelled = category == STATUS_CANCEL
+            if category == STATUS_FAILURE and not outcome.files:
+                raise self._error(f"{service} failed: {describe_status(status, statuses)}")
+            if progress:
+                progress(done, done)
+
+    def send(self, paths: Sequence[Path], *, progress: ProgressCallback | None = None,
+             should_stop: StopCheck | None = None) -> list[SendOutcome]:
+        files = expand_paths(paths)
+        outcomes: dict[Path, SendOutcome] = {}
+        pairs: dict[tuple[str, str], None] = {}  # (SOP class, transfer syntax), in order, once each
+        sendable = []
+        for path in files:
+            try:
+                header = read_for_sending(path, headers_only=True)
+            except ValueError as error:
+                outcomes[path] = SendOutcome(path, False, f"not sent: {error}")
+                continue
+            pairs[(header.SOPClassUID, header.file_meta.TransferSyntaxUID)] = None
+            sendable.append(path)
+        if sendable:
+            # One context per syntax met (an acceptor picks one syntax per context), and an
+            # uncompressed one per class for a node that takes none of the compressions.
+            contexts = [build_context(sop_class, syntax) for sop_class, syntax in pairs]
+            contexts += [build_context(sop_class, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+                         for sop_class in dict.fromkeys(sop_class for sop_class, _ in pairs)]
+            with self._association(contexts) as association:
+                for index, path in enumerate(sendable):
+                    if should_stop and should_stop():
+                        outcomes[path] = SendOutcome(path, False, "not sent: cancelled")
+                    elif not association.is_established:
+                        outcomes[path] = SendOutcome(path, False, "not sent: the association was lost")
+                    else:
+                        outcomes[path] = self._store_one(association, path)
+                    if progress:
+                        progress(index + 1, len(sendable))
+        return [outcomes[path] for path in files]
+
+    def _store_one(self, association: Association, path: Path) -> SendOutcome:
+        started = time.monotonic()
+        try:
+            dataset = read_for_sending(path)
+            syntax = dataset.file_meta.TransferSyntaxUID
+            accepted = {(context.abstract_syntax, context.transfer_syntax[0])
+                        for context in association.accepted_contexts}
+            if syntax.is_compressed and (dataset.SOPClassUID, syntax) not in accepted:
+                dataset.decompress()  # the node takes no image in this compression: send the pixels uncompressed
+            status = association.send_c_store(dataset)
+        except ValueError as error:
+            return SendOutcome(path, False, f"not sent: {error}")
+        except Exception as exc:  # noqa: BLE001 - pynetdicom: e.g. no accepted context for this file's syntax
+            return SendOutcome(path, False, f"not sent: {exc}")
+        if not status:
+            return SendOutcome(path, False, self._lost("C-STORE", time.monotonic() - started).reason)
+        category = code_to_category(int(status.Status))
+        message = describe_status(status, STORAGE_SERVICE_CLASS_STATUS)
+        return SendOutcome(path, category != STATUS_FAILURE, "stored" if int(status.Status) == SUCCESS else message)
+
+
+def _study_identifier(query: StudyQuery) -> Dataset:
+    identifier = Dataset()
+    identifier.QueryRetrieveLevel = "STUDY"
+    identifier.PatientName = query.patient_name
+    identifier.PatientID = query.patient_id
+    identifier.StudyDate = query.study_date
+    identifier.StudyTime = ""
+    identifier.AccessionNumber = query.accession
+    identifier.StudyDescription = ""
+    identifier.ModalitiesInStudy = list(query.modalities) if query.modalities else ""
+    identifier.NumberOfStudyRelatedInstances = ""
+    identifier.StudyInstanceUID = ""
+    return identifier
+
+
+def _connection_failure(host: str, port: int, timeout: float, waited: float) -> str:
+    """pynetdicom only logs why the TCP connection failed; a second quick try says it in words
+    (unless the first one already used the whole timeout)."""
+    if waited >= 0.9 * timeout:
+        return f"no answer from {host}:{port} within {timeout:g} s (timeout; host down or port filtered?)"
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return f"the connection to {host}:{port} was closed before the association request"
+    except OSError as exc:
+        return _os_error_words(exc, host, port, timeout)
+
+
+def _os_error_words(exc: OSError, host: str, port: int, timeout: float) -> str:
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host '{host}'"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused: nothing listens on {host}:{port}"
+    if isinstance(exc, TimeoutError):
+        return f"no answer from {host}:{port} within {timeout:g} s (timeout)"
+    return f"cannot connect to {host}:{port} ({exc.strerror or exc})"
+
+
+class Listener:
+    """A C-STORE SCP feeding the local store; off until started. It answers only the calling AE
+    titles allowed in `local` (plus `extra_calling_aets`) unless any are allowed; every stored file
+    is reported to the observers (called on pynetdicom's threads)."""
+
+    def __init__(self, local: LocalSide, store: LocalStore, *, on_stored: StoredCallback | None = None,
+                 extra_calling_aets: Sequence[str] = ()):
+        self.local = local
+        self.store = store
+        self.calling_aets = [*local.allowed_calling_aets, *extra_calling_aets]
+        self._observers: list[StoredCallback] = [on_stored] if on_stored else []
+        self._lock = threading.Lock()
+        self._server = None
+
+    @property
+    def address(self) -> str:
+        port = self._server.server_address[1] if self._server else self.local.listener_port
+        return f"{self.local.ae_title}@{self.local.listener_interface}:{port}"
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1] if self._server else self.local.listener_port
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> None:
+        where = f"listener {self.address}"
+        if not self.local.allow_any_calling_aet and not self.calling_aets:
+            raise PacsError(where, "no calling AE title is allowed: add the sender's AE title to the allowed ones, or allow any")
+        ae = _ae(self.local)
+        ae.supported_contexts = [build_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+                                 for context in [*AllStoragePresentationContexts, build_context(Verification)]]
+        ae.require_calling_aet = [] if self.local.allow_any_calling_aet else self.calling_aets
+        try:
+            self._server = ae.start_server((self.local.listener_interface, self.local.listener_port), block=False,
+                                           evt_handlers=[(evt.EVT_C_STORE, self._on_store)])
+        except OSError as exc:
+            raise PacsError(where, f"cannot listen ({exc.strerror or exc})") from exc
+        LOGGER.info("listening as %s", self.address)
+
+    def stop(self) -> None:
+        """Ends open associations too (a PACS may keep one open for seconds after a C-MOVE)."""
+        if self._server is None:
+            return
+        for association in self._server.active_associations:
+            association.abort()
+        self._server.shutdown()
+        self._server = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc_info) -> None:
+        self.stop()
+
+    @contextlib.contextmanager
+    def observing(self, callback: StoredCallback) -> Iterator[None]:
+        with self._lock:
+            self._observers.append(callback)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._observers.remove(callback)
+
+    def _notify(self, stored: StoredFile) -> None:
+        with self._lock:
+            observers = list(self._observers)
+        for observer in observers:
+            observer(stored)
+
+    def _on_store(self, event) -> Dataset:
+        return store_received(event, self.store, self._notify, f"listener {self.address}")

@@ -1,0 +1,162 @@
+"""The app's local store of DICOM objects received from a PACS or a modality (no Qt):
+<root>/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm, by default under the user's
+data folder. Every object is checked before it is kept, written atomically, and never replaces
+an existing file with different content."""
+
+import filecmp
+import io
+import logging
+import os
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+from pydicom.pixels.utils import get_expected_length
+
+from xraydesk.desktop import user_data_home
+from xraydesk.imaging.image import ImageLoadError
+from xraydesk.imaging.loading import read_dicom
+from xraydesk.pacs.nodes import PacsError
+
+LOGGER = logging.getLogger(__name__)
+
+STORED = "stored"
+ALREADY_STORED = "already stored"
+STORED_BESIDE = "stored beside a different file of the same UID"
+
+REQUIRED_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+INCOMING_FOLDER = ".incoming"  # temporary files, on the store's own file system so a link is atomic
+
+
+class RefusedObject(Exception):
+    """An object the store will not keep; `reason` says why in words."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnreadableObject(RefusedObject):
+    """Not decodable as DICOM (garbage, truncated)."""
+
+
+class IncompleteObject(RefusedObject):
+    """Decodable, but without the UIDs that place it, or contradicting what was announced."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    path: Path
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+    outcome: str  # STORED, ALREADY_STORED or STORED_BESIDE
+
+
+def default_store_root() -> Path:
+    return user_data_home() / "XRayDesk" / "store"
+
+
+def safe_name(uid: str) -> str:
+    """A UID as a file name: nothing but digits, letters, dots and dashes, never '.' or '..'."""
+    return re.sub(r"[^0-9A-Za-z.\-]", "_", uid).lstrip(".")[:64] or "unknown"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+class LocalStore:
+    """`protected_folders`: folders the user opened as sources; a store inside one is refused, so
+    the app never writes into a user's source folder."""
+
+    def __init__(self, root: Path | str | None = None, protected_folders: Iterable[Path | str] = ()):
+        self.root = Path(root or default_store_root()).expanduser().resolve()
+        for folder in protected_folders:
+            if _inside(self.root, Path(folder).expanduser().resolve()):
+                raise PacsError(str(self.root), f"the local store may not lie inside the source folder {folder}")
+
+    def study_folder(self, study_uid: str) -> Path:
+        return self.root / safe_name(study_uid)
+
+    def store_encoded(self, data: bytes) -> StoredFile:
+        """Keeps a DICOM file given as bytes (preamble, file meta and data set). Raises
+        RefusedObject when the object is unreadable or incomplete, OSError when the disk fails."""
+        incoming = self.root / INCOMING_FOLDER
+        incoming.mkdir(parents=True, exist_ok=True)
+        temporary = incoming / f"{uuid.uuid4().hex}.partial"
+        try:
+            temporary.write_bytes(data)
+            dataset = _checked_dataset(temporary)
+            uids = [str(dataset[keyword].value) for keyword in REQUIRED_UIDS[1:]]
+            sop_uid, study_uid, series_uid = uids
+            path, outcome = self._place(temporary, self.study_folder(study_uid) / safe_name(series_uid), sop_uid)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return StoredFile(path, study_uid, series_uid, sop_uid, outcome)
+
+    def store_dataset(self, dataset: Dataset) -> StoredFile:
+        buffer = io.BytesIO()
+        try:
+            dataset.save_as(buffer, enforce_file_format=True)
+        except Exception as exc:
+            raise UnreadableObject(f"cannot be written as a DICOM file ({exc})") from exc
+        return self.store_encoded(buffer.getvalue())
+
+    def _place(self, temporary: Path, folder: Path, sop_uid: str) -> tuple[Path, str]:
+        """Links the file in under the first free name; a hard link fails if the name exists, so
+        two receptions of one object cannot overwrite each other."""
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = safe_name(sop_uid)
+        attempt = 0
+        while True:
+            candidate = folder / (f"{stem}.dcm" if attempt == 0 else f"{stem}~{attempt}.dcm")
+            try:
+                os.link(temporary, candidate)
+            except FileExistsError:
+                if filecmp.cmp(temporary, candidate, shallow=False):
+                    return candidate, ALREADY_STORED
+                attempt += 1
+                continue
+            if attempt == 0:
+                return candidate, STORED
+            LOGGER.warning("%s already holds a different object with SOP Instance UID %s; kept it and stored "
+                           "the new one as %s", folder, sop_uid, candidate.name)
+            return candidate, STORED_BESIDE
+
+
+def _checked_dataset(path: Path) -> Dataset:
+    try:
+        dataset, _ = read_dicom(path)
+    except ImageLoadError as error:
+        raise UnreadableObject(error.reason) from error
+    except Exception as exc:
+        raise UnreadableObject(f"undecodable data set ({exc})") from exc
+    _check_native_pixel_length(dataset)
+    missing = [keyword for keyword in REQUIRED_UIDS if not str(dataset.get(keyword) or "").strip()]
+    if missing:
+        raise IncompleteObject(f"no {', '.join(missing)}")
+    meta = dataset.file_meta
+    for meta_keyword, keyword in (("MediaStorageSOPInstanceUID", "SOPInstanceUID"),
+                                  ("MediaStorageSOPClassUID", "SOPClassUID")):
+        announced = meta.get(meta_keyword)
+        if announced and announced != dataset[keyword].value:
+            raise IncompleteObject(f"{keyword} {dataset[keyword].value} differs from the announced {announced}")
+    return dataset
+
+
+def _check_native_pixel_length(dataset: Dataset) -> None:
+    """pydicom reads native pixel data cut short without a word (encapsulated data cut short is
+    caught by read_dicom): a transfer broken off inside the image must not be kept as an image."""
+    syntax = dataset.file_meta.get("TransferSyntaxUID")
+    if "PixelData" not in dataset or syntax is None or syntax.is_encapsulated:
+        return
+    try:
+        expected = get_expected_length(dataset, unit="bytes")
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise UnreadableObject(f"pixel data without a usable image description ({exc})") from exc
+    if len(dataset.PixelData) < expected:
+        raise UnreadableObject(f"pixel data cut short ({len(dataset.PixelData):,} of {expected:,} bytes)")
