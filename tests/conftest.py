@@ -23,6 +23,13 @@ def settings_in_tmp(tmp_path_factory):
     QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path_factory.mktemp("settings")))
 
 
+@pytest.fixture(autouse=True)
+def user_folders_in_tmp(tmp_path, monkeypatch):
+    """PACS settings, the local store and desktop files go to temporary folders, never to the user's."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("XRAYDESK_DATA") or REPO_ROOT / ".." / "shared" / "data").resolve()
 

@@ -31,17 +31,9 @@ from xraydesk.pacs.nodes import (
     save_settings,
 )
 from xraydesk.ui.main_window import MainWindow, settings
-from xraydesk.ui.pacs_controller import set_retrieves_by_move
 from xraydesk.ui.pacs_dialogs import PacsSettingsDialog, SendResultsDialog
 
 UPLOADED = 2  # RSNA films in the test PACS: one to find and retrieve, one to send results of
-
-
-@pytest.fixture(autouse=True)
-def pacs_folders_in_tmp(tmp_path, monkeypatch):
-    """PACS settings and the local store go to temporary folders, never to the user's."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +84,7 @@ def patient_id(path) -> str:
 def test_query_dialog_fills_its_table_from_orthanc_and_a_retrieve_opens_the_study(qtbot, window, rsna_files, node,
                                                                                  move, make_dicom):
     if move:  # C-MOVE to the app's own listener, running meanwhile
-        set_retrieves_by_move(window.pacs.node_named(node), True)
+        window.pacs.node_named(node).retrieve_by_move = True
         window.listener_action.trigger()
         qtbot.waitUntil(lambda: window.pacs.listener is not None, timeout=WAIT_MS)
     local = make_dicom("local.dcm")

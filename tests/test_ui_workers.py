@@ -50,3 +50,17 @@ def test_shutdown_stops_a_long_task(qtbot, pool):
     assert started.wait(10)
     pool.shutdown()
     assert pool.is_idle()
+
+
+def test_quitting_does_not_wait_for_work_that_cannot_be_interrupted(qtbot, pool):
+    """Ctrl+Q in the app: an analysis or model load in progress ignores should_stop; the pool stops
+    asking and leaves it to the process's end instead of holding the quit for seconds."""
+    release, started = threading.Event(), threading.Event()
+    worker = Worker(lambda report, should_stop: started.set() or release.wait(10))
+    pool.start(worker)
+    assert started.wait(10)
+    pool.shutdown(join=False)  # returns although the task is still running
+    assert worker.should_stop() and not pool.is_idle()
+    release.set()
+    pool.shutdown()  # the test itself leaves no thread behind
+    assert pool.is_idle()

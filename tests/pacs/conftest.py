@@ -1,6 +1,6 @@
 """The PACS tests' real server: one Orthanc per session on loopback (tests/pacs/orthanc_server.py),
-holding the shared RSNA DICOMs and a study of several images. PACS settings and the default local
-store go to temporary folders, never to the user's."""
+holding the shared RSNA DICOMs and a study of several images. (PACS settings and the default local
+store go to temporary folders: tests/conftest.py.)"""
 
 from types import SimpleNamespace
 
@@ -11,12 +11,6 @@ from xraydesk.pacs.local_store import LocalStore
 from xraydesk.pacs.nodes import LocalSide
 
 MULTI_IMAGE_PATIENT = "XRAYDESK-MULTI"
-
-
-@pytest.fixture(autouse=True)
-def pacs_folders_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
 
 
 @pytest.fixture(scope="session")

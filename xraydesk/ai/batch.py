@@ -333,7 +333,7 @@ def check_output(csv_path: Path, arguments: list[str], *folders: Path | None) ->
                                   "input: write the output elsewhere")
 
 
-def _readable_mode() -> int:
+def readable_mode() -> int:
     # mkstemp makes the file private; the CSV gets the mode a plain open() would give it.
     umask = os.umask(0)
     os.umask(umask)
@@ -346,7 +346,7 @@ def _temporary_beside(target: Path):
         descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     except OSError as error:
         raise OutputError(f"cannot write in {target.parent} ({error.strerror})") from error
-    os.fchmod(descriptor, _readable_mode())
+    os.fchmod(descriptor, readable_mode())
     return open(descriptor, "w", newline="", **CSV_ENCODING), Path(name)
 
 

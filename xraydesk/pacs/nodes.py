@@ -39,6 +39,7 @@ class Node:
     username: str = ""
     secret: str = ""
     verify_tls: bool = True
+    retrieve_by_move: bool = False  # C-MOVE to our listener instead of C-GET (for a PACS without C-GET)
 
     @property
     def kind(self) -> str:

@@ -34,7 +34,7 @@ from xraydesk.ai.analysis import (
     severity_lines,
     six_zone_words,
 )
-from xraydesk.ai.batch import _readable_mode as readable_mode
+from xraydesk.ai.batch import readable_mode
 from xraydesk.ai.outputs import ZONES
 from xraydesk.imaging import ImageDisplay, ViewState, XRayImage
 

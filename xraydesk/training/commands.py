@@ -22,13 +22,17 @@ def train_main(argv: list[str]) -> int:
     parser.add_argument("--config", type=Path, help="JSON file overriding TrainConfig fields")
     args = parser.parse_args(argv)
 
+    from xraydesk.ai.model import ChestXRayModel
     from xraydesk.training.finalize import finalize
     from xraydesk.training.train import TrainConfig, train
+    from xraydesk.training.trend_report import store_limits, trend_report
 
     config = TrainConfig.from_file(args.config) if args.config else TrainConfig()
     _logging(Path(config.run_dir) / "train.log")
     run_dir = train(config)
     metadata = finalize(run_dir, Path(config.models_dir), config.data_root)
+    # The severity trend's "no clear change" limits belong to the model: measured anew on val.
+    store_limits(Path(config.models_dir), trend_report(ChestXRayModel.load(config.models_dir), config.data_root))
     logging.getLogger("xraydesk.train").info("wrote %s (%s %s)", config.models_dir,
                                              metadata["name"], metadata["version"])
     return 0

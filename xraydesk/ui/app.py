@@ -76,7 +76,14 @@ def run_app(argv: list[str]) -> int:
     # Loading the model (TensorFlow's import: seconds of CPU) would compete with the first paint.
     quitting = os.environ.get(QUIT_ON_FIRST_PAINT)
     FirstPaint(window, partial(_report_paint_and_quit, app) if quitting else partial(_prepare_for_work, window))
+    window.join_workers_on_close = False
     window.show()
     if arguments.paths:
         window.open_paths(arguments.paths)
-    return app.exec_()
+    status = app.exec_()
+    # Quit at once: an uninterruptible model load or analysis would hold a join for seconds, and
+    # TensorFlow's teardown at interpreter exit takes more than a second. Nothing is left to save:
+    # PDFs and DICOM are written atomically and each setting is saved as it is changed.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

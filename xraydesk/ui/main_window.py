@@ -708,7 +708,10 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _checked, entry=entry: self.open_paths([entry]))
         self.recent_menu.setEnabled(bool(self.recent_paths()))
 
+    # The app quits without waiting for running work (run_app ends the process at once); tests join it.
+    join_workers_on_close = True
+
     def closeEvent(self, event) -> None:
-        self.workers.shutdown()
+        self.workers.shutdown(join=self.join_workers_on_close)
         self.pacs.shutdown()
         super().closeEvent(event)

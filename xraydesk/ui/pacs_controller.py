@@ -53,17 +53,6 @@ def failure_words(error: Exception) -> str:
     return failure_reason(error)
 
 
-# The per-node choice belongs in Node (saved with it) as `retrieve_by_move`; until nodes.py has that
-# field, these two keep it on the node object for the session only.
-def retrieves_by_move(node: Node) -> bool:
-    """The node's choice of C-MOVE to our listener over C-GET (for a PACS without C-GET)."""
-    return node.kind == DIMSE and getattr(node, "retrieve_by_move", False)
-
-
-def set_retrieves_by_move(node: Node, move: bool) -> None:
-    node.retrieve_by_move = move
-
-
 def results_folder(store: LocalStore, study_uid: str) -> Path:
     return store.root / RESULTS_FOLDER / safe_name(study_uid)
 

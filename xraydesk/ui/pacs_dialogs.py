@@ -56,8 +56,6 @@ from xraydesk.pacs.nodes import (
 from xraydesk.ui.pacs_controller import (
     ImageOutcome,
     PacsController,
-    retrieves_by_move,
-    set_retrieves_by_move,
 )
 
 ROW_ROLE = Qt.UserRole
@@ -173,7 +171,7 @@ class NodeForm(QGroupBox):
         self.ae_title.setText(node.ae_title)
         self.host.setText(node.host)
         self.port.setValue(node.port or 104)
-        self.move.setChecked(retrieves_by_move(node))
+        self.move.setChecked(node.retrieve_by_move)
         self.url.setText(node.url)
         self.auth.setCurrentIndex(max(0, self.auth.findData(node.auth)))
         self.username.setText(node.username)
@@ -198,7 +196,7 @@ class NodeForm(QGroupBox):
         node.name = self.name.text().strip()
         node.ae_title, node.host = self.ae_title.text().strip(), self.host.text().strip()
         node.port = self.port.value()
-        set_retrieves_by_move(node, self.move.isChecked() and not web)
+        node.retrieve_by_move = self.move.isChecked() and not web
         # A node is DICOMweb exactly when it has a URL (Node.kind): a DIMSE node keeps none.
         node.url = (self.url.text().strip().rstrip("/") or "https://") if web else ""
         node.auth = self.auth.currentData()
@@ -300,7 +298,7 @@ class PacsSettingsDialog(QDialog):
         self._fill_row(self.nodes.rowCount() - 1, node)
 
     def _fill_row(self, row: int, node: Node) -> None:
-        protocol = "DICOMweb" if node.kind == DICOMWEB else "DIMSE (C-MOVE)" if retrieves_by_move(node) else "DIMSE"
+        protocol = "DICOMweb" if node.kind == DICOMWEB else "DIMSE (C-MOVE)" if node.retrieve_by_move else "DIMSE"
         set_row(self.nodes, row, (node.name, protocol, node.address))
 
     def selected_node(self) -> Node | None:
@@ -531,7 +529,7 @@ class QueryDialog(QDialog):
         node, rows = self.selected_node(), self.selected_rows()
         if node is None or not rows:
             return
-        if not self.controller.retrieve(node, rows, move=retrieves_by_move(node)):
+        if not self.controller.retrieve(node, rows, move=node.retrieve_by_move):
             return
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)

@@ -78,9 +78,12 @@ class WorkerPool(QObject):
     def is_idle(self) -> bool:
         return not self._running
 
-    def shutdown(self, timeout_ms: int = 10_000) -> None:
+    def shutdown(self, timeout_ms: int = 10_000, join: bool = True) -> None:
+        """Stops every worker; `join`: and waits for them. Without joining, the threads (a model
+        load or an analysis cannot be interrupted) stay referenced here until the process ends."""
         self._shut_down = True
         for worker, thread in list(self._running.items()):
             worker.request_stop()
-            thread.wait(timeout_ms)
-            self._forget(worker)
+            if join:
+                thread.wait(timeout_ms)
+                self._forget(worker)
