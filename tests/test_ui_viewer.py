@@ -275,7 +275,8 @@ def test_every_orientation_maps_image_to_screen_and_back_and_fits_the_turned_ima
 
 
 def test_rotating_and_flipping_move_the_overlays_with_the_image(qtbot, canvas, make_dicom):
-    canvas.set_image(load_image(make_dicom("dark.dcm", np.zeros((200, 300), np.uint16))))
+    stored = np.arange(200 * 300, dtype=np.uint16).reshape(200, 300)
+    canvas.set_image(load_image(make_dicom("ramp.dcm", stored)))
     canvas.add_overlay(Square())
     upright = canvas.view.transform.image_to_screen(110, 60)
     canvas.rotate(1)
@@ -293,7 +294,7 @@ def test_rotating_and_flipping_move_the_overlays_with_the_image(qtbot, canvas, m
     assert canvas.annotation_lines()["bottom_left"][-2:] == ["Rotated 90°", "Flipped H"]
     canvas.reset_view()
     assert canvas.view.transform.orientation == Orientation()
-    np.testing.assert_array_equal(canvas.image.pixels, 0)  # the image itself never turns
+    np.testing.assert_array_equal(canvas.image.pixels, stored)  # the image itself (what the AI sees) never turns
 
 
 def test_zone_labels_sit_beyond_the_lateral_edge_on_screen_whatever_the_rotation(canvas, make_dicom):

@@ -216,3 +216,6 @@ class MeasurementStore:
 
     def for_image(self, path: Path) -> MeasurementList:
         return self._lists.setdefault(Path(path), MeasurementList())
+
+    def clear(self) -> None:
+        self._lists.clear()

@@ -1,7 +1,8 @@
 """The studies open in the app (no Qt): patients → studies → series → images from any source
 (files, folders, DICOMDIRs, a PACS retrieve, the DICOM listener), the decoded-image cache (one
 ImageDisplay per cached image, shared by the canvas, the thumbnails and the report), and what the
-reader did to each image (read marks). Qt views observe its events; workers run its tasks."""
+reader did to each image (read marks, measurements). Qt views observe its events; workers run its
+tasks."""
 
 from collections import OrderedDict
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from xraydesk.events import Event
 from xraydesk.imaging.display import ImageDisplay
 from xraydesk.imaging.image import XRayImage, failure_reason
 from xraydesk.imaging.loading import Preview, load_image
+from xraydesk.imaging.measurements import MeasurementStore
 from xraydesk.imaging.scanning import IMAGE, ScanEntry, scan_paths
 
 IMAGE_CACHE_SIZE = 4
@@ -40,6 +42,7 @@ class StudySession:
         self._images: dict[Path, ScanEntry] = {}
         self._cache: OrderedDict[Path, ImageDisplay] = OrderedDict()
         self._read: set[Path] = set()
+        self.measurements = MeasurementStore()
 
     # ------------------------------------------------------------ contents
 
@@ -48,6 +51,7 @@ class StudySession:
         self._entries, self._images = [], {}
         self._cache.clear()
         self._read.clear()
+        self.measurements.clear()
         self.cleared.emit()
 
     def add(self, entry: ScanEntry) -> None:

@@ -35,6 +35,7 @@ from xraydesk.ui.browser import StudyBrowser
 from xraydesk.ui.canvas import KEY_ZOOM_STEP, ImageCanvas
 from xraydesk.ui.compare import NO_PRIOR, CompareView
 from xraydesk.ui.export_dialog import SCOPES, ExportScopeDialog, analyses_in_scope
+from xraydesk.ui.measurements import MeasurementLayer, MeasurementPanel
 from xraydesk.ui.overlays import HeatmapLayer, HeatmapSettings, ZoneLayer
 from xraydesk.ui.pacs_controller import PacsController
 from xraydesk.ui.pacs_dialogs import PacsSettingsDialog, QueryDialog, SendResultsDialog
@@ -87,12 +88,14 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
         self.setAcceptDrops(True)
         self.workers = WorkerPool(self)
+        self.session = StudySession()
         self.canvas = ImageCanvas()
         self.setCentralWidget(self.canvas)
         self.analysis = AnalysisController(self.workers, analyser, parent=self)
         self.heatmap_layer, self.zone_layer = HeatmapLayer(), ZoneLayer()
         for layer in (self.heatmap_layer, self.zone_layer):
             self.canvas.add_overlay(layer)
+        self.measurement_layer = MeasurementLayer(self.canvas, self.session.measurements)  # drawn on top
         self.shortcut_actions: list[QAction] = []
         self._build_menus()
         self.browser = StudyBrowser()
@@ -103,24 +106,30 @@ class MainWindow(QMainWindow):
         self.tags_dock = self._add_dock("DICOM tags", self.tag_view, Qt.RightDockWidgetArea)
         self.results_dock = self._add_dock("AI results", scrollable(self.results_panel), Qt.RightDockWidgetArea)
         self.worklist_dock = self._add_dock("Worklist", self.worklist, Qt.BottomDockWidgetArea)
+        self.measurements_dock = self._add_dock("Measurements", MeasurementPanel(self.measurement_layer),
+                                                Qt.RightDockWidgetArea)
         self.tabifyDockWidget(self.tags_dock, self.results_dock)
+        self.tabifyDockWidget(self.results_dock, self.measurements_dock)
         self.results_dock.raise_()
         self.resizeDocks([self.browser_dock, self.tags_dock], [320, 440], Qt.Horizontal)
         self.resizeDocks([self.worklist_dock], [170], Qt.Vertical)
-        for dock in (self.browser_dock, self.tags_dock, self.results_dock, self.worklist_dock):
+        for dock in (self.browser_dock, self.tags_dock, self.results_dock, self.measurements_dock, self.worklist_dock):
             self.view_menu.addAction(dock.toggleViewAction())
         self.status_label = QLabel()
         self.view_label = QLabel()
         self.progress = QProgressBar(maximumWidth=200, visible=False)
         self.statusBar().addWidget(self.status_label, 1)
+        self.cursor_label = QLabel()  # the modality value under the cursor
+        self.statusBar().addPermanentWidget(self.cursor_label)
         self.statusBar().addPermanentWidget(self.view_label)
         self.statusBar().addPermanentWidget(self.progress)
-        self.session = StudySession()
         self.studies = SessionController(self.session, self.workers, parent=self)
         self._connect_studies()
         self._connect_analysis()
         self._connect_pacs()
         self.canvas.viewChanged.connect(self._on_view_changed)
+        self.canvas.cursorValue.connect(self.cursor_label.setText)
+        self.measurement_layer.message.connect(lambda text: text and self._set_status(text))
         self._build_compare()
         self._connect_trend()
         self.status_label.setText(RESEARCH_USE_NOTICE)
@@ -179,12 +188,20 @@ class MainWindow(QMainWindow):
         self.invert_action = self._action(image_menu, "&Invert", self.canvas.set_invert, "I", checkable=True)
         self._action(image_menu, "&Reset window, zoom and invert", self.reset_view, "R")
         image_menu.addSeparator()
+        # Display only: the file is never changed and the AI sees the image as stored.
+        self._action(image_menu, "Rotate 90° clock&wise", lambda: self.canvas.rotate(1), "]")
+        self._action(image_menu, "Rotate 90° counter-clock&wise", lambda: self.canvas.rotate(-1), "[")
+        self._action(image_menu, "Flip &horizontal", lambda: self.canvas.flip(True), "Alt+H")
+        self._action(image_menu, "Flip &vertical", lambda: self.canvas.flip(False), "Alt+V")
+        image_menu.addSeparator()
         mouse_group = QActionGroup(self)
         self.pan_mode_action = self._action(image_menu, "Left button &pans", lambda: self._set_left_windows(False), "P", True)
         self.window_mode_action = self._action(image_menu, "Left button &windows (W/L mode)", lambda: self._set_left_windows(True), "W", True)
         for action in (self.pan_mode_action, self.window_mode_action):
             mouse_group.addAction(action)
         self.pan_mode_action.setChecked(True)
+
+        self._build_measure_menu(menus.addMenu("&Measure"))
 
         analysis_menu = menus.addMenu("&Analysis")
         self._action(analysis_menu, "&Analyse image", self.analyse_current, "Ctrl+Return")
@@ -203,6 +220,16 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
         self._action(help_menu, "&About XRayDesk", self.show_about)
 
+    def _build_measure_menu(self, menu) -> None:
+        """Ruler, angle and cardiothoracic ratio: checkable tools, one at a time (Esc cancels)."""
+        tools = {}
+        for mode, text, key in (("ruler", "&Ruler", "L"), ("angle", "&Angle", "A"),
+                                ("ctr", "&Cardiothoracic ratio", "T")):
+            tools[mode] = self._action(menu, text, lambda on, mode=mode: self.measurement_layer.set_mode(
+                mode if on else "navigate"), key, True)
+        self.measurement_layer.modeChanged.connect(
+            lambda current: [action.setChecked(mode == current) for mode, action in tools.items()])
+
     def _setting_action(self, menu, text: str, key: str) -> QAction:
         """A checkable option remembered between sessions (on by default)."""
         action = self._action(menu, text, lambda checked: settings().setValue(key, checked), checkable=True)
@@ -215,6 +242,7 @@ class MainWindow(QMainWindow):
         return rows + [
             ("Right drag", "Window/level (left drag too in W/L mode)"),
             ("Middle drag", "Pan"),
+            ("Esc", "Cancel the measurement being made"),
             ("Wheel", "Zoom around the cursor"),
         ]
 
@@ -410,7 +438,7 @@ class MainWindow(QMainWindow):
         self._set_status(message)
 
     def _set_overlay_analysis(self, analysis: ImageAnalysis | None) -> None:
-        for layer in (self.heatmap_layer, self.zone_layer):
+        for layer in (self.heatmap_layer, self.zone_layer, self.measurement_layer):
             layer.set_analysis(analysis)
         self.canvas.update()
 
@@ -565,19 +593,18 @@ class MainWindow(QMainWindow):
     def write_pdf(self, path: Path, analyses: list[ImageAnalysis], overwrite: bool = False) -> Worker:
         self._set_status(f"Writing {path.name}…", busy=True)
         views = {self.canvas.image.path: self.canvas.view} if self.canvas.image else {}
+        measurements = {analysis.path: tuple(self.session.measurements.for_image(analysis.path))
+                        for analysis in analyses}  # as they are now: the reader may go on measuring
         # Read only when some patient has a trend page; in the worker, like the rest of the report.
         limits = lambda: ChangeLimits.from_metadata(self.analysis.analyser.model().metadata)  # noqa: E731
         worker = Worker(report_task(path, analyses, self.session.image_source(), limits,
-                                    self.heatmap_layer.settings.target, views, self._measurements_for,
+                                    self.heatmap_layer.settings.target, views, measurements.get,
                                     self.deidentify_action.isChecked(), overwrite))
         worker.yielded.connect(lambda progress: self._set_status(f"Writing {path.name}: page {progress[0]} of "
                                                                  f"{progress[1]}…", busy=True))
         worker.returned.connect(lambda result: self._set_status(f"Saved {result[0]} ({result[1]} pages)."))
         worker.errored.connect(self._on_pdf_failed)
         return self.workers.start(worker)
-
-    def _measurements_for(self, path: Path) -> tuple:
-        return ()
 
     def _on_pdf_failed(self, error: Exception) -> None:
         message = f"PDF summary not saved — {error}"

@@ -141,7 +141,7 @@ class MeasurementLayer(QObject, OverlayLayer):
         if estimate.thorax is not None:
             draft.preset = estimate.thorax
             return (f"Cardiothoracic ratio: thorax width placed from the AI lung mask; click the heart's right and "
-                    f"left borders ({estimate.reason}). Drag any point to correct it. Esc cancels.")
+                    f"left borders ({estimate.reason}). Esc cancels.")
         return f"{PROMPTS['ctr']} Not pre-filled: {estimate.reason}."
 
     def _on_view_changed(self, view) -> None:
