@@ -19,7 +19,7 @@ from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.lung_check import LungMaskCheck
 from xraydesk.imaging import ViewState, Window, XRayImage
 from xraydesk.report import MeasurementMark, ReportError, ReportPage, write_summary
-from xraydesk.report.pdf import MEASUREMENT_COLOUR
+from xraydesk.report.pdf import MEASUREMENT
 
 DISPLAY = np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (200, 1))
 
@@ -43,9 +43,10 @@ def test_overlay_outlines_are_in_image_pixels():
     # lungs_224: rows 40-189, columns 30-99 and 124-193 of the 224 grid
     assert outline[:, 0].min() == pytest.approx(29.5 * 3 + 1.5, abs=1.6)
     assert outline[:, 1].max() == pytest.approx(189.5 * 2 + 1, abs=1.1)
-    positions = overlays.zone_label_positions(analysis, shape)
-    assert positions["RU"][0] < 336 < positions["LU"][0]  # patient's right on the viewer's left
-    assert positions["RU"][1] < positions["RM"][1] < positions["RL"][1]
+    anchors = overlays.zone_label_anchors(analysis, shape)
+    (right_upper, right_side), (left_upper, left_side) = anchors["RU"], anchors["LU"]
+    assert right_upper[0] < 336 < left_upper[0] and (right_side, left_side) == (-1, 1)  # right lung on the left
+    assert anchors["RU"][0][1] < anchors["RM"][0][1] < anchors["RL"][0][1]
 
 
 def test_heat_outside_the_lungs_is_shown_not_hidden():
@@ -167,7 +168,7 @@ def test_measurements_are_drawn_on_the_printed_image_and_listed(tmp_path):
     assert page.measurements == (MeasurementMark("ruler", ((5.0, 10.0), (950.0, 10.0)),
                                                  "Ruler on a 2048 px wide image"),)  # described on the stored image
     figure = page.figure(1, 1, True, "now")
-    drawn = [line for axes in figure.axes for line in axes.lines if line.get_color() == MEASUREMENT_COLOUR]
+    drawn = [line for axes in figure.axes for line in axes.lines if line.get_color() == MEASUREMENT]
     assert [list(line.get_xdata()) for line in drawn] == [[5.0, 950.0]]
     [words] = page_words(write_summary(tmp_path / "m.pdf", [page]))
     assert "Measurements (yellow on the image): Ruler on a 2048 px wide image." in words

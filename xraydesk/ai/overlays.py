@@ -13,7 +13,7 @@ from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.ai.gradcam import upsample
 from xraydesk.ai.outputs import ZONES
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
-from xraydesk.ai.zones import midline_column, zone_centroids
+from xraydesk.ai.zones import midline_column
 from xraydesk.imaging.measurements import CardiothoracicRatio, Point
 
 COLORMAP = "turbo"
@@ -81,12 +81,6 @@ def zone_outlines(analysis: ImageAnalysis, image_shape: tuple[int, int]) -> dict
     labels = analysis.zone_labels
     return {zone: contour_lines((labels == index).astype(np.float64), 0.5, image_shape)
             for index, zone in enumerate(ZONES, start=1)}
-
-
-def zone_label_positions(analysis: ImageAnalysis, image_shape: tuple[int, int]) -> dict[str, tuple[float, float]]:
-    """(x, y) in image pixels where each zone's probability is written."""
-    return {zone: tuple(grid_to_image(np.array([column, row]), image_shape))
-            for zone, (row, column) in zone_centroids(analysis.zone_labels).items()}
 
 
 def zone_label_anchors(analysis: ImageAnalysis, image_shape: tuple[int, int]) -> dict[str, tuple[Point, int]]:

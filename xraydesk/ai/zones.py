@@ -60,13 +60,3 @@ def zone_labels(lung_mask: np.ndarray) -> np.ndarray:
         third = np.clip((rows - top) * 3 // height, 0, 2)
         labels[lung] = (side * 3 + third + 1).repeat(mask.shape[1], axis=1)[lung]
     return labels
-
-
-def zone_centroids(labels: np.ndarray) -> dict[str, tuple[float, float]]:
-    """(row, column) centre of each zone present, for placing its label."""
-    centres = {}
-    for index, zone in enumerate(ZONES, start=1):
-        rows, columns = np.nonzero(labels == index)
-        if rows.size:
-            centres[zone] = (float(rows.mean()), float(columns.mean()))
-    return centres

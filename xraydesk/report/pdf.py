@@ -42,13 +42,16 @@ A4_INCHES = (8.27, 11.69)
 MAX_IMAGE_SIDE = 1024  # enough for print at this size; keeps each page a few hundred KB
 HEATMAP_OPACITY = 0.5
 NOTICE_COLOUR = "#b00020"
-POSITIVE_COLOUR = "#f28e2b"
+# The overlay palette, one colour per meaning, shared with the app and the secondary capture.
+LUNG_OUTLINE, ZONE_BORDER, POSITIVE_ZONE, MEASUREMENT, LABEL_TEXT, LABEL_BACKGROUND = (
+    overlays.hex_colour(colour) for colour in (
+        overlays.LUNG_OUTLINE_COLOUR, overlays.ZONE_BORDER_COLOUR, overlays.POSITIVE_ZONE_COLOUR,
+        overlays.MEASUREMENT_COLOUR, overlays.LABEL_TEXT_COLOUR, overlays.LABEL_BACKGROUND_COLOUR))
 LEFT_MARGIN = 0.06
 TEXT_WIDTH = 0.88  # of the page width
 LINE_SPACING = 1.3
 CHARACTER_WIDTH_EM = 0.55  # DejaVu Sans's mean advance, for wrapping text to a width
 ZONE_DIAGRAM_AREA = (0.70, 0.39, 0.24, 0.125)  # left, bottom, width, height
-MEASUREMENT_COLOUR = "#ffd54f"  # the reader's marks: a colour no overlay uses
 
 
 @dataclass(frozen=True)
@@ -211,7 +214,7 @@ def _draw_overlay(axes, analysis: ImageAnalysis, target: str, shape: tuple[int, 
     rgba = overlays.heatmap_rgba(overlays.heatmap_grid(analysis, target), HEATMAP_OPACITY)
     axes.imshow(rgba, extent=(0, width, height, 0), interpolation="bilinear")
     for line in overlays.lung_outline(analysis, shape):
-        axes.plot(line[:, 0], line[:, 1], color="#4fc3f7", linewidth=1.0)
+        axes.plot(line[:, 0], line[:, 1], color=LUNG_OUTLINE, linewidth=1.0)
     if not analysis.severity_withheld:
         _draw_zones(axes, analysis, shape)
     axes.set_xlim(0, width)
@@ -219,13 +222,17 @@ def _draw_overlay(axes, analysis: ImageAnalysis, target: str, shape: tuple[int, 
 
 
 def _draw_zones(axes, analysis: ImageAnalysis, shape: tuple[int, int]) -> None:
+    """Zone borders, and each zone's label outside the lung at its lateral edge (as on screen)."""
+    prediction = analysis.prediction
     for zone, lines in overlays.zone_outlines(analysis, shape).items():
         for line in lines:
-            axes.plot(line[:, 0], line[:, 1], color="white", linewidth=0.5, alpha=0.7)
-    probabilities = dict(zip(ZONES, analysis.prediction.zone_probabilities))
-    for zone, (x, y) in overlays.zone_label_positions(analysis, shape).items():
-        axes.text(x, y, f"{zone}\n{probabilities[zone]:.2f}", color="white", fontsize=6.5, ha="center",
-                  va="center", bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "linewidth": 0})
+            axes.plot(line[:, 0], line[:, 1], color=ZONE_BORDER, linewidth=0.5)
+    positives = dict(zip(ZONES, prediction.zone_positive))
+    probabilities = dict(zip(ZONES, prediction.zone_probabilities))
+    for zone, ((x, y), side) in overlays.zone_label_anchors(analysis, shape).items():
+        axes.text(x, y, f"{zone} {probabilities[zone]:.2f}", fontsize=6, ha="right" if side < 0 else "left",
+                  va="center", color=POSITIVE_ZONE if positives[zone] else LABEL_TEXT,
+                  bbox={"facecolor": LABEL_BACKGROUND, "alpha": 0.6, "pad": 1, "linewidth": 0})
 
 
 def _draw_probabilities(axes, analysis: ImageAnalysis) -> None:
@@ -251,7 +258,7 @@ def _draw_zone_diagram(axes, analysis: ImageAnalysis) -> None:
     for index, zone in enumerate(ZONES):
         column, row = divmod(index, 3)
         positive = prediction.zone_positive[index]
-        axes.add_patch(_cell(column, 2 - row, POSITIVE_COLOUR if positive else "#eeeeee"))
+        axes.add_patch(_cell(column, 2 - row, POSITIVE_ZONE if positive else "#eeeeee"))
         axes.text(column + 0.5, 2 - row + 0.5, f"{zone}\n{prediction.zone_probabilities[index]:.2f}",
                   ha="center", va="center", fontsize=8.5, weight="bold" if positive else "normal")
     axes.set_xlim(0, 2)
@@ -287,10 +294,10 @@ def _draw_measurements(axes, marks: tuple[MeasurementMark, ...], shape: tuple[in
     height, width = shape
     for mark in marks:
         for segment in mark.segments():
-            axes.plot([x for x, _ in segment], [y for _, y in segment], color=MEASUREMENT_COLOUR, linewidth=1.2,
+            axes.plot([x for x, _ in segment], [y for _, y in segment], color=MEASUREMENT, linewidth=1.2,
                       marker="o", markersize=2)
         x, y = mark.points[-1]
-        axes.text(x, max(y - 0.03 * height, 0), mark.text, color=MEASUREMENT_COLOUR, fontsize=6.5, va="bottom",
+        axes.text(x, max(y - 0.03 * height, 0), mark.text, color=MEASUREMENT, fontsize=6.5, va="bottom",
                   ha="right" if x > 0.6 * width else "left",  # kept on the image
                   bbox={"facecolor": "black", "alpha": 0.6, "pad": 1, "linewidth": 0})
     axes.set_xlim(0, width)
