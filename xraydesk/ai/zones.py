@@ -4,8 +4,6 @@ patient's right lung is on the viewer's left."""
 
 import numpy as np
 
-from xraydesk.ai.outputs import ZONES
-
 LUNG_THRESHOLD = 0.5
 # Detached blobs under 1% of the image are segmentation specks (a bowel gas shadow, a marker), not
 # lung: left in, one below a lung stretches that side's zones (seen on ~6% of val films).
