@@ -11,7 +11,7 @@ from PyQt5.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
 from PyQt5.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
 
 from xraydesk.imaging import ERROR, IMAGE, ScanEntry
-from xraydesk.ui.canvas import format_study_date
+from xraydesk.imaging.header import format_study_date
 
 SORT_KEY_ROLE = Qt.UserRole
 PATH_ROLE = Qt.UserRole + 1

@@ -28,8 +28,8 @@ from xraydesk.ai.analysis import (
     pneumonia_call,
     worklist_status,
 )
+from xraydesk.imaging.header import format_study_date
 from xraydesk.ui.analysis_controller import WorklistEntry
-from xraydesk.ui.canvas import format_study_date
 
 COLUMNS = ("Read", "Patient", "Study", "Image", "p(pneumonia)", "Cause", "COVID-19 category", "Score", "Status")
 IDENTIFYING_COLUMNS = (1, 2, 3)  # patient; study date and description; file name (often a patient ID)
