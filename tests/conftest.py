@@ -1,16 +1,15 @@
 """Shared fixtures: the real DICOM data beside the repo, synthetic DICOM files, and a guard that
 fails any test leaving a QThread running (as napari does)."""
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
+from dicom_files import DATA_DIR, write_dicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     CTImageStorage,
-    DigitalXRayImageStorageForPresentation,
     generate_uid,
 )
 
@@ -30,36 +29,12 @@ def user_folders_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
 
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(os.environ.get("XRAYDESK_DATA") or REPO_ROOT / ".." / "shared" / "data").resolve()
-
-
 @pytest.fixture(scope="session")
 def dicom_dir() -> Path:
     folder = DATA_DIR / "dicom"
     if not folder.is_dir():
         pytest.skip(f"shared DICOM data not found at {folder} (set XRAYDESK_DATA)")
     return folder
-
-
-def write_dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2", bits_stored: int | None = None,
-                **attributes) -> Path:
-    """A minimal DX image file with the given pixels and extra attributes (keyword=value)."""
-    dataset = Dataset()
-    dataset.file_meta = FileMetaDataset()
-    dataset.SOPClassUID = attributes.pop("SOPClassUID", DigitalXRayImageStorageForPresentation)
-    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
-    dataset.Modality = "DX"
-    dataset.PatientName = "Test^Patient"
-    dataset.PatientID = "P1"
-    dataset.StudyInstanceUID = attributes.pop("StudyInstanceUID", "1.2.3.4")
-    dataset.SeriesInstanceUID = attributes.pop("SeriesInstanceUID", "1.2.3.4.5")
-    dataset.set_pixel_data(pixels, photometric, bits_stored or pixels.dtype.itemsize * 8)
-    dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
-    for keyword, value in attributes.items():
-        setattr(dataset, keyword, value)
-    dataset.save_as(path, enforce_file_format=True)
-    return path
 
 
 @pytest.fixture

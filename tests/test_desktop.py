@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from dicom_files import REPO_ROOT
 
 from xraydesk.desktop import DESKTOP_FILE, ICON_FILE
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 needs_validator = pytest.mark.skipif(not shutil.which("desktop-file-validate"), reason="desktop-file-utils missing")
 
 

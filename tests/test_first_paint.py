@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_files import REPO_ROOT
 from PyQt5.QtCore import QEvent, QPoint, Qt
 from PyQt5.QtWidgets import QWidget
 from ui_helpers import mouse
@@ -16,8 +17,6 @@ from ui_helpers import mouse
 from xraydesk.imaging import ImageDisplay, Preview, Window, XRayImage, load_image
 from xraydesk.ui.app import QUIT_ON_FIRST_PAINT, FirstPaint
 from xraydesk.ui.canvas import ImageCanvas
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DATA_DIR, write_dicom
+from dicom_files import DATA_DIR, write_dicom
 from PIL import Image
 from pydicom.uid import generate_uid
 

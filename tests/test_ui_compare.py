@@ -109,7 +109,7 @@ def test_linked_views_move_together_across_film_sizes_until_unlinked(qtbot, wind
     assert prior.view.window == prior_default
 
 
-def test_the_prior_shows_its_own_analysis_and_esc_leaves_compare(qtbot, window, serial_studies):
+def test_the_prior_has_its_own_analysis_and_the_current_views_modes_and_esc_leaves(qtbot, window, serial_studies):
     open_and_wait(qtbot, window, [serial_studies["current"].parent])
     view = enter_compare(qtbot, window, serial_studies["current"])
     assert view.analyse_button.isVisible() and view.prior_layers[0].analysis is None
@@ -120,6 +120,8 @@ def test_the_prior_shows_its_own_analysis_and_esc_leaves_compare(qtbot, window, 
     assert not view.analyse_button.isVisible()
     window.zones_action.trigger()
     assert not view.prior_layers[1].visible
+    window.window_mode_action.trigger()  # W: the left button windows in both views
+    assert view.prior.left_button_windows
 
     qtbot.keyClick(window.canvas, Qt.Key_Escape)
     assert not window.compare_action.isChecked() and window.centralWidget() is window.canvas

@@ -50,7 +50,7 @@ def test_trend_for_two_studies_says_the_change_since_the_prior_and_marks_the_cur
     assert lines[2].startswith("p(pneumonia) 0.90 → 0.90: no clear change")
     assert box.change.toolTip() == limits.meaning()
     assert box.chart.current == 1 and len(box.chart.trend.studies) == 2
-    assert study_summary(box.chart.trend, 0, False) == "2020-04-02: six-zone score 5, extent 5.2, p(pneumonia) 0.90"
+    assert study_summary(box.chart.trend, 0, False) == "2020-04-02: extent 5.2, six-zone score 5, p(pneumonia) 0.90"
     panel.show_trend([prior, current], prior.path, lambda: limits, deidentify=True)
     assert box.change.text().startswith("First study of 2")
     panel.show_trend([prior, current], current.path, lambda: limits, deidentify=True)

@@ -1,10 +1,10 @@
 """The viewer window under pytest-qt (offscreen): opening, browsing, window/level, zoom, invert,
 overlays, bad input. Assertions are on view state and on rendered pixels."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_files import REPO_ROOT
 from fakes import synthetic_analysis
 from PyQt5.QtCore import QEvent, QMimeData, QPoint, QPointF, QRectF, Qt, QUrl
 from PyQt5.QtGui import (
@@ -35,8 +35,6 @@ from xraydesk.imaging import (
 from xraydesk.ui.canvas import ImageCanvas, OverlayLayer, qtransform
 from xraydesk.ui.main_window import MainWindow
 from xraydesk.ui.overlays import ZoneLayer, label_box
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture

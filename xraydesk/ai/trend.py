@@ -22,11 +22,18 @@ import numpy as np
 
 from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.ai.model import ModelUnavailableError
+from xraydesk.ai.outputs import EXTENT_MAX
 
 MEASURES = ("geographic_extent", "six_zone_score", "p_pneumonia")
 MEASURE_NAMES = {"geographic_extent": "extent", "six_zone_score": "six-zone score", "p_pneumonia": "p(pneumonia)"}
 VALUE_FORMATS = {"geographic_extent": "{:.1f}", "six_zone_score": "{:.0f}", "p_pneumonia": "{:.2f}"}
 SEVERITY_MEASURES = ("geographic_extent", "six_zone_score")  # withheld with an implausible lung mask
+# The trend chart, in the dock and on the PDF page: a panel per measure (MEASURES order), its title,
+# highest value and colour; the current study is marked in CURRENT_STUDY_COLOUR.
+CHART_PANELS = {"geographic_extent": (f"Extent (0-{EXTENT_MAX:g})", EXTENT_MAX, "#4e79a7"),
+                "six_zone_score": ("Six-zone score (0-6)", 6.0, "#e15759"),
+                "p_pneumonia": ("p(pneumonia)", 1.0, "#59a14f")}
+CURRENT_STUDY_COLOUR = "#f28e2b"
 WORSE, IMPROVING, NO_CLEAR_CHANGE = "worse", "improving", "no clear change"
 # p(pneumonia) says how likely pneumonia is, not how severe it is: it goes higher or lower
 DIRECTION_WORDS = {"geographic_extent": (WORSE, IMPROVING), "six_zone_score": (WORSE, IMPROVING),
@@ -168,11 +175,12 @@ def patient_trends(analyses: list[ImageAnalysis]) -> dict[str, Trend]:
     return {patient: trend for patient, trend in trends.items() if len(trend.studies) >= 2}
 
 
+def days_earlier_words(days: int) -> str:
+    return "the same day" if days == 0 else f"{days} day{'s' if days != 1 else ''} earlier"
+
+
 def interval_words(earlier: StudyPoint, later: StudyPoint) -> str:
-    days = (later.date - earlier.date).days
-    if days == 0:
-        return "the same day"
-    return f"{days} day{'s' if days != 1 else ''} earlier"
+    return days_earlier_words((later.date - earlier.date).days)
 
 
 def value_words(measure: str, value: float | None) -> str:

@@ -9,17 +9,20 @@ from dataclasses import dataclass
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from xraydesk.ai.outputs import EXTENT_MAX
-from xraydesk.ai.trend import MEASURES, STUDY_SUMMARY, ChangeLimits, StudyPoint, Trend, change_lines, value_words
+from xraydesk.ai.trend import (
+    CHART_PANELS,
+    CURRENT_STUDY_COLOUR,
+    MEASURES,
+    STUDY_SUMMARY,
+    ChangeLimits,
+    StudyPoint,
+    Trend,
+    change_lines,
+    value_words,
+)
 from xraydesk.report.pdf import A4_INCHES, LEFT_MARGIN, write_footer, write_wrapped
 
 TREND_HEADING = "XRayDesk — severity trend"
-CHART_AXES = {  # measure -> (title, y limits, colour)
-    "geographic_extent": ("Extent (0-8)", (-0.3, EXTENT_MAX + 0.3), "#4e79a7"),
-    "six_zone_score": ("Six-zone (0-6)", (-0.3, 6.3), "#e15759"),
-    "p_pneumonia": ("p(pneumonia)", (-0.04, 1.04), "#59a14f"),
-}
-CURRENT_COLOUR = "#f28e2b"
 CHART_TOP, CHART_HEIGHT, CHART_GAP = 0.88, 0.085, 0.012
 TABLE_ROW = 0.0165  # of the page height
 FOOTER_TOP = 0.095  # the table stops above the footer (model, operating points, notice)
@@ -77,7 +80,8 @@ def _draw_chart(figure: Figure, trend: Trend, current: int, deidentify: bool) ->
     days = [_days(trend, study) for study in trend.studies]
     panels = []
     for row, measure in enumerate(MEASURES):
-        title, limits, colour = CHART_AXES[measure]
+        title, highest, colour = CHART_PANELS[measure]
+        limits = (-0.05 * highest, 1.05 * highest)
         bottom = CHART_TOP - (row + 1) * CHART_HEIGHT - row * CHART_GAP
         axes = figure.add_axes((LEFT_MARGIN + 0.05, bottom, 0.83, CHART_HEIGHT),
                                sharex=panels[0] if panels else None)
@@ -90,8 +94,8 @@ def _draw_chart(figure: Figure, trend: Trend, current: int, deidentify: bool) ->
                   marker="x", color="#777777", markersize=6)
         if values[current] is not None:
             axes.plot([days[current]], [values[current]], marker="o", markersize=10, markerfacecolor="none",
-                      markeredgecolor=CURRENT_COLOUR, markeredgewidth=2)
-        axes.axvline(days[current], color=CURRENT_COLOUR, linewidth=6, alpha=0.2)
+                      markeredgecolor=CURRENT_STUDY_COLOUR, markeredgewidth=2)
+        axes.axvline(days[current], color=CURRENT_STUDY_COLOUR, linewidth=6, alpha=0.2)
         axes.set_ylim(*limits)
         axes.set_ylabel(title, fontsize=7.5)
         axes.tick_params(labelsize=7.5)

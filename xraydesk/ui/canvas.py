@@ -190,6 +190,11 @@ class ImageCanvas(QWidget):
         width, height = self.image_size
         return fit_transform(width, height, max(self.width(), 1), max(self.height(), 1), orientation)
 
+    def set_view(self, view: ViewState) -> None:
+        """Another view's state (a linked viewport): re-rendered only when the window or invert changes."""
+        if self.view is not None:
+            self._apply_view(view, rerender=(view.window, view.invert) != (self.view.window, self.view.invert))
+
     def _apply_view(self, view: ViewState, rerender: bool = False, dragging: bool = False) -> None:
         self.view = view
         if rerender:

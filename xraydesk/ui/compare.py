@@ -29,7 +29,7 @@ from PyQt5.QtWidgets import (
 )
 
 from xraydesk.ai.analysis import ImageAnalysis
-from xraydesk.ai.trend import parse_study_moment
+from xraydesk.ai.trend import days_earlier_words, parse_study_moment
 from xraydesk.imaging import (
     ImageDisplay,
     ViewState,
@@ -54,8 +54,7 @@ def interval_words(prior_date: str, current_date: str) -> str:
     prior, current = parse_study_moment(prior_date), parse_study_moment(current_date)
     if prior is None or current is None:
         return "earlier"
-    days = (current.date() - prior.date()).days
-    return "the same day" if days == 0 else f"{days} day{'s' if days != 1 else ''} earlier"
+    return days_earlier_words((current.date() - prior.date()).days)
 
 
 def prior_caption(prior_date: str, current_date: str) -> str:
@@ -142,8 +141,7 @@ class ViewLink(QObject):
         self._following = True
         try:
             view = self.linked_view(leader, follower)
-            # ImageCanvas has no public setter for a whole view (asked for: ImageCanvas.set_view).
-            follower._apply_view(view, rerender=view.window != follower.view.window)
+            follower.set_view(view)
         finally:
             self._following = False
 
@@ -330,12 +328,13 @@ class CompareView(QWidget):
     # ------------------------------------------------------------ following the window
 
     def follow_current(self, *_ignored) -> None:
-        """The prior's overlays and patient data as the current view has them."""
+        """The prior's overlays, patient data and left-button mode (pan or window) as the current view has them."""
         heatmap, zones = self.current_layers
         prior_heatmap, prior_zones = self.prior_layers
         prior_heatmap.settings = heatmap.settings
         prior_heatmap.visible, prior_zones.visible = heatmap.visible, zones.visible
         if self.current is not None:
+            self.prior.left_button_windows = self.current.left_button_windows
             self.prior.set_show_patient_data(self.current.show_patient_data)
         if self.current_image is not None:
             self._fill_prior_menu()

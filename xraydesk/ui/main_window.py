@@ -195,8 +195,10 @@ class MainWindow(QMainWindow):
         self._action(image_menu, "Flip &vertical", lambda: self.canvas.flip(False), "Alt+V")
         image_menu.addSeparator()
         mouse_group = QActionGroup(self)
-        self.pan_mode_action = self._action(image_menu, "Left button &pans", lambda: self._set_left_windows(False), "P", True)
-        self.window_mode_action = self._action(image_menu, "Left button &windows (W/L mode)", lambda: self._set_left_windows(True), "W", True)
+        self.pan_mode_action = self._action(image_menu, "Left button &pans", lambda: self._set_left_windows(False),
+                                            "P", True)
+        self.window_mode_action = self._action(image_menu, "Left button &windows (W/L mode)",
+                                               lambda: self._set_left_windows(True), "W", True)
         for action in (self.pan_mode_action, self.window_mode_action):
             mouse_group.addAction(action)
         self.pan_mode_action.setChecked(True)
@@ -242,7 +244,7 @@ class MainWindow(QMainWindow):
         return rows + [
             ("Right drag", "Window/level (left drag too in W/L mode)"),
             ("Middle drag", "Pan"),
-            ("Esc", "Cancel the measurement being made"),
+            ("Esc", "Cancel the measurement being made; leave compare mode"),
             ("Wheel", "Zoom around the cursor"),
         ]
 
@@ -343,7 +345,7 @@ class MainWindow(QMainWindow):
     def show_path(self, path: Path) -> None:
         """Show an image: from the session's cache at once, else decoded in the background."""
         if self.session.cached(path) is None:
-            self._set_status(f"Opening {path.name}…", busy=True)
+            self._set_status(f"Opening {self._name_of(path)}…", busy=True)
         self.studies.show(path)
 
     def _on_wanted_image_failed(self, path: Path, message: str) -> None:
@@ -372,12 +374,17 @@ class MainWindow(QMainWindow):
         self.invert_action.setChecked(self.canvas.view.invert)  # an invert made on the preview is kept
         self.tag_view.set_dataset(image.dataset)
         notices = " ".join(image.notices)
-        self._set_status(f"{image.path.name}  {image.width} x {image.height}, {image.bits_stored}-bit  {notices}")
+        size = f"{image.width} x {image.height}, {image.bits_stored}-bit"
+        self._set_status(f"{self._name_of(image.path)}  {size}  {notices}")
         self._show_analysis_of(image)
+
+    def _name_of(self, path: Path) -> str:
+        """A file's name, or 'the image' while patient data is hidden (file names are often patient IDs)."""
+        return "the image" if self.hide_patient_action.isChecked() else path.name
 
     def hide_patient_data(self, hide: bool) -> None:
         """For screenshots and teaching: corners, browser, tag view and worklist lose names, IDs and dates."""
-        for view in (self.canvas, self.browser, self.tag_view, self.worklist):
+        for view in (self.canvas, self.browser, self.tag_view, self.worklist, self.results_panel):
             view.set_show_patient_data(not hide)
 
     # ------------------------------------------------------------ the AI second opinion
@@ -405,7 +412,7 @@ class MainWindow(QMainWindow):
         if analysis is not None:
             self.results_panel.show_analysis(analysis)
         elif self.auto_analyse_action.isChecked():
-            self.results_panel.show_message(f"Analysing {image.path.name}…", busy=True)
+            self.results_panel.show_message(f"Analysing {self._name_of(image.path)}…", busy=True)
             self.analysis.request(image)
         else:
             self.results_panel.show_message(NOT_ANALYSED)
@@ -425,7 +432,7 @@ class MainWindow(QMainWindow):
 
     def _on_analysis_started(self, path: Path) -> None:
         if self._is_on_screen(path):
-            self.results_panel.show_message(f"Analysing {path.name}…", busy=True)
+            self.results_panel.show_message(f"Analysing {self._name_of(path)}…", busy=True)
 
     def _on_analysed(self, analysis: ImageAnalysis) -> None:
         if self._is_on_screen(analysis.path):  # a result for an image left behind stays in the cache only
@@ -595,8 +602,10 @@ class MainWindow(QMainWindow):
         views = {self.canvas.image.path: self.canvas.view} if self.canvas.image else {}
         measurements = {analysis.path: tuple(self.session.measurements.for_image(analysis.path))
                         for analysis in analyses}  # as they are now: the reader may go on measuring
-        # Read only when some patient has a trend page; in the worker, like the rest of the report.
-        limits = lambda: ChangeLimits.from_metadata(self.analysis.analyser.model().metadata)  # noqa: E731
+
+        def limits() -> ChangeLimits:  # read only when some patient has a trend page, in the worker
+            return ChangeLimits.from_metadata(self.analysis.analyser.model().metadata)
+
         worker = Worker(report_task(path, analyses, self.session.image_source(), limits,
                                     self.heatmap_layer.settings.target, views, measurements.get,
                                     self.deidentify_action.isChecked(), overwrite))
@@ -654,6 +663,7 @@ class MainWindow(QMainWindow):
         self.analysis.analysed.connect(self.compare_view.show_analysis)
         self.analysis.worklistEntry.connect(lambda entry: self.compare_view.show_analysis(entry.analysis))
         for signal in (self.heatmap_action.toggled, self.zones_action.toggled, self.hide_patient_action.triggered,
+                       self.pan_mode_action.triggered, self.window_mode_action.triggered,
                        self.results_panel.heatmapSettingsChanged):  # each after the window's own slot
             signal.connect(self.compare_view.follow_current)
 

@@ -203,14 +203,19 @@ class ResultsPanel(QWidget):
         for widget in (*self.result_widgets, self.trend):
             widget.setVisible(False)
 
+    show_patient_data = True  # file names are often patient IDs (RSNA): hidden with the patient data
+
+    def set_show_patient_data(self, show: bool) -> None:
+        self.show_patient_data = show
+
     def show_analysis(self, analysis: ImageAnalysis) -> None:
         self.version.setText(f"Model: {analysis.model_version}")
+        name = analysis.path.name if self.show_patient_data else "The image"
         if analysis.prediction is None:
-            self.show_message(f"The input check refused {analysis.path.name}: {analysis.check.reason}. "
-                              "No probabilities are shown.")
+            self.show_message(f"The input check refused {name}: {analysis.check.reason}. No probabilities are shown.")
             return
         prediction = analysis.prediction
-        self.show_message(f"{analysis.path.name} — analysed in {analysis.seconds * 1000:.0f} ms")
+        self.show_message(f"{name} — analysed in {analysis.seconds * 1000:.0f} ms")
         self.reading.setText(analysis.reading)
         reading_font = self.reading.font()
         reading_font.setBold(not prediction.pneumonia_borderline)  # no bold yes/no inside the band

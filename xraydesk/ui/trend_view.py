@@ -10,24 +10,20 @@ from PyQt5.QtGui import QColor, QFont, QPainter, QPen, QPolygonF
 from PyQt5.QtWidgets import QGroupBox, QLabel, QToolTip, QVBoxLayout, QWidget
 
 from xraydesk.ai.analysis import ImageAnalysis
-from xraydesk.ai.outputs import EXTENT_MAX
 from xraydesk.ai.trend import (
+    CHART_PANELS,
+    CURRENT_STUDY_COLOUR,
     MEASURE_NAMES,
+    MEASURES,
     STUDY_SUMMARY,
-    VALUE_FORMATS,
     ChangeLimits,
     Trend,
     change_lines,
     patient_trends,
+    value_words,
 )
 
-# The PDF's trend page draws the same panels (xraydesk.report.trend_page.CHART_AXES, CURRENT_COLOUR).
-CHART_AXES = (  # measure, title, highest value, colour
-    ("six_zone_score", "Six-zone score", 6.0, QColor("#e15759")),
-    ("geographic_extent", "Extent", EXTENT_MAX, QColor("#4e79a7")),
-    ("p_pneumonia", "p(pneumonia)", 1.0, QColor("#59a14f")),
-)
-CURRENT_COLOUR = QColor("#f28e2b")
+CURRENT_COLOUR = QColor(CURRENT_STUDY_COLOUR)
 TITLE_HEIGHT = 14  # each panel's title, above it
 PANEL_HEIGHT = 44
 PANEL_GAP = 4
@@ -50,11 +46,9 @@ def current_trend(analyses: Iterable[ImageAnalysis], path: Path) -> tuple[Trend,
 
 
 def study_summary(trend: Trend, index: int, deidentify: bool) -> str:
-    """One study's values, e.g. "2020-04-02: six-zone score 3, extent 5.2, p(pneumonia) 0.81"."""
+    """One study's values, e.g. "2020-04-02: extent 5.2, six-zone score 3, p(pneumonia) 0.81"."""
     study = trend.studies[index]
-    values = [f"{MEASURE_NAMES[measure]} " + ("withheld" if study.value(measure) is None
-                                               else VALUE_FORMATS[measure].format(study.value(measure)))
-              for measure, *_ in CHART_AXES]
+    values = [f"{MEASURE_NAMES[measure]} {value_words(measure, study.value(measure))}" for measure in MEASURES]
     return f"{trend.date_label(study, deidentify)}: " + ", ".join(values)
 
 
@@ -68,7 +62,7 @@ class TrendChart(QWidget):
         self.trend: Trend | None = None
         self.current = 0
         self.deidentify = False
-        self.setMinimumHeight(len(CHART_AXES) * (TITLE_HEIGHT + PANEL_HEIGHT + PANEL_GAP) + AXIS_HEIGHT)
+        self.setMinimumHeight(len(MEASURES) * (TITLE_HEIGHT + PANEL_HEIGHT + PANEL_GAP) + AXIS_HEIGHT)
 
     def set_trend(self, trend: Trend, current: int, deidentify: bool) -> None:
         self.trend, self.current, self.deidentify = trend, current, deidentify
@@ -100,15 +94,16 @@ class TrendChart(QWidget):
         painter.setFont(font)
         xs = self.study_x()
         row_height = TITLE_HEIGHT + PANEL_HEIGHT + PANEL_GAP
-        for row, axis in enumerate(CHART_AXES):
+        for row, measure in enumerate(MEASURES):
             panel = QRectF(LEFT_MARGIN, row * row_height + TITLE_HEIGHT, self.width() - LEFT_MARGIN - RIGHT_MARGIN,
                            PANEL_HEIGHT)
-            self._paint_panel(painter, panel, axis, xs)
-        self._paint_dates(painter, xs, len(CHART_AXES) * row_height)
+            self._paint_panel(painter, panel, measure, xs)
+        self._paint_dates(painter, xs, len(MEASURES) * row_height)
         painter.end()
 
-    def _paint_panel(self, painter: QPainter, panel: QRectF, axis, xs: list[float]) -> None:
-        measure, title, highest, colour = axis
+    def _paint_panel(self, painter: QPainter, panel: QRectF, measure: str, xs: list[float]) -> None:
+        title, highest, colour = CHART_PANELS[measure]
+        colour = QColor(colour)
         text_colour = self.palette().windowText().color()
         painter.setPen(text_colour)
         painter.drawText(QRectF(panel.left(), panel.top() - TITLE_HEIGHT, panel.width(), TITLE_HEIGHT),
