@@ -12,21 +12,15 @@ import pytest
 from dicom_files import REPO_ROOT
 from PyQt5.QtCore import QEvent, QPoint, Qt
 from PyQt5.QtWidgets import QWidget
-from ui_helpers import mouse
+from ui_helpers import mouse, shown_canvas
 
 from xraydesk.imaging import ImageDisplay, Preview, Window, XRayImage, load_image
 from xraydesk.ui.app import QUIT_ON_FIRST_PAINT, FirstPaint
-from xraydesk.ui.canvas import ImageCanvas
 
 
 @pytest.fixture
 def canvas(qtbot):
-    canvas = ImageCanvas()
-    qtbot.addWidget(canvas)
-    canvas.resize(600, 500)
-    canvas.show()
-    qtbot.waitExposed(canvas)
-    return canvas
+    return shown_canvas(qtbot)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from fakes import HOT_CELL, FakeAnalyser, prediction, synthetic_analysis
 from PyQt5.QtCore import QPoint, Qt
 from PyQt5.QtWidgets import QAction, QDialog, QFileDialog, QMessageBox
-from ui_helpers import WAIT_MS, canvas_pixels, drag, open_and_wait, wait_for_image
+from ui_helpers import WAIT_MS, canvas_pixels, drag, open_and_wait, shown_window, wait_for_image
 
 from xraydesk.ai.analysis import COVID_CAVEAT, POSITIVE_NO_ZONES, SIX_ZONE_EVIDENCE
 from xraydesk.ai.gate import InputCheck
@@ -37,13 +37,7 @@ def images(make_dicom):
 
 
 def make_window(qtbot, analyser, auto_analyse=True) -> MainWindow:
-    window = MainWindow(analyser)
-    window.auto_analyse_action.setChecked(auto_analyse)
-    qtbot.addWidget(window)
-    window.resize(1200, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
+    return shown_window(qtbot, analyser, auto_analyse)
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from fakes import FakeAnalyser
 from PyQt5.QtCore import QPoint, Qt
-from ui_helpers import WAIT_MS, drag, open_and_wait, wait_for_image
+from ui_helpers import WAIT_MS, drag, open_and_wait, shown_window, wait_for_image
 
 from xraydesk.imaging import Window, fit_transform
 from xraydesk.ui.compare import NO_PRIOR, linked_window, prior_caption
-from xraydesk.ui.main_window import MainWindow
 
 
 @pytest.fixture
@@ -29,12 +28,7 @@ def serial_studies(make_dicom):
 
 @pytest.fixture
 def window(qtbot):
-    main_window = MainWindow(FakeAnalyser())
-    main_window.auto_analyse_action.setChecked(False)
-    qtbot.addWidget(main_window)
-    main_window.resize(1200, 800)
-    main_window.show()
-    qtbot.waitExposed(main_window)
+    main_window = shown_window(qtbot, FakeAnalyser())
     yield main_window
     main_window.close()
 

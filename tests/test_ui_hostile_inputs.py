@@ -6,21 +6,16 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-from ui_helpers import WAIT_MS, open_and_wait
+from ui_helpers import WAIT_MS, open_and_wait, shown_window
 
 from xraydesk.imaging import session as session_module
-from xraydesk.ui.main_window import MainWindow
 
 
 @pytest.fixture
 def window(qtbot):
-    main_window = MainWindow()
-    main_window.auto_analyse_action.setChecked(False)
-    qtbot.addWidget(main_window)
-    main_window.show()
-    qtbot.waitExposed(main_window)
+    main_window = shown_window(qtbot)
     yield main_window
-    main_window.close()  # stops and joins its worker threads
+    main_window.close()
 
 
 def gray_pngs(folder, names):

@@ -13,7 +13,7 @@ import numpy as np
 import pydicom
 import pytest
 from fakes import FakeAnalyser
-from pacs.orthanc_server import OrthancServer, OrthancUnavailable, free_port
+from pacs.orthanc_server import free_port, serve_for_tests
 from PIL import Image
 from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import AE
@@ -46,16 +46,7 @@ def rsna_files(dicom_dir):
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory, rsna_files):
-    server = OrthancServer(tmp_path_factory.mktemp("orthanc"))
-    try:
-        server.start()
-    except OrthancUnavailable as error:
-        pytest.skip(str(error))
-    try:
-        server.upload(rsna_files)
-        yield server
-    finally:
-        server.stop()
+    yield from serve_for_tests(tmp_path_factory.mktemp("orthanc"), rsna_files)
 
 
 def orthanc_settings(orthanc) -> PacsSettings:

@@ -20,6 +20,8 @@ from ui_helpers import (
     drag,
     mouse,
     open_and_wait,
+    shown_canvas,
+    shown_window,
     wait_for_image,
 )
 
@@ -32,21 +34,16 @@ from xraydesk.imaging import (
     render_default,
     scan_paths,
 )
-from xraydesk.ui.canvas import ImageCanvas, OverlayLayer, qtransform
+from xraydesk.ui.canvas import OverlayLayer, qtransform
 from xraydesk.ui.main_window import MainWindow
 from xraydesk.ui.overlays import ZoneLayer, label_box
 
 
 @pytest.fixture
 def window(qtbot):
-    main_window = MainWindow()
-    main_window.auto_analyse_action.setChecked(False)  # viewer behaviour alone; analysis has its own tests
-    qtbot.addWidget(main_window)
-    main_window.resize(1200, 800)
-    main_window.show()
-    qtbot.waitExposed(main_window)
+    main_window = shown_window(qtbot)  # viewer behaviour alone; analysis has its own tests
     yield main_window
-    main_window.close()  # stops and joins its worker threads
+    main_window.close()
 
 
 def test_open_folder_lists_images_in_order_with_thumbnails_and_shows_one(qtbot, window, dicom_dir):
@@ -251,12 +248,7 @@ def test_shortcuts_dialog_lists_every_shortcut_and_the_readme_documents_them(qtb
 
 @pytest.fixture
 def canvas(qtbot):
-    canvas = ImageCanvas()
-    qtbot.addWidget(canvas)
-    canvas.resize(600, 400)
-    canvas.show()
-    qtbot.waitExposed(canvas)
-    return canvas
+    return shown_canvas(qtbot, (600, 400))
 
 
 ORIENTATIONS = [Orientation(turns, horizontal, False) for turns in range(4) for horizontal in (False, True)]

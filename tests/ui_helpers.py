@@ -8,6 +8,31 @@ from PyQt5.QtWidgets import QApplication
 WAIT_MS = 60_000
 
 
+def shown_window(qtbot, analyser=None, auto_analyse: bool = False, size: tuple[int, int] = (1200, 800)):
+    """A main window on screen (`analyser`: e.g. a FakeAnalyser; None: the shipped model). Close it at
+    the end of the test: closing stops and joins its worker threads."""
+    from xraydesk.ui.main_window import MainWindow
+
+    window = MainWindow(analyser)
+    window.auto_analyse_action.setChecked(auto_analyse)
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def shown_canvas(qtbot, size: tuple[int, int] = (600, 500)):
+    from xraydesk.ui.canvas import ImageCanvas
+
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(*size)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    return canvas
+
+
 def open_and_wait(qtbot, window, paths):
     window.open_paths(paths)
     qtbot.waitUntil(lambda: window.workers.is_idle(), timeout=WAIT_MS)

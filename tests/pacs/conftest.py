@@ -5,7 +5,7 @@ store go to temporary folders: tests/conftest.py.)"""
 from types import SimpleNamespace
 
 import pytest
-from orthanc_server import OrthancServer, OrthancUnavailable
+from orthanc_server import serve_for_tests
 
 from xraydesk.pacs.local_store import LocalStore
 from xraydesk.pacs.nodes import LocalSide
@@ -26,16 +26,7 @@ def orthanc(tmp_path_factory, rsna_files):
     """Orthanc with the RSNA files uploaded. Attributes: aet, host, dicom_port, http_url,
     dicomweb_url, our_aet, our_port (where C-MOVE results go), dimse_node, dicomweb_node (basic
     auth), rest_get(path), rest_post(path, body), upload(paths), study_uids()."""
-    server = OrthancServer(tmp_path_factory.mktemp("orthanc"))
-    try:
-        server.start()
-    except OrthancUnavailable as error:
-        pytest.skip(str(error))
-    try:
-        server.upload(rsna_files)
-        yield server
-    finally:
-        server.stop()
+    yield from serve_for_tests(tmp_path_factory.mktemp("orthanc"), rsna_files)
 
 
 @pytest.fixture(scope="session")

@@ -166,3 +166,20 @@ class OrthancServer:
 
     def __exit__(self, *_exc_info) -> None:
         self.stop()
+
+
+def serve_for_tests(folder: Path, files: list[Path]):
+    """A pytest fixture's body: Orthanc holding `files` until the fixture ends; the test is skipped,
+    with the reason, where Orthanc cannot run here."""
+    import pytest
+
+    server = OrthancServer(folder)
+    try:
+        server.start()
+    except OrthancUnavailable as error:
+        pytest.skip(str(error))
+    try:
+        server.upload(files)
+        yield server
+    finally:
+        server.stop()
