@@ -2,6 +2,8 @@
 overlays, bad input. Assertions are on view state and on rendered pixels."""
 
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from dicom_files import REPO_ROOT
@@ -34,6 +36,7 @@ from xraydesk.imaging import (
     render_default,
     scan_paths,
 )
+from xraydesk.ui.browser import PATH_ROLE
 from xraydesk.ui.canvas import OverlayLayer, qtransform
 from xraydesk.ui.main_window import MainWindow
 from xraydesk.ui.overlays import ZoneLayer, label_box
@@ -57,6 +60,10 @@ def test_open_folder_lists_images_in_order_with_thumbnails_and_shows_one(qtbot, 
     shown = window.canvas.image
     np.testing.assert_array_equal(window.canvas.displayed_pixels(), render_default(load_image(shown.path)))
     assert window.browser_dock.windowTitle() == "Studies — 29 images, 1 skipped"
+    # The browser re-sorted as the scan went on: the image shown is still the one selected, and in sight.
+    current = window.browser.currentItem()
+    assert Path(current.data(0, PATH_ROLE)) == shown.path
+    assert window.browser.viewport().rect().intersects(window.browser.visualItemRect(current))
 
 
 def test_selecting_an_image_shows_it_and_its_tags(qtbot, window, dicom_dir):
