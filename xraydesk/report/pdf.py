@@ -224,10 +224,12 @@ def _draw_overlay(axes, analysis: ImageAnalysis, target: str, shape: tuple[int, 
 def _draw_zones(axes, analysis: ImageAnalysis, shape: tuple[int, int]) -> None:
     """Zone borders, and each zone's label outside the lung at its lateral edge (as on screen)."""
     prediction = analysis.prediction
-    for zone, lines in overlays.zone_outlines(analysis, shape).items():
-        for line in lines:
-            axes.plot(line[:, 0], line[:, 1], color=ZONE_BORDER, linewidth=0.5)
     positives = dict(zip(ZONES, prediction.zone_positive))
+    outlines = overlays.zone_outlines(analysis, shape)
+    for zone in sorted(outlines, key=lambda zone: positives[zone]):  # positive borders drawn over shared edges
+        for line in outlines[zone]:
+            axes.plot(line[:, 0], line[:, 1], color=POSITIVE_ZONE if positives[zone] else ZONE_BORDER,
+                      linewidth=1.0 if positives[zone] else 0.5)
     probabilities = dict(zip(ZONES, prediction.zone_probabilities))
     for zone, ((x, y), side) in overlays.zone_label_anchors(analysis, shape).items():
         axes.text(x, y, f"{zone} {probabilities[zone]:.2f}", fontsize=6, ha="right" if side < 0 else "left",
