@@ -11,8 +11,8 @@ def run_python(*arguments: str) -> subprocess.CompletedProcess:
 
 
 def test_viewer_start_up_does_not_import_the_heavy_libraries():
-    """TensorFlow (seconds), SciPy, matplotlib and the PACS libraries load when first used, not at start-up."""
-    heavy = ["tensorflow", "scipy", "matplotlib", "pynetdicom", "highdicom", "dicomweb_client"]
+    """TensorFlow (seconds), SciPy, matplotlib, pydicom and the PACS libraries load when first used, not at start-up."""
+    heavy = ["tensorflow", "scipy", "matplotlib", "pydicom", "pynetdicom", "highdicom", "dicomweb_client"]
     result = run_python("-c", f"import sys, xraydesk.ui.app, xraydesk.cli; print([m for m in {heavy} if m in sys.modules])")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

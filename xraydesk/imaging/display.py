@@ -5,8 +5,6 @@ the lookup may run on a halved copy (each pixel the mean of a 2 x 2 block, as ma
 keep a pixel per screen pixel): a quarter of the work per halving."""
 
 import numpy as np
-from pydicom.dataset import Dataset
-from pydicom.pixels import apply_voi, apply_windowing
 
 from xraydesk.imaging.image import Window, XRayImage
 
@@ -111,6 +109,8 @@ class ImageDisplay:
         if window.voi_lut_index is not None:
             values = self._voi_lut_values(window.voi_lut_index)
         else:
+            from pydicom.pixels import apply_windowing  # loaded by then: the image came through pydicom's loader
+
             values = apply_windowing(self.levels, _window_dataset(window))
         table = np.rint(values).astype(np.uint8)
         if self.image.presentation_inverted != invert:
@@ -119,6 +119,8 @@ class ImageDisplay:
 
     def _voi_lut_values(self, index: int) -> np.ndarray:
         """pydicom's VOI LUT output rescaled to 0..255 (its range depends on the LUT's bit depth)."""
+        from pydicom.pixels import apply_voi
+
         values = apply_voi(np.rint(self.levels).astype(np.int64), self.image.dataset, index).astype(np.float64)
         low, high = values.min(), values.max()
         return (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
@@ -155,9 +157,11 @@ def drag_reduction(screen_pixels_per_pixel: float) -> int:
     return reduction
 
 
-def _window_dataset(window: Window) -> Dataset:
+def _window_dataset(window: Window):
     """The minimal data set pydicom's apply_windowing reads; 8 unsigned bits make its output
     range 0..255."""
+    from pydicom.dataset import Dataset
+
     dataset = Dataset()
     dataset.PhotometricInterpretation = "MONOCHROME2"
     dataset.BitsStored = 8

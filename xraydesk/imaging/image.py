@@ -2,9 +2,12 @@
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pydicom.dataset import Dataset
+
+if TYPE_CHECKING:  # pydicom loads with the first image, not at start-up
+    from pydicom.dataset import Dataset
 
 
 class ImageLoadError(Exception):
@@ -55,7 +58,7 @@ class XRayImage:
     presentation_inverted: bool = False
     header_windows: list[Window] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
-    dataset: Dataset | None = None
+    dataset: "Dataset | None" = None
     patient_name: str = ""
     patient_id: str = ""
     study_date: str = ""
@@ -74,3 +77,15 @@ class XRayImage:
     @property
     def width(self) -> int:
         return int(self.pixels.shape[1])
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A reduced-resolution decode, shown until the full image is ready. `image.pixels` hold the
+    full image's modality values (the same pipeline), one per `reduction` x `reduction` block of
+    it: the preview is the full size divided by `reduction`, rounded up."""
+
+    image: XRayImage
+    reduction: int
+    full_width: int
+    full_height: int

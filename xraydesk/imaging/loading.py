@@ -8,7 +8,6 @@ import threading
 import warnings
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from math import ceil
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from pydicom.uid import (
 )
 
 from xraydesk.imaging.decoding import first_frame, reduced_first_frame, reducible
-from xraydesk.imaging.image import ImageLoadError, Window, XRayImage
+from xraydesk.imaging.image import ImageLoadError, Preview, Window, XRayImage
 
 # 8192 x 8192: far above any radiograph (a 43x43 cm detector at 0.1 mm is 4300 x 4300), low enough
 # that a float32 copy (256 MB) still fits in memory.
@@ -59,18 +58,6 @@ LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 PREVIEW_MIN_PIXELS = 2**21
 # The preview is halved as often as its longer side stays at least this long.
 PREVIEW_MIN_SIDE = 512
-
-
-@dataclass(frozen=True)
-class Preview:
-    """A reduced-resolution decode, shown until the full image is ready. `image.pixels` hold the
-    full image's modality values (the same pipeline), one per `reduction` x `reduction` block of
-    it: the preview is the full size divided by `reduction`, rounded up."""
-
-    image: XRayImage
-    reduction: int
-    full_width: int
-    full_height: int
 
 
 def load_image(path: str | Path, on_preview: Callable[[Preview], None] | None = None) -> XRayImage:

@@ -4,13 +4,13 @@ sorted patient → study → series → instance for the study browser and batch
 import os
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
 from pydicom.fileset import FileSet
 from pydicom.uid import MediaStorageDirectoryStorage
 
+from xraydesk.imaging.entries import ERROR, IMAGE, NON_IMAGE, OTHER_FILE, ScanEntry
 from xraydesk.imaging.image import ImageLoadError
 from xraydesk.imaging.loading import (
     DICOM_EXTENSIONS,
@@ -23,59 +23,11 @@ from xraydesk.imaging.loading import (
     read_dicom,
 )
 
-IMAGE = "image"
-NON_IMAGE = "non_image"  # a DICOM object without pixels: a DICOMDIR, a report, a presentation state
-OTHER_FILE = "other_file"  # neither DICOM, PNG nor JPEG, and not named like one (notes, spreadsheets)
-ERROR = "error"
-
 HEADER_TAGS = [
     "SOPClassUID", "Modality", "Rows", "PatientName", "PatientID", "StudyInstanceUID", "StudyDate",
     "StudyDescription", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "InstanceNumber",
     "AcquisitionTime", "ContentTime",
 ]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ScanEntry:
-    path: Path
-    kind: str  # IMAGE, NON_IMAGE, OTHER_FILE or ERROR
-    reason: str = ""  # why a NON_IMAGE, OTHER_FILE or ERROR entry was skipped
-    source_format: str = ""  # "DICOM", "PNG" or "JPEG" for images
-    patient_name: str = ""
-    patient_id: str = ""
-    study_uid: str = ""
-    study_date: str = ""
-    study_description: str = ""
-    series_uid: str = ""
-    series_number: int | None = None
-    series_description: str = ""
-    modality: str = ""
-    instance_number: int | None = None
-    acquisition_time: str = ""
-
-    @property
-    def patient_key(self) -> tuple:
-        return (self.patient_id or self.patient_name, self.patient_name)
-
-    @property
-    def study_key(self) -> tuple:
-        return (*self.patient_key, self.study_date, self.study_uid)
-
-    @property
-    def series_key(self) -> tuple:
-        return (*self.study_key, _none_last(self.series_number), self.series_uid)
-
-    @property
-    def sort_key(self) -> tuple:
-        """Images first in browser order (Instance Number, then acquisition time, then file
-        name); skipped entries after them by path."""
-        if self.kind != IMAGE:
-            return (1, (), str(self.path))
-        return (0, self.series_key, (_none_last(self.instance_number), self.acquisition_time, self.path.name))
-
-
-def _none_last(number: int | None) -> tuple:
-    return (number is None, number or 0)
 
 
 class _Scan:

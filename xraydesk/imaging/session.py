@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from xraydesk import imaging  # load_image and scan_paths through it: pydicom loads on first use, in a worker
 from xraydesk.events import Event
 from xraydesk.imaging.display import ImageDisplay
-from xraydesk.imaging.image import XRayImage, failure_reason
-from xraydesk.imaging.loading import Preview, load_image
+from xraydesk.imaging.entries import IMAGE, ScanEntry
+from xraydesk.imaging.image import Preview, XRayImage, failure_reason
 from xraydesk.imaging.measurements import MeasurementStore
-from xraydesk.imaging.scanning import IMAGE, ScanEntry, scan_paths
 
 IMAGE_CACHE_SIZE = 4
 THUMBNAIL_SIZE = 64
@@ -127,7 +127,7 @@ class StudySession:
     def image_source(self) -> Callable[[Path], XRayImage]:
         """For work in another thread (the PDF): the images cached now, else decoded from their files."""
         images = {path: display.image for path, display in self._cache.items()}
-        return lambda path: images.get(path) or load_image(path)
+        return lambda path: images.get(path) or imaging.load_image(path)
 
     # ------------------------------------------------------------ read marks
 
@@ -146,14 +146,14 @@ class StudySession:
 
 def scan_task(paths: list[Path]):
     """Reports each ScanEntry as it is found; returns them all, sorted."""
-    return lambda report, should_stop: scan_paths(paths, report, should_stop)
+    return lambda report, should_stop: imaging.scan_paths(paths, report, should_stop)
 
 
 def decode(path: Path, on_preview: Callable[[Preview, ImageDisplay], None] | None = None) -> ImageDisplay:
     """The image and its display mapping, both built off the UI thread; `on_preview` first gets a
     reduced-resolution decode and its mapping where that is much faster (large JPEG 2000 / JPEG)."""
     report_preview = None if on_preview is None else lambda preview: on_preview(preview, ImageDisplay(preview.image))
-    return ImageDisplay(load_image(path, report_preview))
+    return ImageDisplay(imaging.load_image(path, report_preview))
 
 
 def make_thumbnail(display: ImageDisplay) -> np.ndarray:

@@ -2,18 +2,20 @@
 and send whether the node speaks DIMSE or DICOMweb, so the CLI and the UI never ask which. The
 query, the result rows and the outcomes are plain data shared by both protocols."""
 
+from __future__ import annotations
+
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
-
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING, Protocol
 
 from xraydesk.imaging.image import ImageLoadError
-from xraydesk.imaging.loading import optional_int, read_dicom
 from xraydesk.pacs.local_store import LocalStore, StoredFile
 from xraydesk.pacs.nodes import DICOMWEB, LocalSide, Node
+
+if TYPE_CHECKING:  # pydicom loads on first use, not with the app
+    from pydicom.dataset import Dataset
 
 DEFAULT_MODALITIES = ("CR", "DX")
 # A DICOM date range: one date, FROM-TO, FROM- (on or after) or -TO (on or before); dates YYYYMMDD.
@@ -64,6 +66,8 @@ class StudyRow:
 
 def study_row(answer: Dataset) -> StudyRow:
     """A C-FIND answer or a QIDO-RS result (as a Dataset) as one row of the study table."""
+    from xraydesk.imaging.loading import optional_int
+
     modalities = answer.get("ModalitiesInStudy") or ()
     return StudyRow(
         patient_name=str(answer.get("PatientName") or ""),
@@ -136,6 +140,8 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
 def read_for_sending(path: Path, headers_only: bool = False) -> Dataset:
     """A file to send, or ValueError saying in words why it cannot be sent."""
     try:
+        from xraydesk.imaging.loading import read_dicom
+
         dataset, _ = read_dicom(path, stop_before_pixels=headers_only)
     except ImageLoadError as error:
         raise ValueError(error.reason) from error

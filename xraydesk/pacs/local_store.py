@@ -3,6 +3,8 @@
 data folder. Every object is checked before it is kept, written atomically, and never replaces
 an existing file with different content."""
 
+from __future__ import annotations
+
 import filecmp
 import io
 import logging
@@ -12,14 +14,14 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-from pydicom.dataset import Dataset
-from pydicom.pixels.utils import get_expected_length
+from typing import TYPE_CHECKING
 
 from xraydesk.desktop import user_data_home
 from xraydesk.imaging.image import ImageLoadError
-from xraydesk.imaging.loading import read_dicom
 from xraydesk.pacs.nodes import PacsError
+
+if TYPE_CHECKING:  # pydicom loads on first use, not with the app
+    from pydicom.dataset import Dataset
 
 LOGGER = logging.getLogger(__name__)
 
@@ -130,6 +132,8 @@ class LocalStore:
 
 def _checked_dataset(path: Path) -> Dataset:
     try:
+        from xraydesk.imaging.loading import read_dicom
+
         dataset, _ = read_dicom(path)
     except ImageLoadError as error:
         raise UnreadableObject(error.reason) from error
@@ -155,6 +159,8 @@ def _check_native_pixel_length(dataset: Dataset) -> None:
     if "PixelData" not in dataset or syntax is None or syntax.is_encapsulated:
         return
     try:
+        from pydicom.pixels.utils import get_expected_length
+
         expected = get_expected_length(dataset, unit="bytes")
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise UnreadableObject(f"pixel data without a usable image description ({exc})") from exc

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from PyQt5.QtCore import QObject, pyqtSignal
 
+from xraydesk import imaging
 from xraydesk.ai.analysis import Analyser, ImageAnalysis
 from xraydesk.ai.model import ModelUnavailableError
-from xraydesk.imaging import ImageLoadError, XRayImage, load_image
+from xraydesk.imaging import ImageLoadError, XRayImage
 from xraydesk.ui.workers import Worker, WorkerPool
 
 LOADING_MODEL = "loading model"
@@ -120,7 +121,7 @@ class AnalysisController(QObject):
 
     def _analyse_file(self, path: Path) -> WorklistEntry | ImageAnalysis:
         try:
-            return self.analyser.analyse(load_image(path))
+            return self.analyser.analyse(imaging.load_image(path))
         except ImageLoadError as error:
             return WorklistEntry(path, error=error.reason)
         except ModelUnavailableError:

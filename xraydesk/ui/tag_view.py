@@ -1,8 +1,14 @@
 """A searchable view of every DICOM element of the current image, sequences included."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from PyQt5.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QTreeWidgetItemIterator, QVBoxLayout, QWidget
-from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset
+
+if TYPE_CHECKING:  # pydicom loads with the first image, not at start-up
+    from pydicom.dataelem import DataElement
+    from pydicom.dataset import Dataset
 
 MAX_VALUE_CHARACTERS = 200
 BULK_VRS = {"OB", "OW", "OF", "OD", "OL", "OV", "UN"}
