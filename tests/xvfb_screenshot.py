@@ -59,7 +59,9 @@ def main() -> int:
     wait_until(app, lambda: selected in window.analysis.results and window.workers.is_idle())
     if arguments.analyse_all:
         window.analyse_all()
-        wait_until(app, lambda: window.workers.is_idle() and len(window.analysis.results) == len(window.session.image_paths()))
+        finished = []
+        window.analysis.worklistFinished.connect(finished.append)  # unreadable files have no result
+        wait_until(app, lambda: bool(finished) and window.workers.is_idle())
     if arguments.compare:
         window.compare_action.trigger()
         wait_until(app, lambda: window.compare_view.prior.image is not None and window.workers.is_idle())

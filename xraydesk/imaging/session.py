@@ -63,8 +63,8 @@ class StudySession:
             self._images[entry.path] = entry
         self.entry_added.emit(entry)
 
-    def entry(self, path: Path) -> ScanEntry | None:
-        return self._images.get(path)
+    def image_count(self) -> int:
+        return len(self._images)
 
     def image_paths(self) -> list[Path]:
         """Every image in browser order (patient, study, series, instance)."""

@@ -12,11 +12,11 @@ from PyQt5.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
 
 from xraydesk.imaging import ERROR, IMAGE, ScanEntry
 from xraydesk.imaging.header import format_study_date
+from xraydesk.imaging.session import THUMBNAIL_SIZE
 
 SORT_KEY_ROLE = Qt.UserRole
 PATH_ROLE = Qt.UserRole + 1
 PRIVATE_LABEL_ROLE = Qt.UserRole + 2
-THUMBNAIL_SIZE = 64
 ERROR_COLOR = QColor(200, 60, 60)
 
 
@@ -81,10 +81,13 @@ class StudyBrowser(QTreeWidget):
         item.setData(0, SORT_KEY_ROLE, entry.sort_key)
         item.setData(0, PATH_ROLE, str(entry.path))
         item.setData(0, PRIVATE_LABEL_ROLE, image_label(entry))  # file names are often patient IDs (RSNA)
-        _insert_sorted(series, item)
+        position = _insert_sorted(series, item)
         self._image_items[entry.path] = item
-        for index in range(series.childCount()):  # hidden labels number the images in their series
-            self._label_private_item(series.child(index))
+        if self._show_patient_data:
+            self._label_private_item(item)
+        else:  # hidden labels number the images in their series: those after it move up one
+            for index in range(position, series.childCount()):
+                self._label_private_item(series.child(index), index)
 
     def _group(self, entry: ScanEntry) -> QTreeWidgetItem:
         parent = self.invisibleRootItem()
@@ -107,17 +110,20 @@ class StudyBrowser(QTreeWidget):
 
     def set_show_patient_data(self, show: bool) -> None:
         self._show_patient_data = show
-        for item in [*self._group_items.values(), *self._image_items.values()]:
+        for item in self._group_items.values():
             self._label_private_item(item)
+        for series in {id(item.parent()): item.parent() for item in self._image_items.values()}.values():
+            for index in range(series.childCount()):
+                self._label_private_item(series.child(index), index)
 
-    def _label_private_item(self, item: QTreeWidgetItem) -> None:
+    def _label_private_item(self, item: QTreeWidgetItem, index: int = 0) -> None:
         """Patient and study nodes carry names and dates, images their file names; hidden, they read
-        'Patient', 'Study' and 'Image N' (N: the place in its series)."""
+        'Patient', 'Study' and 'Image N' (N - 1 = `index`, the image's place in its series)."""
         label = item.data(0, PRIVATE_LABEL_ROLE)
         if label is None:
             return
         if item.data(0, PATH_ROLE):
-            generic = f"Image {item.parent().indexOfChild(item) + 1}"
+            generic = f"Image {index + 1}"
             item.setToolTip(0, item.data(0, PATH_ROLE) if self._show_patient_data else "")
         else:
             generic = "Patient" if item.parent() is None else "Study"
@@ -187,8 +193,10 @@ class StudyBrowser(QTreeWidget):
             self.imageSelected.emit(Path(current.data(0, PATH_ROLE)))
 
 
-def _insert_sorted(parent: QTreeWidgetItem, item: QTreeWidgetItem, before_skipped: bool = False) -> None:
+def _insert_sorted(parent: QTreeWidgetItem, item: QTreeWidgetItem, before_skipped: bool = False) -> int:
     keys = [parent.child(index).data(0, SORT_KEY_ROLE) for index in range(parent.childCount())]
     if before_skipped:  # the 'Skipped' node has no sort key and stays last
         keys = [key for key in keys if key is not None]
-    parent.insertChild(bisect_right(keys, item.data(0, SORT_KEY_ROLE)), item)
+    position = bisect_right(keys, item.data(0, SORT_KEY_ROLE))
+    parent.insertChild(position, item)
+    return position

@@ -67,7 +67,7 @@ class SessionController(QObject):
     def _on_scanned(self, opened: object, entry: ScanEntry) -> None:
         if self._opened.is_newest(opened):
             self.session.add(entry)
-            self.scanProgress.emit(len(self.session.image_paths()))
+            self.scanProgress.emit(self.session.image_count())
 
     def _on_scan_done(self, opened: object, entries: list[ScanEntry]) -> None:
         if not self._opened.is_newest(opened):

@@ -107,7 +107,7 @@ class WorklistPanel(QWidget):
         self.cancel_button.setEnabled(True)
         self.summary.setText(f"Analysing {count} images…")
 
-    def add_entry(self, entry: WorklistEntry) -> None:
+    def add_entry(self, entry: WorklistEntry, read: bool = False) -> None:
         self.table.setSortingEnabled(False)  # else the new row moves while its cells are being set
         row = self.table.rowCount()
         self.table.insertRow(row)
@@ -118,6 +118,7 @@ class WorklistPanel(QWidget):
             self.table.setItem(row, column, item)
         self.table.item(row, PATH_COLUMN).setData(Qt.UserRole, str(entry.path))
         self.table.item(row, IMAGE_COLUMN).setToolTip(str(entry.path))
+        self.table.item(row, 0).setText(READ_MARK if read else "")
         self.table.setSortingEnabled(True)
         self.progress.setValue(self.progress.value() + 1)
 
