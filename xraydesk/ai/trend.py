@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from xraydesk.ai.analysis import ImageAnalysis
-from xraydesk.ai.model import ModelUnavailableError
+from xraydesk.ai.model import ModelUnavailableError, sigmoid
 from xraydesk.ai.outputs import EXTENT_MAX
 
 MEASURES = ("geographic_extent", "six_zone_score", "p_pneumonia")
@@ -64,8 +64,8 @@ class ChangeLimits:
     def meaning(self) -> str:
         return (f"\"No clear change\": a change smaller than the measured error on repeated readings of one film: "
                 f"extent {self.geographic_extent:.2f}, six-zone score {self.six_zone_score:.2f}, p(pneumonia) "
-                f"{self.p_pneumonia:.2f} in logit (e.g. 0.50 to {_expit(self.p_pneumonia):.2f}). Each is the larger "
-                f"of the spread between two radiologists and between the model's readings of a film and of a "
+                f"{self.p_pneumonia:.2f} in logit (e.g. 0.50 to {float(sigmoid(self.p_pneumonia)):.2f}). Each is the "
+                f"larger of the spread between two radiologists and between the model's readings of a film and of a "
                 f"slightly moved, re-exposed view of it, measured on validation films (see the model card).")
 
 
@@ -79,10 +79,6 @@ def judged_scale(measure: str, value):
         return value
     p = np.clip(value, *PROBABILITY_RESOLVED)
     return np.log(p / (1 - p))
-
-
-def _expit(logit: float) -> float:
-    return float(1 / (1 + np.exp(-logit)))
 
 
 def verdict(measure: str, before: float, after: float, limits: "ChangeLimits") -> str:

@@ -426,8 +426,7 @@ class Listener:
 
     @property
     def address(self) -> str:
-        port = self._server.server_address[1] if self._server else self.local.listener_port
-        return f"{self.local.ae_title}@{self.local.listener_interface}:{port}"
+        return f"{self.local.ae_title}@{self.local.listener_interface}:{self.port}"
 
     @property
     def port(self) -> int:

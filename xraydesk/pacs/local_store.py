@@ -67,10 +67,6 @@ def safe_name(uid: str) -> str:
     return re.sub(r"[^0-9A-Za-z.\-]", "_", uid).lstrip(".")[:64] or "unknown"
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
 class LocalStore:
     """`protected_folders`: folders the user opened as sources; a store inside one is refused, so
     the app never writes into a user's source folder."""
@@ -78,7 +74,7 @@ class LocalStore:
     def __init__(self, root: Path | str | None = None, protected_folders: Iterable[Path | str] = ()):
         self.root = Path(root or default_store_root()).expanduser().resolve()
         for folder in protected_folders:
-            if _inside(self.root, Path(folder).expanduser().resolve()):
+            if self.root.is_relative_to(Path(folder).expanduser().resolve()):
                 raise PacsError(str(self.root), f"the local store may not lie inside the source folder {folder}")
 
     def study_folder(self, study_uid: str) -> Path:

@@ -34,11 +34,12 @@ TABLE_COLUMNS = ((0.0, "Study"), (0.06, "Date"), (0.22, "Images"), (0.31, "p(pne
 class TrendPage:
     trend: Trend
     limits: ChangeLimits
-    current: int = -1  # the study marked as current (index into trend.studies): the latest by default
 
     def figure(self, number: int, count: int, deidentify: bool, created: str) -> Figure:
+        """The latest study is marked as the current one."""
         figure = Figure(figsize=A4_INCHES)
-        trend, current = self.trend, self.current % len(self.trend.studies)
+        trend = self.trend
+        current = len(trend.studies) - 1
         figure.text(LEFT_MARGIN, 0.965, TREND_HEADING, fontsize=15, weight="bold")
         figure.text(0.94, 0.965, f"Page {number} of {count}", fontsize=10, ha="right")
         figure.text(LEFT_MARGIN, 0.95, _identity_line(trend, deidentify), fontsize=8.5, va="top")

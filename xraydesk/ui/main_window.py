@@ -37,7 +37,7 @@ from xraydesk.ui.compare import NO_PRIOR, CompareView
 from xraydesk.ui.export_dialog import SCOPES, ExportScopeDialog, analyses_in_scope
 from xraydesk.ui.measurements import MeasurementLayer, MeasurementPanel
 from xraydesk.ui.overlays import HeatmapLayer, HeatmapSettings, ZoneLayer
-from xraydesk.ui.pacs_controller import PacsController
+from xraydesk.ui.pacs_controller import PacsController, count_words
 from xraydesk.ui.pacs_dialogs import PacsSettingsDialog, QueryDialog, SendResultsDialog
 from xraydesk.ui.results_panel import ResultsPanel
 from xraydesk.ui.session_controller import SessionController
@@ -549,8 +549,8 @@ class MainWindow(QMainWindow):
 
     def _on_received(self, folders: list[Path], count: int) -> None:
         self.studies.open_paths(folders, replace=False)
-        self._set_status(f"Listener: received {count} object{'' if count == 1 else 's'} "
-                         f"({len(folders)} stud{'y' if len(folders) == 1 else 'ies'})")
+        self._set_status(f"Listener: received {count_words(count, 'object', 'objects')} "
+                         f"({count_words(len(folders), 'study', 'studies')})")
 
     # ------------------------------------------------------------ PDF summary
 

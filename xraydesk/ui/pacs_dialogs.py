@@ -56,6 +56,7 @@ from xraydesk.pacs.nodes import (
 from xraydesk.ui.pacs_controller import (
     ImageOutcome,
     PacsController,
+    count_words,
 )
 
 ROW_ROLE = Qt.UserRole
@@ -515,7 +516,7 @@ class QueryDialog(QDialog):
                                           format_study_date(row.study_date), row.description,
                                           ", ".join(row.modalities), images), row)
         self.results.setSortingEnabled(True)
-        self.status.setText(f"{len(rows)} stud{'y' if len(rows) == 1 else 'ies'} found.")
+        self.status.setText(f"{count_words(len(rows), 'study', 'studies')} found.")
         self._update_buttons()
 
     def _on_search_failed(self, words: str) -> None:
@@ -534,7 +535,7 @@ class QueryDialog(QDialog):
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.status.setStyleSheet("")
-        self.status.setText(f"Retrieving {len(rows)} stud{'y' if len(rows) == 1 else 'ies'} from {node.label}…")
+        self.status.setText(f"Retrieving {count_words(len(rows), 'study', 'studies')} from {node.label}…")
         self._update_buttons()
 
     def _on_progress(self, words: str, done: int, total: int) -> None:
