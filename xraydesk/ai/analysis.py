@@ -86,6 +86,16 @@ class ImageAnalysis:
     seconds: float = 0.0
     lung_check: LungMaskCheck = PLAUSIBLE
 
+    @classmethod
+    def of_outcome(cls, identity: StudyIdentity, model: ChestXRayModel, outcome, heatmaps: dict[str, np.ndarray],
+                   seconds: float = 0.0) -> "ImageAnalysis":
+        """A model outcome (ChestXRayModel.analyse_inputs) with its heatmaps, for one image."""
+        analysed = outcome.prediction is not None
+        return cls(identity, model.version, model.metadata["operating_points"], outcome.check, outcome.prediction,
+                   heatmaps if analysed else {},
+                   np.round(outcome.lung_probability * 255).astype(np.uint8) if analysed else None, seconds,
+                   outcome.lung_check)
+
     @property
     def path(self) -> Path:
         return self.identity.path
@@ -283,10 +293,7 @@ class Analyser:
         with self._lock:
             model = self._load()
             outcome = model.analyse_inputs(model_input[None], [prior_check])[0]
-            heatmaps, lungs = {}, None
+            heatmaps = {}
             if outcome.prediction is not None:
                 heatmaps = {target: self._gradcam.heatmaps(model_input[None], target)[0] for target in HEATMAP_TARGETS}
-                lungs = np.round(outcome.lung_probability * 255).astype(np.uint8)
-        return ImageAnalysis(StudyIdentity.of(image), model.version, model.metadata["operating_points"],
-                             outcome.check, outcome.prediction, heatmaps, lungs, time.perf_counter() - start,
-                             outcome.lung_check)
+        return ImageAnalysis.of_outcome(StudyIdentity.of(image), model, outcome, heatmaps, time.perf_counter() - start)

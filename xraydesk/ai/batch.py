@@ -138,6 +138,12 @@ def heatmap_file_name(path: Path) -> str:
     return f"{stem}-{digest}.png"
 
 
+def pneumonia_maps(gradcam, inputs: np.ndarray, outcomes) -> dict[int, np.ndarray]:
+    """The pneumonia Grad-CAM of each analysed image of the batch, by its index in the batch."""
+    analysed = [i for i, outcome in enumerate(outcomes) if outcome.prediction is not None]
+    return dict(zip(analysed, gradcam.heatmaps(inputs[analysed], "pneumonia"))) if analysed else {}
+
+
 class HeatmapWriter:
     """`--heatmaps DIR`: each analysed image's pneumonia map as an 8-bit grayscale PNG at the
     image's own pixel size, stretched as the image was squashed for the model."""
@@ -146,17 +152,14 @@ class HeatmapWriter:
         self.gradcam, self.folder = gradcam, folder
         folder.mkdir(parents=True, exist_ok=True)
 
-    def write(self, pending: list[Pending], inputs: np.ndarray, outcomes) -> list[str]:
-        """The path written for each image, "" for those the model did not analyse."""
+    def write(self, pending: list[Pending], maps: dict[int, np.ndarray]) -> list[str]:
+        """The path written for each image, "" for those the model did not analyse (no map)."""
         from PIL import Image
 
         from xraydesk.ai.gradcam import upsample
 
         paths = [""] * len(pending)
-        analysed = [i for i, outcome in enumerate(outcomes) if outcome.prediction is not None]
-        if not analysed:
-            return paths
-        for i, heatmap in zip(analysed, self.gradcam.heatmaps(inputs[analysed], "pneumonia")):
+        for i, heatmap in maps.items():
             levels = np.round(np.clip(upsample(heatmap, pending[i].shape), 0.0, 1.0) * 255).astype(np.uint8)
             target = self.folder / heatmap_file_name(pending[i].path)
             Image.fromarray(levels).save(target)
@@ -169,7 +172,7 @@ class DicomResultWriter:
     DIR as the batch goes; counts what it wrote and what it could not, for the closing summary."""
 
     def __init__(self, model, gradcam, folder: Path):
-        self.model, self.gradcam, self.folder = model, gradcam, folder
+        self.model, self.gradcam, self.folder = model, gradcam, folder  # gradcam: for pneumonia_maps
         folder.mkdir(parents=True, exist_ok=True)
         self.files = self.not_dicom = 0
         self.failures: list[str] = []
@@ -187,30 +190,20 @@ class DicomResultWriter:
             self.failures.append(str(error))
             return None
 
-    def write(self, pending: list[Pending], inputs: np.ndarray, outcomes) -> None:
+    def write(self, pending: list[Pending], outcomes, maps: dict[int, np.ndarray]) -> None:
+        from xraydesk.ai.analysis import ImageAnalysis, StudyIdentity
         from xraydesk.pacs import results
 
-        analysed = [i for i, outcome in enumerate(outcomes) if outcome.prediction is not None]
-        heatmaps = dict(zip(analysed, self.gradcam.heatmaps(inputs[analysed], "pneumonia"))) if analysed else {}
         for index, (item, outcome) in enumerate(zip(pending, outcomes)):
             if item.dicom is None:
                 continue
-            analysis = self._analysis(item.path, outcome, heatmaps.get(index))
+            heatmaps = {"pneumonia": maps[index]} if index in maps else {}
+            analysis = ImageAnalysis.of_outcome(StudyIdentity(item.path), self.model, outcome, heatmaps)
             try:
                 datasets = results.result_datasets(analysis, item.dicom.header, item.dicom.display)
                 self.files += len(results.write_datasets(datasets, self.folder))
             except results.ResultsError as error:
                 self.failures.append(str(error))
-
-    def _analysis(self, path: Path, outcome, heatmap: np.ndarray | None):
-        """The outcome as the app's ImageAnalysis (what xraydesk.pacs.results reads)."""
-        from xraydesk.ai.analysis import ImageAnalysis, StudyIdentity
-
-        analysed = outcome.prediction is not None
-        return ImageAnalysis(StudyIdentity(path), self.model.version, self.model.metadata["operating_points"],
-                             outcome.check, outcome.prediction, {"pneumonia": heatmap} if analysed else {},
-                             np.round(outcome.lung_probability * 255).astype(np.uint8) if analysed else None,
-                             lung_check=outcome.lung_check)
 
     def summary(self) -> list[str]:
         lines = [f"wrote {self.files} DICOM result files (SR and secondary captures) to {self.folder}"]
@@ -261,9 +254,11 @@ def _analyse(model, pending: list[Pending], heatmaps: HeatmapWriter | None,
     start = time.perf_counter()
     inputs = np.stack([p.model_input for p in pending])
     outcomes = model.analyse_inputs(inputs, [p.prior_check for p in pending])
-    written = heatmaps.write(pending, inputs, outcomes) if heatmaps else [""] * len(pending)
+    writer = heatmaps or dicom
+    maps = pneumonia_maps(writer.gradcam, inputs, outcomes) if writer else {}  # once for both outputs
+    written = heatmaps.write(pending, maps) if heatmaps else [""] * len(pending)
     if dicom:
-        dicom.write(pending, inputs, outcomes)
+        dicom.write(pending, outcomes, maps)
     share = (time.perf_counter() - start) / len(pending)
     return [{**outcome_row(p.path, outcome, p.seconds + share, heatmap), **p.keys}
             for p, outcome, heatmap in zip(pending, outcomes, written)]
