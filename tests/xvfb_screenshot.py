@@ -54,7 +54,7 @@ def main() -> int:
     wait_until(app, lambda: window.workers.is_idle() and window.canvas.image is not None)
     if arguments.select:
         window.browser.select_path(arguments.select)
-        wait_until(app, lambda: window.canvas.image.path == arguments.select)
+        wait_until(app, lambda: window.canvas.image is not None and window.canvas.image.path == arguments.select)
     selected = window.canvas.image.path
     wait_until(app, lambda: selected in window.analysis.results and window.workers.is_idle())
     if arguments.analyse_all:
