@@ -7,12 +7,18 @@ SEVERITY_FILE = "xraydesk-severity.keras"
 METADATA_FILE = "xraydesk-cxr.json"
 
 CAUSES = ("bacterial", "viral", "covid")
+# Labels of data v3: `other_abnormal` is abnormal without a pneumonia-like opacity (RSNA "No Lung
+# Opacity / Not Normal"), a negative for pneumonia that is not normal.
+NORMAL_LABEL = "normal"
+OTHER_ABNORMAL_LABEL = "other_abnormal"
+PNEUMONIA_LABELS = ("bacterial", "viral", "covid", "pneumonia_unspecified")
 # Patient's right first: R = the viewer's left on a standard PA view.
 ZONES = ("RU", "RM", "RL", "LU", "LM", "LL")
 BRIXIA_ZONE_COLUMNS = ("A", "B", "C", "D", "E", "F")
 EXTENT_MAX = 8.0  # geographic extent and opacity: 0-4 per lung, summed
 LUNG_SCORE_MAX = 4.0
 
+ABNORMAL_OUTPUT = "abnormal_logit"  # any abnormality: other_abnormal or any pneumonia
 PNEUMONIA_OUTPUT = "pneumonia_logit"
 CAUSE_OUTPUT = "cause_logits"
 ZONES_OUTPUT = "zone_logits"

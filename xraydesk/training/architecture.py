@@ -4,7 +4,7 @@ enough to train on two CPU cores, and flat graphs so Grad-CAM reaches the last c
 import keras
 from keras import layers
 
-from xraydesk.ai.outputs import (CAUSE_OUTPUT, EMBEDDING_LAYER, EXTENT_OUTPUT, FEATURES_LAYER,
+from xraydesk.ai.outputs import (ABNORMAL_OUTPUT, CAUSE_OUTPUT, EMBEDDING_LAYER, EXTENT_OUTPUT, FEATURES_LAYER,
                                  LUNG_EXTENT_OUTPUT, LUNG_OPACITY_OUTPUT, OPACITY_MAP_OUTPUT, PNEUMONIA_OUTPUT,
                                  ZONES, ZONES_OUTPUT)
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
@@ -40,23 +40,24 @@ def _residual_stage(x, filters: int, blocks: int, name: str | None = None):
 
 def build_classifier(widths=(32, 64, 128, 256), blocks=(1, 1, 1, 1),
                      dropout: float = 0.3) -> keras.Model:
-    """One backbone, five heads (logits): pneumonia, cause, six zones, geographic extent, and a
-    14x14 opacity map.
+    """One backbone, six heads (logits): abnormal (anything not normal), pneumonia-like opacity,
+    its cause, six zones, geographic extent, and a 14x14 opacity map.
 
     The zone and extent heads read a flattened low-resolution map rather than a global average,
     because where the opacity lies is the whole point of a zone score. The opacity map, trained on
-    the RSNA radiologists' boxes (and empty on normal films), teaches the 14x14 stage where opacity
-    is, which the finer heatmap reads."""
+    the RSNA radiologists' boxes (and empty on normal and other-abnormal films), is the opacity map
+    the app shows; a 3x3 layer lets each cell see its neighbours (a box's edge is a local decision)."""
     inputs = keras.Input(INPUT_SHAPE, name="image")
     x = _conv_bn_relu(inputs, widths[0] // 2, strides=2)  # 224 -> 112; four stages -> 7x7
     for width, count in zip(widths[:-1], blocks[:-1]):
         x = _residual_stage(x, width, count)
-    opacity = layers.Conv2D(32, 1, activation="relu")(x)  # x: the 14x14 stage
+    opacity = layers.Conv2D(32, 3, padding="same", activation="relu")(x)  # x: the 14x14 stage
     opacity = layers.Reshape((x.shape[1] * x.shape[2],), name=OPACITY_MAP_OUTPUT)(layers.Conv2D(1, 1)(opacity))
     features = _residual_stage(x, widths[-1], blocks[-1], name=FEATURES_LAYER)
 
     pooled = layers.GlobalAveragePooling2D(name=EMBEDDING_LAYER)(features)
     pooled = layers.Dropout(dropout)(pooled)
+    abnormal = layers.Dense(1, name=ABNORMAL_OUTPUT)(pooled)
     pneumonia = layers.Dense(1, name=PNEUMONIA_OUTPUT)(pooled)
     cause = layers.Dense(3, name=CAUSE_OUTPUT)(pooled)
 
@@ -64,7 +65,7 @@ def build_classifier(widths=(32, 64, 128, 256), blocks=(1, 1, 1, 1),
     spatial = layers.Dropout(dropout)(layers.Flatten()(spatial))
     zones = layers.Dense(6, name=ZONES_OUTPUT)(spatial)
     extent = layers.Dense(1, name=EXTENT_OUTPUT)(spatial)
-    return keras.Model(inputs, [pneumonia, cause, zones, extent, opacity], name="xraydesk_cxr")
+    return keras.Model(inputs, [abnormal, pneumonia, cause, zones, extent, opacity], name="xraydesk_cxr")
 
 
 def build_lung_segmenter(widths=(8, 16, 32, 64, 128)) -> keras.Model:

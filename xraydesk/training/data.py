@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from xraydesk.ai.outputs import BRIXIA_ZONE_COLUMNS, CAUSES, EXTENT_MAX, LUNG_SCORE_MAX
+from xraydesk.ai.outputs import (BRIXIA_ZONE_COLUMNS, CAUSES, EXTENT_MAX, LUNG_SCORE_MAX, NORMAL_LABEL,
+                                 OTHER_ABNORMAL_LABEL, PNEUMONIA_LABELS)
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE, resize_mask, to_model_input
 
 MISSING = -1.0
@@ -53,7 +54,20 @@ class Example:
 
     @property
     def is_pneumonia(self) -> bool:
-        return self.label != "normal"
+        """A pneumonia-like opacity (any cause); `other_abnormal` is not one."""
+        return self.label in PNEUMONIA_LABELS
+
+    @property
+    def is_abnormal(self) -> bool:
+        return self.label != NORMAL_LABEL
+
+    @property
+    def view_group(self) -> str:
+        """AP (supine, erect, portable included), PA, or "" where the source gave none or both."""
+        view = self.view.upper()
+        if view.startswith("AP"):
+            return "AP"
+        return "PA" if view == "PA" else ""
 
     @property
     def known_not_covid(self) -> bool:
@@ -113,7 +127,10 @@ def load_examples(data_root: Path | str | None = None) -> list[Example]:
     with open(cxr_root / "labels.csv", newline="") as handle:
         for row in csv.DictReader(handle):
             scores = severity.get(row["image"], {})
-            normal = row["label"] == "normal"
+            normal = row["label"] == NORMAL_LABEL
+            # RSNA readers found no lung opacity on these films: no boxes; their zones stay unknown
+            # (an effusion or atelectasis is not what the six-zone score counts, but it is not "clear").
+            no_opacity_boxes = normal or row["label"] == OTHER_ABNORMAL_LABEL
             lung_extent = (0.0, 0.0) if normal else _readers_mean(scores, "geographic")
             examples.append(Example(
                 image=row["image"], label=row["label"], split=row["split"],
@@ -124,7 +141,7 @@ def load_examples(data_root: Path | str | None = None) -> list[Example]:
                 extent=0.0 if normal else _float_or_none(scores.get("geographic_extent_0_8", "")),
                 view=row["view"], lung_extent=lung_extent,
                 lung_opacity=(0.0, 0.0) if normal else _readers_mean(scores, "opacity"),
-                boxes=() if normal else (tuple(boxes[row["image"]]) if row["image"] in boxes else None),
+                boxes=() if no_opacity_boxes else (tuple(boxes[row["image"]]) if row["image"] in boxes else None),
                 image_size=(int(row["w"]), int(row["h"])),
             ))
     return examples
@@ -152,6 +169,7 @@ def targets(examples: list[Example]) -> dict[str, np.ndarray]:
     """Training targets; MISSING marks what a head must not learn from (masked in the loss)."""
     cause_index = {cause: index for index, cause in enumerate(CAUSES)}
     return {
+        "abnormal": np.array([float(e.is_abnormal) for e in examples], np.float32)[:, None],
         "pneumonia": np.array([float(e.is_pneumonia) for e in examples], np.float32)[:, None],
         "cause": np.array([cause_index.get(e.label, MISSING) for e in examples], np.float32)[:, None],
         "not_covid": np.array([e.known_not_covid for e in examples], bool),
@@ -169,23 +187,39 @@ def targets(examples: list[Example]) -> dict[str, np.ndarray]:
 
 
 def sampling_weights(examples: list[Example], power: float) -> np.ndarray:
-    """Per-image loss weights, mean 1, so that no collection teaches a class by sheer numbers.
+    """Per-image loss weights, mean 1, so that no collection teaches a class by sheer numbers and
+    no projection teaches a class at all.
 
     Each (source, label) cell gets a total weight proportional to its size ** power (power 1 =
-    unweighted, 0 = every cell equal), shared among its patients so that each patient counts
-    the square root of their film count (RALO patients have up to 29 serial films)."""
+    unweighted, 0 = every cell equal). Within a cell, the films of known view keep their share of
+    the cell but split it equally between AP and PA where the cell has both, so that within a
+    source the view says nothing about the label (RSNA's opacities are 80% AP, its normals 80% PA).
+    A view group's weight is shared among its patients so that each patient counts the square root
+    of their film count (RALO patients have up to 29 serial films)."""
     films_of = {}
     for e in examples:
         films_of[e.patient_id] = films_of.get(e.patient_id, 0) + 1
     per_patient = np.array([1.0 / np.sqrt(films_of[e.patient_id]) for e in examples])
     cells = [(e.source, e.label) for e in examples]
+    views = np.array([e.view_group for e in examples])
     weights = np.empty(len(examples))
     for cell in set(cells):
         members = np.array([c == cell for c in cells])
-        weights[members] = per_patient[members] / per_patient[members].sum() * members.sum() ** power
+        for view, share in _view_shares(views[members]).items():
+            group = members & (views == view)
+            weights[group] = per_patient[group] / per_patient[group].sum() * share * members.sum() ** power
     # a cell of two films must not weigh as much as a hundred: cap, then restore mean 1
     weights = np.minimum(weights / weights.mean(), MAX_SAMPLING_WEIGHT)
     return (weights / weights.mean()).astype(np.float32)
+
+
+def _view_shares(views: np.ndarray) -> dict[str, float]:
+    """Each view group's share of a cell's weight: unknown views keep their share of films, the
+    known ones split the rest equally."""
+    known = [view for view in ("AP", "PA") if (views == view).any()]
+    unknown = float((views == "").mean())
+    shares = {view: (1.0 - unknown) / len(known) for view in known}
+    return shares | ({"": unknown} if unknown else {})
 
 
 def read_display(path: Path) -> np.ndarray:

@@ -34,7 +34,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     loss_weights: dict = field(default_factory=lambda: {
-        "pneumonia": 1.0, "cause": 1.0, "zones": 0.5, "extent": 0.5, "opacity_map": 1.0})
+        "abnormal": 1.0, "pneumonia": 1.0, "cause": 1.0, "zones": 0.5, "extent": 0.5, "opacity_map": 1.0})
     # severity model: squared errors of fractions are ~10x smaller than cross-entropies
     severity_loss_weights: dict = field(default_factory=lambda: {"zones": 1.0, "lung_extent": 5.0, "lung_opacity": 5.0})
     sampling_power: float = 0.5  # (source, label) cells weigh size ** power: see data.sampling_weights
@@ -90,6 +90,9 @@ def _split(examples, split: str):
     return [e for e in examples if e.split == split]
 
 
+CLASSIFIER_HEADS = ("abnormal", "pneumonia", "cause", "zones", "extent", "opacity_map")
+
+
 def classifier_targets(subset, power: float) -> dict[str, np.ndarray]:
     """The classifier's targets, with the sampling weights packed beside the labels they weigh."""
     from xraydesk.training import data, losses
@@ -97,9 +100,10 @@ def classifier_targets(subset, power: float) -> dict[str, np.ndarray]:
     targets = data.targets(subset)
     weights = data.sampling_weights(subset, power)[:, None]
     cause = np.where(targets.pop("not_covid")[:, None], losses.NOT_COVID, targets["cause"])
-    targets["pneumonia"] = np.concatenate([targets["pneumonia"], weights], axis=1)
+    for name in ("abnormal", "pneumonia"):
+        targets[name] = np.concatenate([targets[name], weights], axis=1)
     targets["cause"] = np.concatenate([cause, weights], axis=1).astype(np.float32)
-    return {name: targets[name] for name in ("pneumonia", "cause", "zones", "extent", "opacity_map")}
+    return {name: targets[name] for name in CLASSIFIER_HEADS}
 
 
 def train_classifier(config: TrainConfig, examples, out: Path) -> None:
@@ -110,7 +114,8 @@ def train_classifier(config: TrainConfig, examples, out: Path) -> None:
 
     _configure_tensorflow(config.seed)
     augmenter = augment.geometric_augmenter(config.seed)
-    head_of = {"pneumonia": outputs.PNEUMONIA_OUTPUT, "cause": outputs.CAUSE_OUTPUT,
+    head_of = {"abnormal": outputs.ABNORMAL_OUTPUT, "pneumonia": outputs.PNEUMONIA_OUTPUT,
+               "cause": outputs.CAUSE_OUTPUT,
                "zones": outputs.ZONES_OUTPUT, "extent": outputs.EXTENT_OUTPUT,
                "opacity_map": outputs.OPACITY_MAP_OUTPUT}
 
@@ -132,7 +137,8 @@ def train_classifier(config: TrainConfig, examples, out: Path) -> None:
     steps = config.classifier_epochs * max(len(train_x) // config.batch_size, 1)
     model.compile(
         optimizer=_optimizer(config, steps),
-        loss={head_of["pneumonia"]: losses.weighted_binary_crossentropy,
+        loss={head_of["abnormal"]: losses.weighted_binary_crossentropy,
+              head_of["pneumonia"]: losses.weighted_binary_crossentropy,
               head_of["cause"]: losses.cause_crossentropy_with_partial_labels,
               head_of["zones"]: losses.masked_binary_crossentropy,
               head_of["extent"]: losses.masked_binary_crossentropy,
@@ -302,8 +308,9 @@ def train(config: TrainConfig) -> Path:
 def _small_sample(examples, per_split: int):
     """A few images of each split, with masks, severity readings, boxes and partial cause labels
     among them, for smoke tests."""
-    kinds = (lambda e: e.lung_mask and e.zones and e.label != "normal",
-             lambda e: e.boxes, lambda e: e.lung_extent and e.label != "normal", lambda e: e.known_not_covid)
+    kinds = (lambda e: e.lung_mask and e.zones and e.is_pneumonia,
+             lambda e: e.boxes, lambda e: e.lung_extent and e.is_pneumonia, lambda e: e.known_not_covid,
+             lambda e: e.is_abnormal and not e.is_pneumonia)
     chosen = []
     for split in ("train", "val", "test"):
         subset = _split(examples, split)
