@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from fakes import OPERATING_POINTS, lungs_224, prediction, synthetic_analysis
 
-from xraydesk.ai.analysis import (
+from xraydesk.ai.analysis import Analyser
+from xraydesk.ai.words import (
     ATYPICAL,
     FLAG_WORDS,
     INDETERMINATE_APPEARANCE,
@@ -16,7 +17,6 @@ from xraydesk.ai.analysis import (
     POSITIVE_NO_ZONES,
     SIX_ZONE_EVIDENCE,
     TYPICAL,
-    Analyser,
     covid_category,
     evidence_note,
     flag_statements,

@@ -14,7 +14,7 @@ from fakes import prediction, synthetic_analysis
 from matplotlib.backends.backend_pdf import PdfPages
 
 from xraydesk.ai import overlays
-from xraydesk.ai.analysis import COVID_CAVEAT, POSITIVE_NO_ZONES, SIX_ZONE_EVIDENCE
+from xraydesk.ai.words import COVID_CAVEAT, POSITIVE_NO_ZONES, SIX_ZONE_EVIDENCE
 from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.lung_check import LungMaskCheck
 from xraydesk.imaging import ViewState, Window, XRayImage

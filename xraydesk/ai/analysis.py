@@ -1,7 +1,7 @@
 """One image in, the whole second opinion out: input check, calibrated prediction, Grad-CAM for
 every explainable output, lungs and zones, and the words for them. The logic behind the app's
-worker thread, its dock and worklist, and the PDF, usable without Qt (like a 3D Slicer Logic class):
-each wording rule lives here once, so the dock, the worklist and the PDF cannot disagree."""
+worker thread, its dock and worklist, and the PDF, usable without Qt (like a 3D Slicer Logic class).
+The words for an analysis live in `xraydesk.ai.words`."""
 
 import threading
 import time
@@ -10,43 +10,36 @@ from pathlib import Path
 
 import numpy as np
 
+from xraydesk.ai import words
 from xraydesk.ai.gate import ACCEPTED, InputCheck
 from xraydesk.ai.lung_check import PLAUSIBLE, LungMaskCheck
 from xraydesk.ai.model import ChestXRayModel, ModelUnavailableError, Prediction, outcome_flags
-from xraydesk.ai.outputs import CAUSES, EXTENT_MAX, LUNG_SCORE_MAX
+from xraydesk.ai.outputs import CAUSES
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
 from xraydesk.ai.zones import lung_mask, zone_labels
 from xraydesk.imaging import XRayImage
 
-HEATMAP_TARGETS = ("pneumonia", *CAUSES)
-TARGET_NAMES = {"pneumonia": "Pneumonia", "bacterial": "Bacterial", "viral": "Viral", "covid": "COVID-19"}
-SIX_ZONE_EVIDENCE = ("Published evidence, not a prediction for this patient (Toussie et al., Radiology 2020; "
-                     "adults 21-50 years with COVID-19): a six-zone score of 2 or more was associated with "
-                     "hospital admission, 3 or more with intubation.")
-COVID_CAVEAT = ("Caveat: the COVID-19 output was trained on collections in which the COVID-19 films come from "
-                "other hospitals than the non-COVID films, so it partly recognises the collection. "
-                "It is not a test for COVID-19.")
-POSITIVE_NO_ZONES = ("Pneumonia likely, yet no zone reaches the zone operating point: the opacity may be faint or "
-                     "diffuse, or the pneumonia call may be wrong. Check the film.")
+GRADCAM_TARGETS = ("pneumonia", *CAUSES)  # explanations of the classifier's outputs
+# "opacity": the localisation head trained on the radiologists' boxes, the map shown by default
+HEATMAP_TARGETS = ("opacity", *GRADCAM_TARGETS)
+TARGET_NAMES = {"opacity": "Opacity (box-trained)", "pneumonia": "Pneumonia (Grad-CAM)", "bacterial": "Bacterial",
+                "viral": "Viral", "covid": "COVID-19"}
 
-# The RSNA consensus categories for COVID-19 on chest radiographs (Simpson et al., Radiology:
-# Cardiothoracic Imaging 2020), worded as published.
-TYPICAL = "Typical appearance for COVID-19 pneumonia"
-INDETERMINATE_APPEARANCE = "Indeterminate appearance for COVID-19 pneumonia"
-ATYPICAL = "Atypical appearance for COVID-19 pneumonia"
-NEGATIVE_FOR_PNEUMONIA = "Negative for pneumonia"
-COVID_CATEGORY_SOURCE = "COVID-19, RSNA consensus category (Simpson et al. 2020)"
 
-PNEUMONIA_LIKELY = "Pneumonia likely"
-PNEUMONIA_UNLIKELY = "Pneumonia unlikely"
-PNEUMONIA_INDETERMINATE = "Indeterminate for pneumonia"
-FLAG_WORDS = {  # short forms for the worklist; the dock and PDF explain each flag in full (flag_statements)
-    "unfamiliar": "unfamiliar image",
-    "lung_mask_failed": "lung mask implausible",
-    "borderline_pneumonia": "in the borderline band",
-    "borderline_covid": "COVID-19 borderline",
-    "positive_no_zones": "no zone positive",
-}
+AGE_UNITS = {"Y": 1.0, "M": 1 / 12, "W": 7 / 365.25, "D": 1 / 365.25}
+
+
+def patient_age_years(dataset) -> float | None:
+    """Patient's Age (AS, e.g. "058Y", "006M"), else the birth date against the study date."""
+    if dataset is None:
+        return None
+    age = str(dataset.get("PatientAge", "") or "").strip().upper()
+    if len(age) >= 2 and age[:-1].isdigit() and age[-1] in AGE_UNITS:
+        return int(age[:-1]) * AGE_UNITS[age[-1]]
+    birth, study = (str(dataset.get(key, "") or "")[:8] for key in ("PatientBirthDate", "StudyDate"))
+    if len(birth) == 8 and len(study) == 8 and birth.isdigit() and study.isdigit():
+        return (int(study[:4]) - int(birth[:4])) - (study[4:] < birth[4:])
+    return None
 
 
 @dataclass(frozen=True)
@@ -61,13 +54,15 @@ class StudyIdentity:
     study_uid: str = ""  # the study the image belongs to (the severity trend has one point per study)
     series_uid: str = ""
     study_time: str = ""  # DICOM TM, orders two studies of one day
+    patient_age: float | None = None  # years, from the header; None where unknown (every PNG/JPEG)
 
     @classmethod
     def of(cls, image: XRayImage) -> "StudyIdentity":
-        study_time = str(image.dataset.get("StudyTime", "") or "") if image.dataset is not None else ""
+        dataset = image.dataset
+        study_time = str(dataset.get("StudyTime", "") or "") if dataset is not None else ""
         return cls(image.path, image.patient_name, image.patient_id, image.study_date,
                    image.study_description, image.modality or image.source_format, image.study_uid,
-                   image.series_uid, study_time)
+                   image.series_uid, study_time, patient_age_years(dataset))
 
 
 @dataclass(frozen=True)
@@ -89,10 +84,12 @@ class ImageAnalysis:
     @classmethod
     def of_outcome(cls, identity: StudyIdentity, model: ChestXRayModel, outcome, heatmaps: dict[str, np.ndarray],
                    seconds: float = 0.0) -> "ImageAnalysis":
-        """A model outcome (ChestXRayModel.analyse_inputs) with its heatmaps, for one image."""
+        """A model outcome (ChestXRayModel.analyse_inputs) with its Grad-CAM heatmaps, for one image;
+        the box-trained opacity map comes with the outcome."""
         analysed = outcome.prediction is not None
+        maps = {"opacity": outcome.opacity_map, **heatmaps} if analysed else {}
         return cls(identity, model.version, model.metadata["operating_points"], outcome.check, outcome.prediction,
-                   heatmaps if analysed else {},
+                   maps,
                    np.round(outcome.lung_probability * 255).astype(np.uint8) if analysed else None, seconds,
                    outcome.lung_check)
 
@@ -119,128 +116,7 @@ class ImageAnalysis:
 
     @property
     def reading(self) -> str:
-        return reading(self)
-
-
-def most_likely_cause(prediction: Prediction) -> str:
-    """Bacterial or viral: COVID-19 is spoken of only through its RSNA category (covid_category)."""
-    return "bacterial" if prediction.p_bacterial > prediction.p_viral else "viral"
-
-
-def pneumonia_call(prediction: Prediction) -> str:
-    """Likely / unlikely only outside the borderline band around the operating point."""
-    if prediction.pneumonia_borderline:
-        return PNEUMONIA_INDETERMINATE
-    return PNEUMONIA_LIKELY if prediction.pneumonia_positive else PNEUMONIA_UNLIKELY
-
-
-def reading(analysis: ImageAnalysis) -> str:
-    """The model's answer in one line of words."""
-    prediction = analysis.prediction
-    if prediction is None:
-        return f"Not analysed: {analysis.check.reason}."
-    call = pneumonia_call(prediction)
-    words = (f"{call} — p = {prediction.p_pneumonia:.2f}, "
-             f"threshold {analysis.operating_points['pneumonia']['threshold']:.2f}")
-    if call == PNEUMONIA_LIKELY:
-        cause = most_likely_cause(prediction)
-        other = "viral" if cause == "bacterial" else "bacterial"
-        words += f"; pattern more like {cause} than {other} pneumonia"
-    return words + "."
-
-
-def covid_category(prediction: Prediction, operating_points: dict) -> str:
-    """The RSNA consensus category the COVID-19 output falls in (Simpson et al. 2020)."""
-    if prediction.pneumonia_borderline:
-        return INDETERMINATE_APPEARANCE
-    if not prediction.pneumonia_positive:
-        return NEGATIVE_FOR_PNEUMONIA
-    if prediction.p_covid >= operating_points["covid"]["threshold"] and not prediction.covid_borderline:
-        return TYPICAL
-    if prediction.covid_borderline or prediction.p_covid >= operating_points["covid_atypical"]["threshold"]:
-        return INDETERMINATE_APPEARANCE
-    return ATYPICAL
-
-
-def covid_category_line(analysis: ImageAnalysis) -> str:
-    """Shown, like the COVID-19 number, only with COVID_CAVEAT beside it."""
-    return f"{COVID_CATEGORY_SOURCE}: {covid_category(analysis.prediction, analysis.operating_points)}."
-
-
-def _band_words(name: str, probability: float, point: dict) -> str:
-    low, high = point["band"]
-    return (f"{name} {probability:.2f} lies in the borderline band {low:.2f}-{high:.2f} around the operating "
-            f"point {point['threshold']:.2f}: no call is made on it.")
-
-
-def flag_statements(analysis: ImageAnalysis) -> list[str]:
-    """Each raised flag (model.outcome_flags) explained in a sentence, in FLAGS order."""
-    return [flag_statement(flag, analysis) for flag in analysis.flags]
-
-
-def flag_statement(flag: str, analysis: ImageAnalysis) -> str:
-    prediction, points = analysis.prediction, analysis.operating_points
-    match flag:
-        case "unfamiliar":
-            return analysis.check.unfamiliar[:1].upper() + analysis.check.unfamiliar[1:] + "."
-        case "lung_mask_failed":
-            reason = analysis.lung_check.reason or "it failed the quality check"
-            return f"Lung mask implausible ({reason}): zones, six-zone score, extent and opacity are withheld."
-        case "borderline_pneumonia":
-            return _band_words("p(pneumonia)", prediction.p_pneumonia, points["pneumonia"])
-        case "borderline_covid":
-            return _band_words("p(COVID-19)", prediction.p_covid, points["covid"])
-        case "positive_no_zones":
-            return POSITIVE_NO_ZONES
-    raise ValueError(f"unknown flag {flag!r}")
-
-
-def six_zone_words(analysis: ImageAnalysis) -> str:
-    if analysis.severity_withheld:
-        return "Six-zone score: withheld (lung mask implausible)"
-    return f"Six-zone score: {analysis.prediction.six_zone_score} / 6"
-
-
-def severity_lines(analysis: ImageAnalysis) -> list[str]:
-    """Extent and opacity, per lung (patient's right, left; 0-4 each) and summed (0-8); none when withheld."""
-    if analysis.severity_withheld:
-        return []
-    prediction = analysis.prediction
-    return [f"{name}: {total:.1f} / {EXTENT_MAX:.0f}   (right {right:.1f}, left {left:.1f}; "
-            f"0-{LUNG_SCORE_MAX:.0f} each)"
-            for name, total, (right, left) in (
-                ("Geographic extent", prediction.geographic_extent, prediction.lung_extent),
-                ("Degree of opacity", prediction.opacity_score, prediction.lung_opacity))]
-
-
-def evidence_note(analysis: ImageAnalysis) -> str | None:
-    """The Toussie note, only where it applies: a six-zone score of 2 or more on a plausible lung mask."""
-    if analysis.severity_withheld or analysis.prediction.six_zone_score < 2:
-        return None
-    return SIX_ZONE_EVIDENCE
-
-
-def worklist_status(analysis: ImageAnalysis) -> str:
-    """The call and the raised flags in short words (the worklist's status column)."""
-    return "; ".join([pneumonia_call(analysis.prediction), *(FLAG_WORDS[flag] for flag in analysis.flags)])
-
-
-def is_flagged(analysis: ImageAnalysis) -> bool:
-    """Worth the reader's eyes first (`N`: the next unread flagged image): pneumonia likely or in the
-    borderline band, or any caveat raised; refused images are not flagged (nothing to read)."""
-    return analysis.prediction is not None and (
-        pneumonia_call(analysis.prediction) != PNEUMONIA_UNLIKELY or bool(analysis.flags))
-
-
-def probability_rows(analysis: ImageAnalysis) -> list[tuple[str, float, float | None]]:
-    """(label, probability, operating point or None) in display order."""
-    prediction, points = analysis.prediction, analysis.operating_points
-    pneumonia_point = points["pneumonia"]["threshold"]
-    return [("Normal", prediction.p_normal, 1.0 - pneumonia_point),
-            ("Bacterial", prediction.p_bacterial, None),
-            ("Viral", prediction.p_viral, None),
-            ("COVID-19", prediction.p_covid, points["covid"]["threshold"]),
-            ("Pneumonia (any cause)", prediction.p_pneumonia, pneumonia_point)]
+        return words.reading(self)
 
 
 class Analyser:
@@ -283,7 +159,7 @@ class Analyser:
         """Traces the model's functions now (about 1.5 s), while loading, not in the first analysis."""
         blank = np.zeros((1, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 1), np.float32)
         model.analyse_inputs(blank, [ACCEPTED])
-        self._gradcam.heatmaps(blank, HEATMAP_TARGETS[0])
+        self._gradcam.heatmaps(blank, GRADCAM_TARGETS[0])
 
     def analyse(self, image: XRayImage) -> ImageAnalysis:
         from xraydesk.ai.inputs import prepare_image
@@ -295,5 +171,5 @@ class Analyser:
             outcome = model.analyse_inputs(model_input[None], [prior_check])[0]
             heatmaps = {}
             if outcome.prediction is not None:
-                heatmaps = {target: self._gradcam.heatmaps(model_input[None], target)[0] for target in HEATMAP_TARGETS}
+                heatmaps = {target: self._gradcam.heatmaps(model_input[None], target)[0] for target in GRADCAM_TARGETS}
         return ImageAnalysis.of_outcome(StudyIdentity.of(image), model, outcome, heatmaps, time.perf_counter() - start)

@@ -71,6 +71,11 @@ def check_pixels(model_input: np.ndarray) -> InputCheck:
     return ACCEPTED
 
 
+UNFAMILIAR_PREFIX = "unfamiliar image: "
+UNFAMILIAR_TRUST = (". The model was not validated on films like this: take its numbers as a weaker hint than "
+                    "usual, and the calls as possibly wrong")
+
+
 def check_learned(reconstruction_error: float, embedding_distance: float, limits: dict) -> InputCheck:
     if reconstruction_error > limits["reconstruction_error_max"]:
         return InputCheck(False, "does not look like a frontal chest X-ray (autoencoder reconstruction "
@@ -81,13 +86,14 @@ def check_learned(reconstruction_error: float, embedding_distance: float, limits
                                  "chest X-ray of the validation set)")
     reasons = []
     if reconstruction_error > limits["reconstruction_error_unfamiliar"]:
-        reasons.append(f"unusual overall appearance (reconstruction error {reconstruction_error:.3f} > "
-                       f"{limits['reconstruction_error_unfamiliar']:.3f})")
+        reasons.append("its overall look (exposure, framing, what lies around the chest) is unlike 99 in 100 "
+                       f"of the validation chest films (score {reconstruction_error:.3f}, "
+                       f"limit {limits['reconstruction_error_unfamiliar']:.3f})")
     if embedding_distance > limits["embedding_distance_unfamiliar"]:
-        reasons.append(f"features unlike the training films (distance {embedding_distance:.1f} > "
-                       f"{limits['embedding_distance_unfamiliar']:.1f})")
+        reasons.append("what the network sees in it is unlike 99 in 100 of the validation chest films "
+                       f"(score {embedding_distance:.1f}, limit {limits['embedding_distance_unfamiliar']:.1f})")
     if reasons:
-        return InputCheck(True, unfamiliar="unfamiliar image: lower confidence — " + "; ".join(reasons))
+        return InputCheck(True, unfamiliar=UNFAMILIAR_PREFIX + "; ".join(reasons) + UNFAMILIAR_TRUST)
     return ACCEPTED
 
 

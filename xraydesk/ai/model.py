@@ -14,14 +14,17 @@ import numpy as np
 from xraydesk.ai import gate, severity
 from xraydesk.ai.lung_check import PLAUSIBLE, LungMaskCheck, check_lung_mask
 from xraydesk.ai.outputs import (
+    ABNORMAL_OUTPUT,
     AUTOENCODER_FILE,
     CAUSE_OUTPUT,
     CLASSIFIER_FILE,
     EMBEDDING_LAYER,
+    EXTENT_MAX,
     GATE_STATS_FILE,
     LUNG_SCORE_MAX,
     LUNGS_FILE,
     METADATA_FILE,
+    OPACITY_MAP_OUTPUT,
     PNEUMONIA_OUTPUT,
     SEVERITY_FILE,
 )
@@ -52,7 +55,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Prediction:
-    p_normal: float
+    """Three answers: any abnormality (p_abnormal), a pneumonia-like opacity (p_pneumonia, split by
+    cause into the joint p_bacterial + p_viral + p_covid = p_pneumonia), and the severity. A
+    pneumonia is an abnormality, so p_abnormal >= p_pneumonia (model.calibrated_probabilities)."""
+    p_abnormal: float
+    p_pneumonia: float
     p_bacterial: float
     p_viral: float
     p_covid: float
@@ -65,10 +72,15 @@ class Prediction:
     # within the borderline band around the operating point: the call is indeterminate
     pneumonia_borderline: bool = False
     covid_borderline: bool = False
+    abnormal_positive: bool = False  # at or above the abnormal operating point
+    abnormal_borderline: bool = False
+    # below the high-sensitivity rule-out point: "no abnormality found" (never with a pneumonia call)
+    normal_ruleout: bool = False
 
     @property
-    def p_pneumonia(self) -> float:
-        return 1.0 - self.p_normal
+    def p_normal(self) -> float:
+        """No abnormality of any kind (not merely "no pneumonia")."""
+        return 1.0 - self.p_abnormal
 
     @property
     def six_zone_score(self) -> int:
@@ -85,20 +97,31 @@ class Prediction:
         return float(sum(self.lung_opacity))
 
 
-FLAGS = ("unfamiliar", "lung_mask_failed", "borderline_pneumonia", "borderline_covid", "positive_no_zones")
+FLAGS = ("unfamiliar", "lung_mask_failed", "borderline_pneumonia", "borderline_covid", "positive_no_zones",
+         "zones_without_call", "extent_disagrees_with_zones")
+# extent (0-8) and six-zone score (0-6) as shares of their maximum further apart than this disagree
+EXTENT_ZONES_DISAGREEMENT = 0.4
 
 
 def outcome_flags(check: gate.InputCheck, prediction: Prediction | None, lungs: LungMaskCheck) -> tuple[str, ...]:
-    """What a reader must know before trusting the numbers, as short names (CSV `flags`, dock, PDF)."""
+    """What a reader must know before trusting the numbers, as short names (CSV `flags`, dock, PDF):
+    the input check, the lung mask, borderline calls, and every place where two of the model's own
+    outputs disagree (a reader shown both must be told)."""
     if prediction is None:
         return ()
+    called = prediction.pneumonia_positive and not prediction.pneumonia_borderline
+    not_called = not prediction.pneumonia_positive and not prediction.pneumonia_borderline
+    score = prediction.six_zone_score
     raised = {
         "unfamiliar": bool(check.unfamiliar),
         "lung_mask_failed": not lungs.plausible,
         "borderline_pneumonia": prediction.pneumonia_borderline,
         "borderline_covid": prediction.covid_borderline,
-        "positive_no_zones": (lungs.plausible and prediction.pneumonia_positive
-                              and not prediction.pneumonia_borderline and prediction.six_zone_score == 0),
+        "positive_no_zones": lungs.plausible and called and score == 0,
+        "zones_without_call": lungs.plausible and not_called and score > 0,
+        "extent_disagrees_with_zones": lungs.plausible and abs(
+            prediction.geographic_extent / EXTENT_MAX - score / len(prediction.zone_positive)
+        ) > EXTENT_ZONES_DISAGREEMENT,
     }
     return tuple(flag for flag in FLAGS if raised[flag])
 
@@ -110,6 +133,9 @@ class Outcome:
     prediction: Prediction | None = None
     lung_probability: np.ndarray | None = None  # (224, 224), the mask the zones were placed on
     lung_check: LungMaskCheck = PLAUSIBLE  # when implausible, zones and severity are withheld
+    # (14, 14) probability that each cell holds a pneumonia-like opacity: the localisation head
+    # trained on the RSNA radiologists' boxes, over the whole (squashed) image
+    opacity_map: np.ndarray | None = None
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -117,12 +143,17 @@ class Outcome:
 
 
 def calibrated_probabilities(raw: dict[str, np.ndarray], metadata: dict) -> dict[str, np.ndarray]:
-    """Raw logits -> joint probabilities p_normal + p_bacterial + p_viral + p_covid = 1."""
+    """Raw logits -> p_abnormal, p_pneumonia and the joint p_bacterial + p_viral + p_covid = p_pneumonia.
+
+    The two heads are trained separately, so p(abnormal) can come out below p(pneumonia); a
+    pneumonia is an abnormality, so p_abnormal is at least p_pneumonia."""
     temperatures = metadata["temperatures"]
     p_pneumonia = sigmoid(raw["pneumonia"][:, 0] / temperatures["pneumonia"])
+    p_abnormal = np.maximum(sigmoid(raw["abnormal"][:, 0] / temperatures["abnormal"]), p_pneumonia)
     cause = softmax(raw["cause"] / temperatures["cause"])
     return {
-        "normal": 1.0 - p_pneumonia,
+        "abnormal": p_abnormal,
+        "normal": 1.0 - p_abnormal,
         "bacterial": p_pneumonia * cause[:, 0],
         "viral": p_pneumonia * cause[:, 1],
         "covid": p_pneumonia * cause[:, 2],
@@ -146,7 +177,8 @@ def predictions(raw: dict[str, np.ndarray], metadata: dict) -> list[Prediction]:
     thresholds = {name: point["threshold"] for name, point in points.items()}
     return [
         Prediction(
-            p_normal=float(probabilities["normal"][i]), p_bacterial=float(probabilities["bacterial"][i]),
+            p_abnormal=float(probabilities["abnormal"][i]), p_pneumonia=float(probabilities["pneumonia"][i]),
+            p_bacterial=float(probabilities["bacterial"][i]),
             p_viral=float(probabilities["viral"][i]), p_covid=float(probabilities["covid"][i]),
             pneumonia_positive=bool(probabilities["pneumonia"][i] >= thresholds["pneumonia"]),
             covid_positive=bool(probabilities["covid"][i] >= thresholds["covid"]),
@@ -156,9 +188,20 @@ def predictions(raw: dict[str, np.ndarray], metadata: dict) -> list[Prediction]:
             lung_opacity=tuple(float(v) for v in probabilities["lung_opacity"][i]),
             pneumonia_borderline=in_band(float(probabilities["pneumonia"][i]), points["pneumonia"]),
             covid_borderline=in_band(float(probabilities["covid"][i]), points["covid"]),
+            abnormal_positive=bool(probabilities["abnormal"][i] >= thresholds["abnormal"]),
+            abnormal_borderline=in_band(float(probabilities["abnormal"][i]), points["abnormal"]),
+            normal_ruleout=bool(probabilities["abnormal"][i] < thresholds["normal_ruleout"]
+                                and probabilities["pneumonia"][i] < points["pneumonia"]["band"][0]),
         )
         for i in range(len(probabilities["normal"]))
     ]
+
+
+def opacity_maps(raw: dict[str, np.ndarray]) -> np.ndarray:
+    """(N, g, g) opacity probabilities from the localisation head's flat logits."""
+    logits = raw["opacity_map"]
+    grid = int(round(np.sqrt(logits.shape[-1])))
+    return sigmoid(logits).reshape(-1, grid, grid)
 
 
 def embedding_distances(embeddings: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
@@ -204,7 +247,8 @@ class ChestXRayModel:
         self.gate_stats = gate_stats
         stage_layers = severity.stage_feature_layers(classifier)
         with_features = keras.Model(classifier.inputs, [
-            classifier.get_layer(name).output for name in (PNEUMONIA_OUTPUT, CAUSE_OUTPUT, EMBEDDING_LAYER)
+            classifier.get_layer(name).output
+            for name in (ABNORMAL_OUTPUT, PNEUMONIA_OUTPUT, CAUSE_OUTPUT, OPACITY_MAP_OUTPUT, EMBEDDING_LAYER)
         ] + [classifier.get_layer(name).output for name in stage_layers])
         spec = tf.TensorSpec([None, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 1], tf.float32)
 
@@ -214,11 +258,11 @@ class ChestXRayModel:
 
         @tf.function(input_signature=[spec])
         def forward(images):
-            pneumonia, cause, embedding, *stage_maps = with_features([images], training=False)
+            abnormal, pneumonia, cause, opacity_map, embedding, *stage_maps = with_features([images], training=False)
             thumbnail = tf.nn.avg_pool2d(images, AUTOENCODER_POOL, AUTOENCODER_POOL, "VALID")
             error = tf.reduce_mean(tf.abs(autoencoder(images, training=False) - thumbnail), axis=[1, 2, 3])
-            return {"pneumonia": pneumonia, "cause": cause, "embedding": embedding,
-                    "reconstruction_error": error}, stage_maps, lung_probability(images)
+            return {"abnormal": abnormal, "pneumonia": pneumonia, "cause": cause, "opacity_map": opacity_map,
+                    "embedding": embedding, "reconstruction_error": error}, stage_maps, lung_probability(images)
 
         map_specs = [tf.TensorSpec([None, *severity_model.inputs[i].shape[1:]], tf.float32)
                      for i in range(len(severity_model.inputs))]
@@ -263,11 +307,12 @@ class ChestXRayModel:
         """Model inputs plus the header/size checks already made -> one Outcome per image."""
         raw = self.raw_outputs(inputs)
         outcomes = []
-        for model_input, prediction, prior, learned, lungs in zip(
-                inputs, predictions(raw, self.metadata), prior_checks, self.learned_checks(raw), raw["lungs"]):
+        for model_input, prediction, prior, learned, lungs, opacity in zip(
+                inputs, predictions(raw, self.metadata), prior_checks, self.learned_checks(raw), raw["lungs"],
+                opacity_maps(raw)):
             check = gate.first_refusal(prior, gate.check_pixels(model_input), learned)
             if check.accepted:
-                outcomes.append(Outcome(check, prediction, lungs, check_lung_mask(lung_mask(lungs))))
+                outcomes.append(Outcome(check, prediction, lungs, check_lung_mask(lung_mask(lungs)), opacity))
             else:
                 outcomes.append(Outcome(check))
         return outcomes

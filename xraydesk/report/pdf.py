@@ -23,10 +23,9 @@ from PIL import Image
 
 from xraydesk import RESEARCH_USE_NOTICE, __version__
 from xraydesk.ai import overlays
-from xraydesk.ai.analysis import (
+from xraydesk.ai.analysis import TARGET_NAMES, ImageAnalysis
+from xraydesk.ai.words import (
     COVID_CAVEAT,
-    TARGET_NAMES,
-    ImageAnalysis,
     covid_category_line,
     evidence_note,
     flag_statements,

@@ -12,7 +12,13 @@ import numpy as np
 from PIL import Image
 
 from xraydesk.ai import gate
-from xraydesk.ai.analysis import ATYPICAL, INDETERMINATE_APPEARANCE, NEGATIVE_FOR_PNEUMONIA, TYPICAL, covid_category
+from xraydesk.ai.words import (
+    ATYPICAL,
+    INDETERMINATE_APPEARANCE,
+    NEGATIVE_FOR_PNEUMONIA,
+    TYPICAL,
+    covid_category,
+)
 from xraydesk.ai.lung_check import check_lung_mask
 from xraydesk.ai.model import FLAGS, ChestXRayModel, calibrated_probabilities, outcome_flags, predictions
 from xraydesk.ai.zones import lung_mask

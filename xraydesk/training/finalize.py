@@ -2,6 +2,11 @@
 and input-check limits, all fitted on the val split (never on test), written with the model files.
 
 Rules (stated in the model card and in the metadata), fixed before the test split was looked at:
+- normal rule-out: the highest threshold on p(abnormal) that keeps >= 99% sensitivity for every
+  abnormal val film (other_abnormal, every pneumonia class, COVID-19, children's pneumonias) and
+  >= 98% within each of: adult other_abnormal, adult pneumonia-like opacities, pediatric pneumonias
+  (a margin, because the target is >= 98% on patients and hospitals not seen);
+- abnormal: Youden's J on adult val films, any abnormality vs normal, with a borderline band as below;
 - pneumonia: the highest threshold with >= 95% sensitivity on pediatric val pneumonias and >= 90%
   on adult ones (a second reader should not miss; adult "lung opacity" is a looser label);
 - COVID-19: the lowest threshold with >= 95% specificity against adult non-COVID val images;
@@ -27,7 +32,9 @@ from xraydesk.training import data, metrics
 
 # The networks' own version, independent of the app's: 0.2 replaced the zone and extent heads by the
 # zone-pooled severity model.
-MODEL_VERSION = "0.3.0"
+MODEL_VERSION = "0.4.0"
+RULEOUT_SENSITIVITY_ALL = 0.99
+RULEOUT_SENSITIVITY_GROUP = 0.98
 UNFAMILIAR_PERCENTILE = 99.0
 EMBEDDING_SHRINKAGE = 0.05
 PERTURBATION_SEED = 7
@@ -54,6 +61,7 @@ def fit_temperatures(raw: dict[str, np.ndarray], targets: dict[str, np.ndarray])
     has_cause = targets["cause"][:, 0] >= 0
     zone_labelled = targets["zones"] >= 0
     return {
+        "abnormal": metrics.fit_temperature(raw["abnormal"][:, 0], targets["abnormal"][:, 0], True),
         "pneumonia": metrics.fit_temperature(raw["pneumonia"][:, 0], targets["pneumonia"][:, 0], True),
         "cause": metrics.fit_temperature(raw["cause"][has_cause], targets["cause"][has_cause, 0], False),
         "zones": metrics.fit_temperature(raw["zones"][zone_labelled], targets["zones"][zone_labelled], True),
@@ -79,17 +87,45 @@ BAND_RULE = ("threshold's logit +- the median |change of logit| between each val
              "(rotation, zoom, shift, exposure)")
 
 
+def ruleout_groups(examples) -> dict[str, np.ndarray]:
+    """The abnormal films the rule-out point must not clear, as a whole and by kind."""
+    adult = np.array([e.age_group == "adult" for e in examples])
+    abnormal = np.array([e.is_abnormal for e in examples])
+    pneumonia = np.array([e.is_pneumonia for e in examples])
+    return {"all abnormal": abnormal, "adult other abnormal": adult & abnormal & ~pneumonia,
+            "adult pneumonia-like opacity": adult & pneumonia, "pediatric pneumonia": ~adult & pneumonia}
+
+
+def ruleout_threshold(p_abnormal: np.ndarray, examples) -> float:
+    """Below it a film is cleared as normal; the lowest of each group's highest safe threshold."""
+    limits = [metrics.threshold_for_sensitivity(np.ones(members.sum(), bool), p_abnormal[members],
+                                                RULEOUT_SENSITIVITY_ALL if name == "all abnormal"
+                                                else RULEOUT_SENSITIVITY_GROUP)
+              for name, members in ruleout_groups(examples).items() if members.any()]
+    return min(limits)
+
+
 def operating_points(probabilities, perturbed, targets, examples) -> dict[str, dict]:
     adult = np.array([e.age_group == "adult" for e in examples])
+    abnormal = targets["abnormal"][:, 0]
+    abnormal_point = metrics.youden_threshold(abnormal[adult], probabilities["abnormal"][adult])
     covid = np.array([e.label == "covid" for e in examples])
     pneumonia = targets["pneumonia"][:, 0]
-    brixia = np.array([e.zones is not None and e.label != "normal" and e.source != "ralo" for e in examples])
+    brixia = np.array([e.zones is not None and e.is_pneumonia and e.source != "ralo" for e in examples])
     pneumonia_point = min(
         metrics.threshold_for_sensitivity(pneumonia[~adult], probabilities["pneumonia"][~adult], 0.95),
         metrics.threshold_for_sensitivity(pneumonia[adult], probabilities["pneumonia"][adult], 0.90))
     covid_point = metrics.threshold_for_specificity(covid[adult], probabilities["covid"][adult], 0.95)
     adult_pneumonia = adult & (pneumonia == 1)
     return {
+        "normal_ruleout": {"threshold": ruleout_threshold(probabilities["abnormal"], examples),
+                           "rule": f"highest threshold on p(abnormal) keeping >= {RULEOUT_SENSITIVITY_ALL:.0%} "
+                                   f"sensitivity for all abnormal val films and >= {RULEOUT_SENSITIVITY_GROUP:.0%} "
+                                   "within adult other-abnormal, adult pneumonia-like opacity and pediatric "
+                                   "pneumonia films; a film is cleared only below it and below the pneumonia band"},
+        "abnormal": {"threshold": abnormal_point,
+                     "band": band(abnormal_point, probabilities["abnormal"], perturbed["abnormal"]),
+                     "rule": "Youden's J on adult val films, any abnormality vs normal", "band_rule": BAND_RULE},
         "pneumonia": {"threshold": pneumonia_point,
                       "band": band(pneumonia_point, probabilities["pneumonia"], perturbed["pneumonia"]),
                       "rule": "highest threshold with >= 95% sensitivity on pediatric and >= 90% on adult val "
@@ -175,7 +211,7 @@ def finalize(run_dir: Path, models_dir: Path, data_root=None) -> dict:
         "version": MODEL_VERSION,
         "created": datetime.date.today().isoformat(),
         "input_size": MODEL_INPUT_SIZE,
-        "classes": ["normal", *outputs.CAUSES],
+        "classes": ["normal", "other_abnormal", *outputs.CAUSES],
         "zones": list(outputs.ZONES),
         "temperatures": temperatures,
         "operating_points": operating_points(probabilities, perturbed, val_targets, val),

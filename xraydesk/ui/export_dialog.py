@@ -14,7 +14,8 @@ from PyQt5.QtWidgets import (
     QVBoxLayout,
 )
 
-from xraydesk.ai.analysis import ImageAnalysis, is_flagged
+from xraydesk.ai.analysis import ImageAnalysis
+from xraydesk.ai.words import is_flagged
 
 SCOPES = {  # scope -> label
     "current": "The image on screen",

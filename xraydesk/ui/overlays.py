@@ -11,7 +11,8 @@ from PyQt5.QtCore import QPointF, QRectF, Qt
 from PyQt5.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPolygonF
 
 from xraydesk.ai import overlays
-from xraydesk.ai.analysis import ImageAnalysis, six_zone_words
+from xraydesk.ai.analysis import ImageAnalysis
+from xraydesk.ai.words import six_zone_words
 from xraydesk.ai.outputs import ZONES
 from xraydesk.imaging import XRayImage
 from xraydesk.ui.canvas import OverlayLayer

@@ -24,11 +24,9 @@ from PyQt5.QtWidgets import (
 )
 
 from xraydesk import RESEARCH_USE_NOTICE
-from xraydesk.ai.analysis import (
+from xraydesk.ai.analysis import HEATMAP_TARGETS, TARGET_NAMES, ImageAnalysis
+from xraydesk.ai.words import (
     COVID_CAVEAT,
-    HEATMAP_TARGETS,
-    TARGET_NAMES,
-    ImageAnalysis,
     covid_category_line,
     evidence_note,
     flag_statements,

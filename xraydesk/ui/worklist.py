@@ -1,7 +1,9 @@
 """The worklist: every image of the open folder analysed in the background, as a sortable triage
-table (read mark, patient, study, image, p(pneumonia), cause, COVID-19 category, score, status with the
-call and its flags, in the dock's words), in priority order until a header is clicked: highest
-p(pneumonia) first, refused and unreadable images last. Double-click opens the image."""
+table (read mark, patient, study, image, p(pneumonia-like opacity), cause, COVID-19 category, score,
+status with the answer and its flags, in the dock's words), in priority order until a header is
+clicked (words.worklist_priority): highest p(pneumonia-like opacity) first, films cleared as normal
+after every other analysed film (shown, saying so), refused and unreadable images last.
+Double-click opens the image."""
 
 from pathlib import Path
 
@@ -19,32 +21,45 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from xraydesk.ai.analysis import (
+from xraydesk.ai.words import (
     COVID_CAVEAT,
-    PNEUMONIA_LIKELY,
-    TARGET_NAMES,
+    cause_column,
     covid_category,
-    most_likely_cause,
-    pneumonia_call,
+    probability,
+    worklist_priority,
     worklist_status,
 )
 from xraydesk.imaging.header import format_study_date
 from xraydesk.ui.analysis_controller import WorklistEntry
 
-COLUMNS = ("Read", "Patient", "Study", "Image", "p(pneumonia)", "Cause", "COVID-19 category", "Score", "Status")
+COLUMNS = ("Read", "Patient", "Study", "Image", "p(opacity)", "Cause", "COVID-19 category", "Score", "Status")
 IDENTIFYING_COLUMNS = (1, 2, 3)  # patient; study date and description; file name (often a patient ID)
 PATH_COLUMN = COLUMNS.index("Patient")
 IMAGE_COLUMN = COLUMNS.index("Image")
-PRIORITY_COLUMN = COLUMNS.index("p(pneumonia)")
+PRIORITY_COLUMN = COLUMNS.index("p(opacity)")
+SORT_ROLE = Qt.UserRole + 1
+UNREADABLE_PRIORITY = -3.0
 COVID_COLUMN = COLUMNS.index("COVID-19 category")
 READ_MARK = "✓"
 
 
+class SortedByKey(QTableWidgetItem):
+    """Shows text, sorts by the number stored under SORT_ROLE (the triage priority)."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        mine, theirs = self.data(SORT_ROLE), other.data(SORT_ROLE)
+        if mine is None or theirs is None:
+            return super().__lt__(other)
+        return mine < theirs
+
+
 def entry_cells(entry: WorklistEntry) -> list:
-    """Cell values for one row; numbers stay numbers so that columns sort numerically."""
+    """Cell values for one row; numbers stay numbers so that columns sort numerically; the priority
+    cell is (text, sort key)."""
     analysis = entry.analysis
     if analysis is None:
-        return ["", "", "", entry.path.name, None, "", "", None, f"error: {entry.error}"]
+        return ["", "", "", entry.path.name, ("", UNREADABLE_PRIORITY), "", "", None,
+                f"error: {entry.error}"]
     identity = analysis.identity
     patient = identity.patient_name
     if identity.patient_id and identity.patient_id != patient:
@@ -52,10 +67,11 @@ def entry_cells(entry: WorklistEntry) -> list:
     study = " ".join(part for part in (format_study_date(identity.study_date), identity.study_description) if part)
     prediction = analysis.prediction
     if prediction is None:
-        return ["", patient, study, entry.path.name, None, "", "", None, f"refused: {analysis.check.reason}"]
-    cause = TARGET_NAMES[most_likely_cause(prediction)] if pneumonia_call(prediction) == PNEUMONIA_LIKELY else "—"
+        return ["", patient, study, entry.path.name, ("", worklist_priority(analysis)), "", "", None,
+                f"refused: {analysis.check.reason}"]
     score = None if analysis.severity_withheld else prediction.six_zone_score
-    return ["", patient, study, entry.path.name, round(prediction.p_pneumonia, 3), cause,
+    return ["", patient, study, entry.path.name,
+            priority_cell(probability(prediction.p_pneumonia), worklist_priority(analysis)), cause_column(analysis),
             covid_category(prediction, analysis.operating_points), score, worklist_status(analysis)]
 
 
@@ -112,8 +128,11 @@ class WorklistPanel(QWidget):
         row = self.table.rowCount()
         self.table.insertRow(row)
         for column, value in enumerate(entry_cells(entry)):
-            item = QTableWidgetItem()
-            if value is not None:
+            item = SortedByKey() if column == PRIORITY_COLUMN else QTableWidgetItem()
+            if column == PRIORITY_COLUMN:
+                item.setData(Qt.DisplayRole, value[0])
+                item.setData(SORT_ROLE, value[1])
+            elif value is not None:
                 item.setData(Qt.DisplayRole, value)
             self.table.setItem(row, column, item)
         self.table.item(row, PATH_COLUMN).setData(Qt.UserRole, str(entry.path))
