@@ -12,7 +12,9 @@ from xraydesk.ai.gate import ACCEPTED, InputCheck
 from xraydesk.ai.lung_check import PLAUSIBLE, LungMaskCheck
 from xraydesk.ai.model import Prediction, in_band
 
-OPERATING_POINTS = {"pneumonia": {"threshold": 0.5, "band": [0.45, 0.55]},
+OPERATING_POINTS = {"normal_ruleout": {"threshold": 0.1},
+                    "abnormal": {"threshold": 0.6, "band": [0.55, 0.65]},
+                    "pneumonia": {"threshold": 0.5, "band": [0.45, 0.55]},
                     "covid": {"threshold": 0.6, "band": [0.55, 0.65]},
                     "covid_atypical": {"threshold": 0.3},
                     "zone": {"threshold": 0.5}}
@@ -29,18 +31,24 @@ def lungs_224() -> np.ndarray:
 
 
 def prediction(p_pneumonia: float = 0.9, causes: tuple[float, float, float] = (0.2, 0.7, 0.1),
-               zones: tuple[float, ...] = ZONES) -> Prediction:
+               zones: tuple[float, ...] = ZONES, p_abnormal: float | None = None) -> Prediction:
     """Calls and borderline flags follow OPERATING_POINTS, as the model's would; `causes` are the
-    bacterial, viral and COVID-19 shares of p_pneumonia."""
+    bacterial, viral and COVID-19 shares of p_pneumonia; p_abnormal is at least p_pneumonia."""
     p_bacterial, p_viral, p_covid = (share * p_pneumonia for share in causes)
     points = OPERATING_POINTS
-    return Prediction(p_normal=1 - p_pneumonia, p_bacterial=p_bacterial, p_viral=p_viral, p_covid=p_covid,
+    p_abnormal = max(p_pneumonia, p_abnormal or 0.0)
+    return Prediction(p_abnormal=p_abnormal, p_pneumonia=p_pneumonia,
+                      p_bacterial=p_bacterial, p_viral=p_viral, p_covid=p_covid,
                       pneumonia_positive=p_pneumonia >= points["pneumonia"]["threshold"],
                       covid_positive=p_covid >= points["covid"]["threshold"],
                       zone_probabilities=zones, zone_positive=tuple(p >= points["zone"]["threshold"] for p in zones),
                       lung_extent=(1.8, 1.4), lung_opacity=(1.2, 0.9),
                       pneumonia_borderline=in_band(p_pneumonia, points["pneumonia"]),
-                      covid_borderline=in_band(p_covid, points["covid"]))
+                      covid_borderline=in_band(p_covid, points["covid"]),
+                      abnormal_positive=p_abnormal >= points["abnormal"]["threshold"],
+                      abnormal_borderline=in_band(p_abnormal, points["abnormal"]),
+                      normal_ruleout=(p_abnormal < points["normal_ruleout"]["threshold"]
+                                      and p_pneumonia < points["pneumonia"]["band"][0]))
 
 
 def synthetic_analysis(path: Path, p_pneumonia: float = 0.9, check: InputCheck = ACCEPTED,

@@ -33,6 +33,40 @@ def test_targets_mask_what_a_head_must_not_learn(data_root):
     assert np.array_equal(targets["not_covid"], (labels == "pneumonia_unspecified") & np.isin(sources, ["nih", "rsna"]))
 
 
+def test_v3_other_abnormal_is_abnormal_but_not_pneumonia(data_root):
+    examples = data.load_examples(data_root)
+    other = [e for e in examples if e.label == "other_abnormal"]
+    assert len(other) == 450 and {e.split for e in other} == {"train", "val", "test"}
+    assert all(e.is_abnormal and not e.is_pneumonia for e in other)
+    targets = data.targets(other)
+    assert np.all(targets["abnormal"] == 1) and np.all(targets["pneumonia"] == 0)
+    assert np.all(targets["cause"] == data.MISSING)  # no cause to learn from a film without pneumonia
+    assert np.all(targets["opacity_map"] == 0)  # the RSNA readers boxed no opacity on these films
+    assert np.all(targets["zones"] == data.MISSING) and np.all(targets["extent"] == data.MISSING)
+    normal = data.targets([e for e in examples if e.label == "normal"][:50])
+    assert np.all(normal["abnormal"] == 0) and np.all(normal["pneumonia"] == 0)
+
+
+def test_view_groups_read_every_spelling_of_ap_and_pa():
+    def view(text):
+        return data.Example("x", "normal", "train", "p", "adult", "s", "", None, None, view=text).view_group
+
+    assert [view(v) for v in ("AP", "AP Supine", "AP portable", "AP erect", "PA", "PA/AP", "")] == \
+        ["AP", "AP", "AP", "AP", "PA", "", ""]
+
+
+def test_within_rsna_the_view_says_nothing_about_the_label(data_root):
+    """View-balanced sampling: in every RSNA class, AP and PA films of known view weigh the same
+    (the capped PA opacities within a few per cent)."""
+    train = [e for e in data.load_examples(data_root) if e.split == "train"]
+    weights = data.sampling_weights(train, power=0.5)
+    for label in ("normal", "other_abnormal", "pneumonia_unspecified"):
+        by_view = {view: sum(w for e, w in zip(train, weights)
+                             if e.source == "rsna" and e.label == label and e.view_group == view)
+                   for view in ("AP", "PA")}
+        assert by_view["AP"] == pytest.approx(by_view["PA"], rel=0.2)
+
+
 def test_sampling_weights_keep_a_large_collection_from_teaching_a_class_alone(data_root):
     train = [e for e in data.load_examples(data_root) if e.split == "train"]
     weights = data.sampling_weights(train, power=0.5)

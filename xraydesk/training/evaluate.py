@@ -12,23 +12,17 @@ import numpy as np
 from PIL import Image
 
 from xraydesk.ai import gate
-from xraydesk.ai.words import (
-    ATYPICAL,
-    INDETERMINATE_APPEARANCE,
-    NEGATIVE_FOR_PNEUMONIA,
-    TYPICAL,
-    covid_category,
-)
+from xraydesk.ai.words import COVID_CATEGORIES, covid_category
 from xraydesk.ai.lung_check import check_lung_mask
 from xraydesk.ai.model import FLAGS, ChestXRayModel, calibrated_probabilities, outcome_flags, predictions
 from xraydesk.ai.zones import lung_mask
 from xraydesk.training import data, metrics
 from xraydesk.training.finalize import run_forward
+from xraydesk.training.three_answers_report import three_answers_report
 from xraydesk.training.severity_report import Readings, positive_without_zones, read_readings, severity_report
 
 KERMANY_SOURCES = ("kermany", "kermany224")
 NO_VIEW = "not recorded"
-COVID_CATEGORIES = (NEGATIVE_FOR_PNEUMONIA, ATYPICAL, INDETERMINATE_APPEARANCE, TYPICAL)
 # RSNA (2018, NIH films of 1992-2015) predates COVID-19: any COVID-19 call on it is a false one.
 PRE_COVID_SOURCE = "rsna"
 
@@ -144,7 +138,7 @@ def pre_covid_calls(r: SplitResults, operating_points: dict) -> dict:
     (target <= 5%) and the share in each RSNA consensus category. Refused images have no call and no
     category."""
     result = {}
-    for label in ("normal", "pneumonia_unspecified", "all"):
+    for label in ("normal", "other_abnormal", "pneumonia_unspecified", "all"):
         chosen = [i for i, e in enumerate(r.examples)
                   if e.source == PRE_COVID_SOURCE and label in (e.label, "all")]
         accepted = [i for i in chosen if r.predictions[i] is not None]
@@ -283,6 +277,7 @@ def split_report(r: SplitResults, metadata: dict, data_root=None) -> dict:
                                                                r.column("patient_id"))
     return {
         "n_images": len(r.examples),
+        "three_answers": three_answers_report(r),
         "normal_vs_pneumonia_all": pneumonia_metrics(r, everything, points["pneumonia"]),
         "normal_vs_pneumonia_kermany": pneumonia_metrics(r, kermany, points["pneumonia"]),
         "normal_vs_pneumonia_adult": pneumonia_metrics(r, adult, points["pneumonia"]),

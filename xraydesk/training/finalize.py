@@ -156,14 +156,15 @@ def input_check_limits(raw: dict[str, np.ndarray], distances: np.ndarray) -> dic
 
 
 def choose_heatmap(model: ChestXRayModel, val, data_root) -> dict:
-    """The map the app shows: of the candidates, the highest pointing game on the val films with
+    """The Grad-CAM the app shows as the explanation of the pneumonia call (the opacity map itself is
+    the box-trained head): of the candidates, the highest pointing game on the val films with
     radiologists' opacity boxes, ties broken by the share of heat inside the boxes."""
     from xraydesk.ai.gradcam import GradCam
-    from xraydesk.training.heatmap_report import box_localisation, candidate_maps
+    from xraydesk.training.heatmap_report import box_localisation, candidate_maps, gradcam_maker
 
     pairs = candidate_maps(model.classifier)
-    gradcams = {pair: GradCam(model.classifier, layer_name=pair[0], method=pair[1]) for pair in pairs}
-    _, results = box_localisation(model, gradcams, val, data_root)
+    makers = {pair: gradcam_maker(GradCam(model.classifier, layer_name=pair[0], method=pair[1])) for pair in pairs}
+    _, results = box_localisation(model, makers, val, data_root)
     if not results:  # a smoke-test sample without boxes: the finest candidate
         return {"layer": pairs[-1][0], "method": pairs[-1][1], "rule": "no val boxes: the finest candidate"}
     scores = {pair: (result["pointing_game"]["value"], result["mass_in_boxes"]["value"])

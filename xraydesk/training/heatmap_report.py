@@ -1,7 +1,9 @@
 """Where the heatmaps point (DeGrave et al. 2021: a model may read the hospital's text markers or the
-image border instead of the lungs), for each candidate map maker:
+image border instead of the lungs), for each candidate map maker — the box-trained opacity head
+(the map the app shows) and the Grad-CAM candidates (the explanations):
 - on the split's RSNA lung-opacity films, against the radiologists' boxes: the pointing game (is the
-  map's peak inside a box?) and the share of the map's mass inside the boxes, outside the predicted
+  map's peak inside a box?), the pixel AUPRC against the boxes (Arun et al., Radiology: AI 2021) and
+  the share of the map's mass inside the boxes, outside the predicted
   lungs and in the image's outer border — always over the whole image, never clipped to the lungs;
 - the share of mass inside the reference lung masks of the split, against the lungs' share of the
   image area (what an uninformative, uniform map would score);
@@ -16,6 +18,7 @@ import numpy as np
 
 from xraydesk.ai.gradcam import TARGETS, GradCam, upsample
 from xraydesk.ai.inputs import prepare_image
+from xraydesk.ai.model import opacity_maps
 from xraydesk.ai.outputs import FEATURES_LAYER
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
 from xraydesk.ai.severity import stage_feature_layers
@@ -25,6 +28,7 @@ from xraydesk.training import data, metrics
 
 BORDER_FRACTION = 0.05  # the outer 5% of each side: where film edges, markers and black borders sit
 METHOD_NAMES = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}
+OPACITY_HEAD = "opacity head (box-trained, 14x14)"
 
 
 def box_mask(boxes, shape: tuple[int, int]) -> np.ndarray:
@@ -73,7 +77,9 @@ def localisation(maps: np.ndarray, in_boxes: np.ndarray, lungs: np.ndarray, pati
         return np.array([mass_share(m, region) for m, region in zip(maps, regions)])
 
     hits = np.array([pointing_hit(m, boxes) for m, boxes in zip(maps, in_boxes)], float)
+    precision = np.array([metrics.average_precision(boxes.ravel(), m.ravel()) for m, boxes in zip(maps, in_boxes)])
     return {"pointing_game": metrics.estimate_with_ci(_finite_mean, patients, hits),
+            "pixel_auprc": metrics.estimate_with_ci(_finite_mean, patients, precision),
             "mass_in_boxes": metrics.estimate_with_ci(_finite_mean, patients, shares(in_boxes)),
             "mass_outside_lungs": metrics.estimate_with_ci(_finite_mean, patients, shares(~lungs)),
             "mass_in_border": metrics.estimate_with_ci(_finite_mean, patients, shares([border] * len(maps))),
@@ -100,9 +106,18 @@ def map_makers(classifier, metadata: dict) -> tuple[dict[str, tuple[str, str]], 
     return {name(*pair): pair for pair in pairs}, name(*shipped)
 
 
-def heatmaps(gradcam: GradCam, inputs: np.ndarray, target: str = "pneumonia") -> np.ndarray:
-    """(N, 224, 224): each map stretched over the model input, as the input was squashed."""
-    maps = np.concatenate([gradcam.heatmaps(inputs[i:i + 32], target) for i in range(0, len(inputs), 32)])
+def gradcam_maker(gradcam: GradCam, target: str = "pneumonia"):
+    return lambda inputs: gradcam.heatmaps(inputs, target)
+
+
+def opacity_head_maker(model):
+    return lambda inputs: opacity_maps(model.raw_outputs(inputs))
+
+
+def heatmaps(make_maps, inputs: np.ndarray) -> np.ndarray:
+    """(N, 224, 224): each map of `make_maps` (inputs -> coarse maps) stretched over the model input,
+    as the input was squashed."""
+    maps = np.concatenate([make_maps(inputs[i:i + 32]) for i in range(0, len(inputs), 32)])
     return np.stack([upsample(m, (MODEL_INPUT_SIZE, MODEL_INPUT_SIZE)) for m in maps])
 
 
@@ -112,13 +127,13 @@ def boxed_rsna_films(examples) -> tuple[list, list]:
     return films, [scale_boxes(film.boxes, film.image_size) for film in films]
 
 
-def lung_mass_share(gradcam: GradCam, examples, data_root, target: str = "pneumonia") -> dict:
-    pneumonia = [e for e in examples if e.lung_mask and e.label != "normal"]
+def lung_mass_share(make_maps, examples, data_root) -> dict:
+    pneumonia = [e for e in examples if e.lung_mask and e.is_pneumonia]
     if not pneumonia:
         return {"n": 0}
     inputs = data.model_inputs(pneumonia, data_root).astype(np.float32) / 255.0
     masks = data.lung_masks(pneumonia, data_root)[..., 0].astype(bool)
-    maps = heatmaps(gradcam, inputs, target)
+    maps = heatmaps(make_maps, inputs)
     share = np.array([mass_share(m, lungs) for m, lungs in zip(maps, masks)])
     by_age = {age: _finite_mean(share[[e.age_group == age for e in pneumonia]])
               for age in sorted({e.age_group for e in pneumonia})}
@@ -127,7 +142,7 @@ def lung_mass_share(gradcam: GradCam, examples, data_root, target: str = "pneumo
             "empty_maps": int(np.isnan(share).sum())}
 
 
-def dicom_pointing_game(gradcam: GradCam, rsna_folder: Path) -> dict:
+def dicom_pointing_game(make_maps, rsna_folder: Path) -> dict:
     boxes: dict[str, list[tuple[float, float, float, float]]] = {}
     with open(rsna_folder / "boxes.csv", newline="") as handle:
         for row in csv.DictReader(handle):
@@ -137,7 +152,7 @@ def dicom_pointing_game(gradcam: GradCam, rsna_folder: Path) -> dict:
     for name, rectangles in sorted(boxes.items()):
         image = load_image(rsna_folder / name)
         model_input, _ = prepare_image(image)
-        heatmap = upsample(gradcam.heatmaps(model_input[None], "pneumonia")[0], (image.height, image.width))
+        heatmap = upsample(make_maps(model_input[None])[0], (image.height, image.width))
         hits[name] = pointing_hit(heatmap, box_mask(rectangles, heatmap.shape))
     return {"n": len(hits), "hit_rate": float(np.mean(list(hits.values()))) if hits else float("nan"),
             "hits": hits}
@@ -148,7 +163,7 @@ def randomisation_sanity(model, layer: str, method: str, examples, data_root, se
     stage and heads have random weights."""
     import keras
 
-    sample = [e for e in examples if e.label != "normal"][:32]
+    sample = [e for e in examples if e.is_pneumonia][:32]
     inputs = data.model_inputs(sample, data_root).astype(np.float32) / 255.0
     trained = GradCam(model.classifier, layer_name=layer, method=method).heatmaps(inputs, "pneumonia")
     randomised_model = keras.models.clone_model(model.classifier)
@@ -166,7 +181,7 @@ def randomisation_sanity(model, layer: str, method: str, examples, data_root, se
             "layers_randomised": [stage_layer.name for stage_layer in last_stage]}
 
 
-def box_localisation(model, gradcams: dict[str, GradCam], examples, data_root=None) -> tuple[dict, dict]:
+def box_localisation(model, makers: dict, examples, data_root=None) -> tuple[dict, dict]:
     """Each map maker's localisation on the films with opacity boxes among `examples`:
     (what the boxes cover, {name: localisation})."""
     films, boxes = boxed_rsna_films(examples)
@@ -178,27 +193,29 @@ def box_localisation(model, gradcams: dict[str, GradCam], examples, data_root=No
     patients = np.array([film.patient_id for film in films])
     covered = {"n": len(films), "box_area_share": float(in_boxes.mean()), "lung_area_share": float(lungs.mean()),
                "border_area_share": float(border_mask(in_boxes.shape[1:]).mean())}
-    return covered, {name: localisation(heatmaps(gradcam, inputs), in_boxes, lungs, patients)
-                     for name, gradcam in gradcams.items()}
+    return covered, {name: localisation(heatmaps(make_maps, inputs), in_boxes, lungs, patients)
+                     for name, make_maps in makers.items()}
 
 
 def heatmap_report(model, examples, data_root=None) -> dict:
-    makers, shipped = map_makers(model.classifier, model.metadata)
+    pairs, shipped = map_makers(model.classifier, model.metadata)
     gradcams = {name: GradCam(model.classifier, layer_name=layer, method=method)
-                for name, (layer, method) in makers.items()}
+                for name, (layer, method) in pairs.items()}
+    makers = {OPACITY_HEAD: opacity_head_maker(model),
+              **{name: gradcam_maker(gradcam) for name, gradcam in gradcams.items()}}
     rsna_folder = Path(data_root or data.default_data_root()) / "dicom" / "rsna"
-    candidates = {name: {"layer": makers[name][0], "method": makers[name][1],
-                         "lung_mass": lung_mass_share(gradcam, examples, data_root),
-                         "dicom_pointing_game": dicom_pointing_game(gradcam, rsna_folder)}
-                  for name, gradcam in gradcams.items()}
-    boxes_report, per_map = box_localisation(model, gradcams, examples, data_root)
+    candidates = {name: {"lung_mass": lung_mass_share(make_maps, examples, data_root),
+                         "dicom_pointing_game": dicom_pointing_game(make_maps, rsna_folder)}
+                  for name, make_maps in makers.items()}
+    boxes_report, per_map = box_localisation(model, makers, examples, data_root)
     for name, result in per_map.items():
         candidates[name]["rsna_boxes"] = result
-    layer, method = makers[shipped]
-    return {"shipped": shipped, "candidates": candidates, "rsna_boxes": boxes_report,
+    layer, method = pairs[shipped]
+    return {"shipped": OPACITY_HEAD, "explanation": shipped, "candidates": candidates, "rsna_boxes": boxes_report,
             # the app overlays every output's map, so each is checked, not only pneumonia's
-            "lung_mass_other_targets": {target: lung_mass_share(gradcams[shipped], examples, data_root, target)
-                                        .get("mean_share_in_lungs", float("nan")) for target in TARGETS[1:]},
+            "lung_mass_other_targets": {
+                target: lung_mass_share(gradcam_maker(gradcams[shipped], target), examples, data_root)
+                .get("mean_share_in_lungs", float("nan")) for target in TARGETS[1:]},
             "randomisation_sanity": randomisation_sanity(model, layer, method, examples, data_root)}
 
 
@@ -211,14 +228,14 @@ MONTAGE_GROUPS = (
 
 
 def heatmap_montage(model, examples, out: Path, per_group: int = 6, data_root=None) -> None:
-    """The shipped pneumonia map over the first films of each group (boxes outlined): a picture of
-    what the map looks at on AP vs PA films, normal films and portable films with text and lines."""
+    """The shown opacity map over the first films of each group (boxes outlined): a picture of what
+    the map looks at on AP vs PA films, normal films and portable films with text and lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    gradcam = GradCam.from_metadata(model.classifier, model.metadata)
+    make_maps = opacity_head_maker(model)
     figure, axes = plt.subplots(len(MONTAGE_GROUPS), per_group, figsize=(2 * per_group, 2.2 * len(MONTAGE_GROUPS)))
     for row, (title, belongs) in enumerate(MONTAGE_GROUPS):
         films = [e for e in examples if belongs(e)][:per_group]
@@ -228,11 +245,11 @@ def heatmap_montage(model, examples, out: Path, per_group: int = 6, data_root=No
             if column >= len(films):
                 continue
             axis.imshow(inputs[column, ..., 0], cmap="gray", vmin=0, vmax=1)
-            axis.imshow(heatmaps(gradcam, inputs[column:column + 1])[0], cmap="turbo", alpha=0.4, vmin=0, vmax=1)
+            axis.imshow(heatmaps(make_maps, inputs[column:column + 1])[0], cmap="turbo", alpha=0.4, vmin=0, vmax=1)
             for x, y, w, h in scale_boxes(films[column].boxes or (), films[column].image_size):
                 axis.add_patch(matplotlib.patches.Rectangle((x, y), w, h, fill=False, color="white", lw=1))
         axes[row][0].set_title(title, fontsize=9, loc="left")
-    figure.suptitle(f"{model.version}: pneumonia heatmap ({gradcam.method} on {gradcam.layer_name}), "
+    figure.suptitle(f"{model.version}: opacity map (the box-trained head, a probability per cell), "
                     "never clipped to the lungs; white: radiologists' boxes", fontsize=10)
     figure.savefig(out, dpi=90, bbox_inches="tight")
     plt.close(figure)

@@ -25,6 +25,16 @@ def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.concatenate([[0.0], fpr, [1.0]]), np.concatenate([[0.0], tpr, [1.0]])
 
 
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the precision-recall curve (average precision); NaN without positives."""
+    labels = np.asarray(labels, bool)
+    if not labels.any():
+        return float("nan")
+    ranked = labels[np.argsort(-np.asarray(scores, float), kind="stable")]
+    precision = np.cumsum(ranked) / np.arange(1, len(ranked) + 1)
+    return float(precision[ranked].mean())
+
+
 def threshold_for_sensitivity(labels: np.ndarray, scores: np.ndarray, sensitivity: float) -> float:
     """The highest threshold that still finds `sensitivity` of the positives."""
     positives = np.sort(scores[np.asarray(labels, bool)])

@@ -122,6 +122,12 @@ def _pct(estimate) -> str:
     return f"{estimate['value']:.1%} ({low:.1%}-{high:.1%}), n={estimate['n']}"
 
 
+def _percent(estimate) -> str:
+    """A share without its interval (wide tables; the JSON keeps the interval)."""
+    value = _value(estimate)
+    return "n/a" if math.isnan(value) else f"{value:.1%}"
+
+
 def _value(estimate) -> float:
     return estimate["value"] if isinstance(estimate, dict) and "value" in estimate else float("nan")
 
@@ -302,11 +308,60 @@ def _severity_lines(report: dict) -> list[str]:
     return _section("Severity", *parts)
 
 
+def _answer_table(by_label: dict) -> list[list[str]]:
+    from xraydesk.ai.words import ANSWERS
+
+    return [[label, f"{row['n_accepted']} of {row['n']}", *(_percent(row[words]) for words in ANSWERS)]
+            for label, row in by_label.items()]
+
+
+def _three_answers_lines(three: dict | None) -> list[str]:
+    if not three:
+        return []
+    from xraydesk.ai.words import ANSWERS
+
+    lines = []
+    for title, key in (("source", "per_source"), ("age group", "per_age_group"), ("view", "per_view")):
+        rows = []
+        for group, row in three[key].items():
+            auc = _fmt(row["abnormal_vs_normal"].get("auc"))
+            rows += [[f"{group}: {cells[0]}", *cells[1:], auc] for cells in _answer_table(row["answers_by_label"])]
+        lines += _section(f"Three answers per {title} (share of accepted films per label; abnormal vs normal AUC)",
+                          _table([f"{title}: label", "accepted", *ANSWERS, "abnormal AUC"], rows))
+    negatives = three["negative_call_rates"]
+    lines += _section(
+        "Projection: RSNA negatives called pneumonia-like opacity, per view (targets: AP - PA <= 10 points; "
+        "other_abnormal <= 15%)",
+        _table(["label", "all views", "AP", "PA", "unknown", "AP - PA (points)"],
+               [[label, *(_pct(row["called_pneumonia"].get(view)) for view in ("all views", "AP", "PA", "unknown")),
+                 "n/a" if row["ap_minus_pa_points"] is None else f"{row['ap_minus_pa_points']:.1f}"]
+                for label, row in negatives.items()]))
+    lines += _section("Films from before 2019 (NIH, RSNA) called COVID-19 (target <= 5%)",
+                      _table(["label", "called COVID-19"],
+                             [[label, _pct(value)] for label, value in three["pre_covid_covid_calls"].items()]))
+    ruleout = three["ruleout"]
+    cleared = ruleout["cleared_normals"]
+    rows = [["all", _pct(cleared["all"])], ["adult", _pct(cleared["adult"])]]
+    rows += [[f"{kind}: {group}", _pct(value)] for kind in ("source", "view", "age group")
+             for group, value in cleared[kind].items()]
+    missed = ruleout["missed"]
+    lines += _section(
+        "Normal rule-out: normals cleared (target >= 50% of adults) and abnormal films kept (target >= 98%)",
+        _table(["normals", "cleared"], rows),
+        _table(["abnormal films", "sensitivity (not cleared)"],
+               [[name, _pct(value)] for name, value in ruleout["sensitivity"].items()]),
+        [f"Abnormal films cleared as normal: {len(missed)}"] + [
+            f"- {m['image']} ({m['label']}, {m['source']}, view {m['view'] or 'unknown'}, "
+            f"p(abnormal) {m['p_abnormal']:.3f})" for m in missed[:40]])
+    return lines
+
+
 def summary_markdown(report: dict) -> str:
     lines = [f"# Evaluation of {report['model']} on {'+'.join(report['splits'])}", "",
              f"{report['n_images']} images; 95% CIs by bootstrap over patients (1,000 rounds). Every image of the "
              "split counts, whether or not the input check accepted it, unless a section says otherwise."]
-    lines += _targets_lines(report) + _headline_lines(report) + _rsna_lines(report) + _covid_lines(report)
+    lines += _targets_lines(report) + _three_answers_lines(report.get("three_answers")) + _headline_lines(report)
+    lines += _rsna_lines(report) + _covid_lines(report)
     lines += _chest_check_lines(report) + _severity_lines(report) + _heatmap_lines(report.get("heatmaps"))
     lines += _input_check_lines(report.get("input_check_non_chest")) + _external_lines(report.get("external_rsna"))
     calibration = report["calibration"]
@@ -348,7 +403,8 @@ def _heatmap_lines(heatmaps: dict | None) -> list[str]:
     rows = []
     for name, candidate in heatmaps["candidates"].items():
         located, lungs, dicom = candidate.get("rsna_boxes", {}), candidate["lung_mass"], candidate["dicom_pointing_game"]
-        rows.append([name + (" (shipped)" if name == heatmaps["shipped"] else ""), _pct(located.get("pointing_game")),
+        role = {heatmaps["shipped"]: " (shown)", heatmaps["explanation"]: " (explanation)"}.get(name, "")
+        rows.append([name + role, _pct(located.get("pointing_game")), _fmt(located.get("pixel_auprc")),
                      _pct(located.get("mass_in_boxes")), _pct(located.get("mass_outside_lungs")),
                      _pct(located.get("mass_in_border")), f"{lungs.get('mean_share_in_lungs', float('nan')):.1%}",
                      f"{dicom['hit_rate']:.0%} of {dicom['n']}"])
@@ -357,16 +413,16 @@ def _heatmap_lines(heatmaps: dict | None) -> list[str]:
     areas = (f"boxes cover {boxes['box_area_share']:.1%} of the image, the predicted lungs {boxes['lung_area_share']:.1%}, "
              f"the border {boxes['border_area_share']:.1%}" if boxes["n"] else "no boxed films in this split")
     return _section(
-        "Heatmaps: where the pneumonia map points",
+        "Heatmaps: where the opacity map and the Grad-CAM explanations point",
         f"RSNA lung-opacity films of this split with the radiologists' boxes: n={boxes['n']} ({areas}; a uniform map "
         "would score those shares). Mass = share of the map's total mass over the whole image (never clipped to the "
         "lungs); border = the outer 5% of each side. Reference lungs: the share of mass inside the reference lung "
         f"masks of the split's pneumonias (n={shipped.get('n', 0)}; the lungs cover "
         f"{shipped.get('lung_area_share', float('nan')):.1%} of the image). RSNA DICOMs: the shared folder's positive "
         "films, an outside figure.",
-        _table(["map", "pointing game", "mass in boxes", "mass outside predicted lungs", "mass in border",
+        _table(["map", "pointing game", "pixel AUPRC", "mass in boxes", "mass outside predicted lungs", "mass in border",
                 "mass in reference lungs", "pointing game, RSNA DICOMs"], rows),
-        ["- shipped map, other outputs, mass inside the reference lungs: " + ", ".join(
+        ["- explanation (Grad-CAM), other outputs, mass inside the reference lungs: " + ", ".join(
             f"{target} {share:.1%}" for target, share in heatmaps["lung_mass_other_targets"].items()),
          f"- randomising the last stage's weights: mean rank correlation with the trained maps "
          f"{sanity['mean_rank_correlation']:.2f} (n={sanity['n']}; near 0 means the map depends on the learned weights)"])

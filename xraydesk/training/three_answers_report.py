@@ -1,0 +1,134 @@
+"""The three answers on a split: what the app says of each film (words.answer), by source, age group
+and view; the normal rule-out (normals cleared, sensitivity kept, the abnormal films it missed);
+how often each negative class is called a pneumonia-like opacity on AP vs PA films (the projection
+shortcut, DeGrave et al. 2021); and COVID-19 calls on films from before 2019. Patient-bootstrap CIs.
+Refused films have no answer: every share is among the films the input check accepted."""
+
+import numpy as np
+
+from xraydesk.ai.words import ANSWERS, PNEUMONIA_LIKELY, answer
+from xraydesk.training import metrics
+from xraydesk.training.finalize import ruleout_groups
+
+_estimate = metrics.estimate_with_ci
+# NIH ChestX-ray14 (2017) and the RSNA challenge (2018) predate COVID-19: any COVID-19 call is false.
+PRE_COVID_SOURCES = ("nih", "rsna")
+NEGATIVE_LABELS = ("normal", "other_abnormal")
+VIEW_GROUPS = ("AP", "PA", "")
+VIEW_NAMES = {"AP": "AP", "PA": "PA", "": "unknown"}
+
+
+def _share(values) -> float:
+    return float(np.mean(values))
+
+
+def _accepted(r, mask: np.ndarray) -> np.ndarray:
+    return mask & np.array([prediction is not None for prediction in r.predictions])
+
+
+def _answers(r) -> np.ndarray:
+    return np.array([answer(p) if p is not None else "" for p in r.predictions])
+
+
+def answer_shares(r, mask: np.ndarray) -> dict:
+    """The share of each answer among the accepted films of `mask`."""
+    chosen = _accepted(r, mask)
+    said = _answers(r)[chosen]
+    patients = r.column("patient_id")[chosen]
+    return {"n": int(mask.sum()), "n_accepted": int(chosen.sum()),
+            **{words: _estimate(_share, patients, (said == words).astype(float)) for words in ANSWERS}}
+
+
+def abnormal_discrimination(r, mask: np.ndarray) -> dict:
+    """Any abnormality vs normal: AUC where both are present."""
+    labels = r.targets["abnormal"][mask, 0].astype(bool)
+    if not labels.any() or labels.all():
+        return {"n": int(mask.sum())}
+    return {"n": int(mask.sum()),
+            "auc": _estimate(metrics.roc_auc, r.column("patient_id")[mask], labels, r.probabilities["abnormal"][mask])}
+
+
+def answers_by(r, groups: np.ndarray) -> dict:
+    """Per group and label: the answers; per group: abnormal vs normal AUC."""
+    labels = r.column("label")
+    table = {}
+    for group in sorted(set(groups.tolist())):
+        in_group = groups == group
+        table[str(group)] = {
+            "abnormal_vs_normal": abnormal_discrimination(r, in_group),
+            "answers_by_label": {label: answer_shares(r, in_group & (labels == label))
+                                 for label in sorted(set(labels[in_group].tolist()))},
+        }
+    return table
+
+
+def view_groups(r) -> np.ndarray:
+    return np.array([e.view_group for e in r.examples])
+
+
+def negative_call_rates(r) -> dict:
+    """RSNA normal and other_abnormal films called a pneumonia-like opacity, per view, and the AP - PA
+    gap (target: at most 10 points; other_abnormal called at most 15% overall)."""
+    rsna = r.column("source") == "rsna"
+    labels, views, said = r.column("label"), view_groups(r), _answers(r)
+    patients = r.column("patient_id")
+    result = {}
+    for label in NEGATIVE_LABELS:
+        rows = {}
+        for view in (None, *VIEW_GROUPS):
+            mask = _accepted(r, rsna & (labels == label) & (views == view if view is not None else True))
+            if mask.any():
+                rows[VIEW_NAMES.get(view, "all views")] = _estimate(
+                    _share, patients[mask], (said[mask] == PNEUMONIA_LIKELY).astype(float))
+        ap, pa = rows.get("AP", {}).get("value"), rows.get("PA", {}).get("value")
+        result[label] = {"called_pneumonia": rows,
+                         "ap_minus_pa_points": None if ap is None or pa is None else 100 * (ap - pa)}
+    return result
+
+
+def pre_covid_covid_calls(r) -> dict:
+    """Every film of the pre-2019 sources, per label: the share called COVID-19 (target <= 5%)."""
+    sources, labels = r.column("source"), r.column("label")
+    patients = r.column("patient_id")
+    called = np.array([p is not None and p.covid_positive for p in r.predictions], float)
+    result = {}
+    for label in ("all", *sorted(set(labels[np.isin(sources, PRE_COVID_SOURCES)].tolist()))):
+        mask = _accepted(r, np.isin(sources, PRE_COVID_SOURCES) & ((labels == label) if label != "all" else True))
+        if mask.any():
+            result[label] = _estimate(_share, patients[mask], called[mask])
+    return result
+
+
+def ruleout_report(r) -> dict:
+    """Normals cleared per source and view; the abnormal films cleared (missed), by kind and by name."""
+    cleared = np.array([p is not None and p.normal_ruleout for p in r.predictions])
+    patients, labels, sources = r.column("patient_id"), r.column("label"), r.column("source")
+    views, ages = view_groups(r), r.column("age_group")
+    normal = _accepted(r, labels == "normal")
+    cleared_normals = {}
+    for name, groups in (("source", sources), ("view", views), ("age group", ages)):
+        cleared_normals[name] = {VIEW_NAMES.get(g, g) if name == "view" else g: _estimate(
+            _share, patients[normal & (groups == g)], cleared[normal & (groups == g)].astype(float))
+            for g in sorted(set(groups[normal].tolist()))}
+    cleared_normals["all"] = _estimate(_share, patients[normal], cleared[normal].astype(float))
+    cleared_normals["adult"] = _estimate(_share, patients[normal & (ages == "adult")],
+                                         cleared[normal & (ages == "adult")].astype(float))
+    sensitivity = {}
+    for name, members in ruleout_groups(r.examples).items():
+        chosen = _accepted(r, members)
+        if chosen.any():
+            sensitivity[name] = _estimate(_share, patients[chosen], (~cleared[chosen]).astype(float))
+    missed = _accepted(r, r.targets["abnormal"][:, 0].astype(bool)) & cleared
+    return {"cleared_normals": cleared_normals, "sensitivity": sensitivity,
+            "missed": [{"image": e.image, "label": e.label, "source": e.source, "view": e.view,
+                        "p_abnormal": float(r.probabilities["abnormal"][i])}
+                       for i, e in enumerate(r.examples) if missed[i]]}
+
+
+def three_answers_report(r) -> dict:
+    return {"per_source": answers_by(r, r.column("source")),
+            "per_age_group": answers_by(r, r.column("age_group")),
+            "per_view": answers_by(r, np.array([VIEW_NAMES[v] for v in view_groups(r)])),
+            "negative_call_rates": negative_call_rates(r),
+            "pre_covid_covid_calls": pre_covid_covid_calls(r),
+            "ruleout": ruleout_report(r)}
