@@ -4,6 +4,12 @@ import numpy as np
 import pytest
 
 from xraydesk.ai.gate import ACCEPTED, InputCheck
+from xraydesk.ai.words import (
+    NO_ABNORMALITY,
+    NO_CATEGORY_COVID_BORDERLINE,
+    OTHER_ABNORMAL,
+    PNEUMONIA_LIKELY,
+)
 from xraydesk.training import data, evaluate, heatmap_report, severity_report
 from xraydesk.training.report_files import summary_markdown
 
@@ -116,8 +122,10 @@ def test_localisation_summarises_each_film():
 # --- the whole report on synthetic outputs ------------------------------------------------------------
 
 METADATA = {
-    "temperatures": {"pneumonia": 1.0, "cause": 1.0, "zones": 1.0},
+    "temperatures": {"abnormal": 1.0, "pneumonia": 1.0, "cause": 1.0, "zones": 1.0},
     "operating_points": {
+        "normal_ruleout": {"threshold": 0.1},
+        "abnormal": {"threshold": 0.5, "band": [0.45, 0.55]},
         "pneumonia": {"threshold": 0.5, "band": [0.45, 0.55]},
         "covid": {"threshold": 0.6, "band": [0.5, 0.65]},
         "covid_atypical": {"threshold": 0.2},
@@ -129,23 +137,25 @@ METADATA = {
 def _example(index, source, label, view, age_group="adult", patient=None):
     return data.Example(image=f"images/{label}/{source}__{index}.png", label=label, split="val",
                         patient_id=patient or f"{source}-{index}", age_group=age_group, source=source, lung_mask="",
-                        zones=None, extent=None)
+                        zones=None, extent=None, view=view)
 
 
-def _synthetic_results():
+def _synthetic_results(extra_rows=()):
     """RSNA normals PA (called correctly) and AP (all called positive: the "AP = disease" failure), RSNA
-    opacities AP, RALO serial films, Kermany children; one refused image."""
+    opacities AP, RALO serial films, Kermany children; one refused image. p(abnormal) follows
+    p(pneumonia) unless a row gives its own abnormal logit."""
     rows = ([("rsna", "normal", "PA", -3.0)] * 4 + [("rsna", "normal", "AP", 3.0)] * 4
             + [("rsna", "pneumonia_unspecified", "AP", 3.0)] * 4 + [("rsna", "normal", "", -3.0)] * 2
             + [("ralo", "covid", "AP portable", 3.0)] * 4
-            + [("kermany", "normal", "AP", -3.0)] * 3 + [("kermany", "bacterial", "AP", 3.0)] * 3)
+            + [("kermany", "normal", "AP", -3.0)] * 3 + [("kermany", "bacterial", "AP", 3.0)] * 3 + list(extra_rows))
     examples = [_example(i, source, label, view, "pediatric" if source == "kermany" else "adult",
                          "ralo-1" if source == "ralo" else None)
-                for i, (source, label, view, _) in enumerate(rows)]
+                for i, (source, label, view, *_) in enumerate(rows)]
     n = len(rows)
     lungs = np.zeros((n, 224, 224), np.float32)
     lungs[:, 40:190, 30:100] = lungs[:, 40:190, 124:194] = 1.0
-    raw = {"pneumonia": np.array([[logit] for *_, logit in rows], np.float32),
+    raw = {"pneumonia": np.array([[row[3]] for row in rows], np.float32),
+           "abnormal": np.array([[row[4] if len(row) > 4 else row[3]] for row in rows], np.float32),
            "cause": np.tile(np.array([[0.0, 0.0, 1.0]], np.float32), (n, 1)),
            "zones": np.full((n, 6), -2.0, np.float32), "lung_extent": np.zeros((n, 2), np.float32),
            "lung_opacity": np.zeros((n, 2), np.float32), "lungs": lungs}
@@ -161,7 +171,7 @@ def _synthetic_results():
         readings.ralo["extent"][14 + film] = total_per_lung
         readings.ralo["opacity"][14 + film] = 1.0
         readings.exam_index[14 + film] = index
-    views = np.array([view or evaluate.NO_VIEW for _, _, view, _ in rows])
+    views = np.array([view or evaluate.NO_VIEW for _, _, view, *_ in rows])
     return evaluate.results_from_outputs(examples, raw, checks, METADATA, views, readings)
 
 
@@ -189,16 +199,40 @@ def test_the_report_counts_refusals_flags_and_pre_covid_calls():
     assert calls["normal"]["n"] == 10 and calls["normal"]["n_accepted"] == 9
     assert calls["normal"]["called_covid"]["value"] == 0.0
     categories = calls["pneumonia_unspecified"]["categories"]
-    assert categories["Indeterminate appearance for COVID-19 pneumonia"]["value"] == 1.0
+    assert categories[NO_CATEGORY_COVID_BORDERLINE]["value"] == 1.0
     assert calls["normal"]["categories"]["Negative for pneumonia"]["value"] == pytest.approx(5 / 9)
     assert calls["all"]["n_accepted"] == 13
-    assert calls["all"]["categories"]["Indeterminate appearance for COVID-19 pneumonia"]["value"] == pytest.approx(8 / 13)
+    assert calls["all"]["categories"][NO_CATEGORY_COVID_BORDERLINE]["value"] == pytest.approx(8 / 13)
     # every positive has zone logits -2: all called positives have 0/6 zones
     no_zones = report["severity"]["positive_with_0_zones"]
     assert no_zones["n_called_positive"] == 15 and no_zones["share"]["value"] == 1.0
     serial = report["severity"]["ralo_serial_exams"]["extent"]["model_vs_readers_mean"]
     # readers 1 -> 4 -> 7 -> 2, model 0.95 -> 4 -> 7.05 -> 4: every change of >= 1 goes the readers' way
     assert serial["n_pairs"] == 3 and serial["direction_agreement"]["value"] == 1.0
+
+
+def test_three_answers_rule_out_and_projection_are_reported():
+    other = [("rsna", "other_abnormal", "AP", 3.0, 3.0)] * 2 + [("rsna", "other_abnormal", "PA", -3.0, 3.0)] * 2
+    missed = [("rsna", "other_abnormal", "PA", -3.0, -4.0)]  # p(abnormal) 0.018: cleared, a miss
+    three = evaluate.split_report(_synthetic_results(other + missed), METADATA)["three_answers"]
+    negatives = three["negative_call_rates"]
+    assert negatives["other_abnormal"]["called_pneumonia"]["AP"]["value"] == 1.0
+    assert negatives["other_abnormal"]["called_pneumonia"]["PA"]["value"] == 0.0
+    assert negatives["other_abnormal"]["ap_minus_pa_points"] == pytest.approx(100.0)
+    assert negatives["normal"]["ap_minus_pa_points"] == pytest.approx(100.0)
+    answers = three["per_source"]["rsna"]["answers_by_label"]["other_abnormal"]
+    assert answers[PNEUMONIA_LIKELY]["value"] == pytest.approx(2 / 5) and answers[OTHER_ABNORMAL]["value"] == 0.4
+    assert answers[NO_ABNORMALITY]["value"] == pytest.approx(1 / 5)
+    ruleout = three["ruleout"]
+    # logit -3 normals have p(abnormal) 0.047 < 0.1 and are cleared: 8 of the 12 accepted (not the AP ones)
+    assert ruleout["cleared_normals"]["all"]["value"] == pytest.approx(8 / 12)
+    assert ruleout["cleared_normals"]["view"]["AP"]["value"] == pytest.approx(3 / 7)
+    assert [m["label"] for m in ruleout["missed"]] == ["other_abnormal"]
+    assert ruleout["sensitivity"]["adult other abnormal"]["value"] == pytest.approx(4 / 5)
+    assert three["pre_covid_covid_calls"]["all"]["value"] == 0.0
+    summary = summary_markdown({"splits": ["val"], "model": "Fake", **evaluate.split_report(
+        _synthetic_results(other + missed), METADATA)})
+    assert "## Normal rule-out" in summary and "## Projection" in summary and "rsna__" in summary
 
 
 def test_the_summary_has_every_section():

@@ -10,7 +10,8 @@ from xraydesk.ai import outputs
 from xraydesk.training import metrics
 from xraydesk.training.severity_report import readers_mean_total
 
-RSNA_CLASSES = {"normal": "normal", "pneumonia_unspecified": "lung opacity", "all": "both"}
+RSNA_CLASSES = {"normal": "normal", "other_abnormal": "abnormal, no lung opacity", "pneumonia_unspecified": "lung opacity",
+                "all": "every class"}
 SERIAL_COMPARISONS = {"model_vs_readers_mean": "model vs readers' mean", "reader_1_vs_reader_2": "reader 1 vs reader 2"}
 
 
