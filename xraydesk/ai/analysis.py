@@ -22,6 +22,7 @@ from xraydesk.imaging import XRayImage
 GRADCAM_TARGETS = ("pneumonia", *CAUSES)  # explanations of the classifier's outputs
 # "opacity": the localisation head trained on the radiologists' boxes, the map shown by default
 HEATMAP_TARGETS = ("opacity", *GRADCAM_TARGETS)
+DEFAULT_HEATMAP = HEATMAP_TARGETS[0]
 TARGET_NAMES = {"opacity": "Opacity (box-trained)", "pneumonia": "Pneumonia (Grad-CAM)", "bacterial": "Bacterial",
                 "viral": "Viral", "covid": "COVID-19"}
 

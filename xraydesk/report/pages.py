@@ -4,7 +4,7 @@ a page per analysed image, then a trend page per patient with two or more analys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from xraydesk.ai.analysis import ImageAnalysis
+from xraydesk.ai.analysis import DEFAULT_HEATMAP, ImageAnalysis
 from xraydesk.ai.trend import ChangeLimits, patient_trends
 from xraydesk.imaging import ViewState, XRayImage
 from xraydesk.report.pdf import ReportPage
@@ -23,7 +23,7 @@ def trend_pages(analyses: list[ImageAnalysis], limits: ChangeLimits | Callable[[
 
 def build_pages(analyses: list[ImageAnalysis], image_for: Callable[[Path], XRayImage],
                 limits: ChangeLimits | Callable[[], ChangeLimits],
-                view_for: Callable[[Path], ViewState | None] | None = None, target: str = "pneumonia",
+                view_for: Callable[[Path], ViewState | None] | None = None, target: str = DEFAULT_HEATMAP,
                 measurements_for: Callable[[Path], Iterable] | None = None) -> list:
     """One ReportPage per analysis, in the order given (image_for(path) gives its image; view_for(path) the
     reader's window, None for the default; measurements_for(path) the reader's measurements), then the

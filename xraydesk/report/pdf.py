@@ -23,7 +23,7 @@ from PIL import Image
 
 from xraydesk import RESEARCH_USE_NOTICE, __version__
 from xraydesk.ai import overlays
-from xraydesk.ai.analysis import TARGET_NAMES, ImageAnalysis
+from xraydesk.ai.analysis import DEFAULT_HEATMAP, TARGET_NAMES, ImageAnalysis
 from xraydesk.ai.words import (
     COVID_CAVEAT,
     covid_category_line,
@@ -78,12 +78,12 @@ class MeasurementMark:
 class ReportPage:
     display: np.ndarray  # the image as windowed for viewing and reduced for print, uint8 (H, W)
     analysis: ImageAnalysis
-    target: str = "pneumonia"  # which output's Grad-CAM is overlaid
+    target: str = DEFAULT_HEATMAP  # which map is overlaid: the opacity map, or an output's Grad-CAM
     view_caption: str = ""  # the window (and inversion) the image is shown with
     measurements: tuple[MeasurementMark, ...] = ()
 
     @classmethod
-    def of(cls, image: XRayImage, analysis: ImageAnalysis, target: str = "pneumonia",
+    def of(cls, image: XRayImage, analysis: ImageAnalysis, target: str = DEFAULT_HEATMAP,
            view: ViewState | None = None, measurements=()) -> "ReportPage":
         """The image with the reader's window and inversion when `view` is given (else at its
         default window), reduced for print (pages of a long worklist stay small), with the reader's
@@ -170,7 +170,7 @@ def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, cr
     else:
         overlay_axes = figure.add_axes((0.52, 0.60, 0.42, 0.29))
         zones = "lungs (zones withheld)" if analysis.severity_withheld else "lungs and zones"
-        _draw_image(overlay_axes, display, f"Grad-CAM: {TARGET_NAMES[page.target]}, {zones}")
+        _draw_image(overlay_axes, display, f"Map: {TARGET_NAMES[page.target]}, {zones}")
         _draw_overlay(overlay_axes, analysis, page.target, display.shape)
         write_wrapped(figure, LEFT_MARGIN, 0.59, analysis.reading, 11.5,
                       weight="normal" if analysis.prediction.pneumonia_borderline else "bold")  # no bold call in the band

@@ -11,7 +11,7 @@ from PyQt5.QtCore import QPointF, QRectF, Qt
 from PyQt5.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPolygonF
 
 from xraydesk.ai import overlays
-from xraydesk.ai.analysis import ImageAnalysis
+from xraydesk.ai.analysis import DEFAULT_HEATMAP, ImageAnalysis
 from xraydesk.ai.words import six_zone_words
 from xraydesk.ai.outputs import ZONES
 from xraydesk.imaging import XRayImage
@@ -34,7 +34,7 @@ LABEL_PADDING = 3
 
 @dataclass(frozen=True)
 class HeatmapSettings:
-    target: str = "pneumonia"
+    target: str = DEFAULT_HEATMAP
     opacity: float = 0.5
     contours: bool = False
 

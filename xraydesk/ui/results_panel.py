@@ -179,7 +179,7 @@ class ResultsPanel(QWidget):
         modes.addStretch(1)
         form = QFormLayout(box)
         form.addRow(buttons)
-        form.addRow("Grad-CAM of", self.target)
+        form.addRow("Map", self.target)
         form.addRow("Opacity", self.opacity)
         form.addRow(modes)
         self.target.currentIndexChanged.connect(self._emit_settings)
