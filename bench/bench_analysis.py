@@ -120,7 +120,7 @@ def rss_megabytes() -> float:
 
 
 def gradcam_seconds(window) -> dict[str, float]:
-    from xraydesk.ai.analysis import HEATMAP_TARGETS
+    from xraydesk.ai.analysis import GRADCAM_TARGETS
     from xraydesk.ai.gradcam import GradCam
     from xraydesk.ai.inputs import prepare_image
     from xraydesk.imaging import load_image
@@ -130,7 +130,7 @@ def gradcam_seconds(window) -> dict[str, float]:
     model_input = prepare_image(load_image(RSNA[0]))[0][None]
     gradcam.heatmaps(model_input, "pneumonia")  # traces the tf.function
     times = {}
-    for target in HEATMAP_TARGETS:
+    for target in GRADCAM_TARGETS:
         samples = []
         for _ in range(20):
             started = time.perf_counter()
