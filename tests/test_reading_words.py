@@ -10,6 +10,9 @@ from fakes import OPERATING_POINTS, lungs_224, prediction, synthetic_analysis
 
 from xraydesk.ai import gate
 from xraydesk.ai.analysis import Analyser, StudyIdentity
+from xraydesk.ai.gate import InputCheck
+from xraydesk.ai.lung_check import LungMaskCheck
+from xraydesk.ai.model import FLAGS, Outcome
 from xraydesk.ai.words import (
     ATYPICAL,
     CAUSE_TOO_CLOSE,
@@ -41,9 +44,6 @@ from xraydesk.ai.words import (
     worklist_priority,
     worklist_status,
 )
-from xraydesk.ai.gate import InputCheck
-from xraydesk.ai.lung_check import LungMaskCheck
-from xraydesk.ai.model import FLAGS, Outcome
 from xraydesk.imaging import XRayImage
 
 IMPLAUSIBLE = LungMaskCheck(False, "two components covering 5.6% of the image")

@@ -14,9 +14,10 @@ from fakes import prediction, synthetic_analysis
 from matplotlib.backends.backend_pdf import PdfPages
 
 from xraydesk.ai import overlays
-from xraydesk.ai.words import COVID_CAVEAT, POSITIVE_NO_ZONES, SIX_ZONE_EVIDENCE
+from xraydesk.ai.analysis import StudyIdentity
 from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.lung_check import LungMaskCheck
+from xraydesk.ai.words import COVID_CAVEAT, POSITIVE_NO_ZONES, SIX_ZONE_EVIDENCE
 from xraydesk.imaging import ViewState, Window, XRayImage
 from xraydesk.report import MeasurementMark, ReportError, ReportPage, write_summary
 from xraydesk.report.pdf import MEASUREMENT
@@ -24,14 +25,17 @@ from xraydesk.report.pdf import MEASUREMENT
 DISPLAY = np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (200, 1))
 
 
-def test_the_reading_gives_the_call_with_its_numbers_and_the_cause_or_the_refusal():
+def test_the_reading_gives_the_answer_with_its_numbers_and_the_cause_only_where_validated_or_the_refusal():
     analysis = synthetic_analysis(Path("a.dcm"))
-    assert analysis.reading == ("Pneumonia likely — p = 0.90, threshold 0.50; "
-                                "pattern more like viral than bacterial pneumonia.")
-    bacterial = synthetic_analysis(Path("a.dcm"), answer=prediction(causes=(0.5, 0.2, 0.3)))
-    assert bacterial.reading.endswith("pattern more like bacterial than viral pneumonia.")
+    assert analysis.reading == ("Pneumonia-like opacity likely — p(pneumonia-like opacity) = 0.90, operating point "
+                                "0.50. Cause cannot be told from this film: the bacterial/viral split was validated "
+                                "only in children aged 1-5.")
+    child = StudyIdentity(Path("a.dcm"), patient_age=4)
+    bacterial = synthetic_analysis(Path("a.dcm"), identity=child, answer=prediction(causes=(0.5, 0.2, 0.3)))
+    assert bacterial.reading.endswith("Pattern more like bacterial than viral pneumonia (validated in children "
+                                      "aged 1-5).")
     unlikely = synthetic_analysis(Path("b.dcm"), p_pneumonia=0.2)
-    assert unlikely.reading == "Pneumonia unlikely — p = 0.20, threshold 0.50."
+    assert unlikely.reading.startswith("No pneumonia-like opacity called; not cleared as normal — p(abnormal) = 0.20")
     refused = synthetic_analysis(Path("c.dcm"), check=InputCheck(False, "modality CT is not a chest radiograph"))
     assert refused.reading == "Not analysed: modality CT is not a chest radiograph."
 
@@ -59,7 +63,9 @@ def test_heat_outside_the_lungs_is_shown_not_hidden():
 
 
 def pages(count: int = 2) -> list[ReportPage]:
-    return [ReportPage(DISPLAY, synthetic_analysis(Path(f"patient-file-{i}.dcm"))) for i in range(count)]
+    """Pages of a 35-year-old's films: the Toussie note's population (adults 21-50)."""
+    return [ReportPage(DISPLAY, synthetic_analysis(Path(f"patient-file-{i}.dcm"), identity=StudyIdentity(
+        Path(f"patient-file-{i}.dcm"), patient_age=35))) for i in range(count)]
 
 
 def test_a_page_shows_the_image_as_the_reader_viewed_it():
@@ -103,9 +109,11 @@ def test_a_borderline_page_says_indeterminate_and_withholds_severity_on_an_impla
                                     lung_check=LungMaskCheck(False, "loops below the diaphragm"))
     target = write_summary(tmp_path / "s.pdf", [ReportPage(DISPLAY, borderline)])
     [words] = page_words(target)
-    assert "Indeterminate for pneumonia — p = 0.50, threshold 0.50." in words
-    assert "likely" not in words and "No pneumonia" not in words
-    assert "p(pneumonia) 0.50 lies in the borderline band 0.45-0.55 around the operating point 0.50" in words
+    assert ("Indeterminate for pneumonia-like opacity — p(pneumonia-like opacity) = 0.50, inside the borderline "
+            "band 0.45-0.55.") in words
+    assert "likely" not in words and "No abnormality" not in words
+    assert ("p(pneumonia-like opacity) 0.50 lies in the borderline band 0.45-0.55 around the operating point "
+            "0.50") in words
     assert "Lung mask implausible (loops below the diaphragm)" in words
     assert "Six-zone score: withheld (lung mask implausible)" in words and "zones withheld" in words
     for withheld in ("Six-zone score: 3", "Geographic extent", "Degree of opacity", "RU 0.90", "Toussie"):
@@ -117,12 +125,14 @@ def test_a_clear_page_shows_severity_per_lung_the_toussie_note_and_flags_in_word
                                   check=InputCheck(True, unfamiliar="unfamiliar image: lower confidence — why"))
     target = write_summary(tmp_path / "s.pdf", [*pages(1), ReportPage(DISPLAY, no_zones)])
     clear, explained = page_words(target)
-    assert "Pneumonia likely — p = 0.90, threshold 0.50; pattern more like viral than bacterial pneumonia." in clear
-    assert "Six-zone score: 3 / 6" in clear and SIX_ZONE_EVIDENCE in clear
+    assert ("Pneumonia-like opacity likely — p(pneumonia-like opacity) = 0.90, operating point 0.50. Cause cannot "
+            "be told from this film") in clear
+    assert "Six-zone score: 3 / 6 (a zone counts at p >= 0.50)" in clear and SIX_ZONE_EVIDENCE in clear
     assert "Geographic extent: 3.2 / 8 (right 1.8, left 1.4; 0-4 each)" in clear
     assert "Degree of opacity: 2.1 / 8 (right 1.2, left 0.9; 0-4 each)" in clear
     assert "Six-zone score: 0 / 6" in explained and "Toussie" not in explained
     assert POSITIVE_NO_ZONES in explained and "Unfamiliar image: lower confidence — why." in explained
+    assert "Published evidence" not in explained  # no age: the note's population cannot be said to fit
 
 
 def test_an_existing_file_is_not_overwritten_unless_asked(tmp_path):

@@ -13,16 +13,17 @@ from PyQt5.QtCore import QPoint, Qt
 from PyQt5.QtWidgets import QAction, QDialog, QFileDialog, QMessageBox
 from ui_helpers import WAIT_MS, canvas_pixels, drag, open_and_wait, shown_window, wait_for_image
 
-from xraydesk.ai.words import COVID_CAVEAT, POSITIVE_NO_ZONES, SIX_ZONE_EVIDENCE
+from xraydesk.ai.analysis import StudyIdentity
 from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.lung_check import LungMaskCheck
 from xraydesk.ai.model import DEFAULT_MODEL_DIR
+from xraydesk.ai.words import COVID_CAVEAT, NO_CATEGORY_OPACITY_BORDERLINE, POSITIVE_NO_ZONES, SIX_ZONE_EVIDENCE
 from xraydesk.imaging import Window
 from xraydesk.ui.analysis_controller import WorklistEntry
 from xraydesk.ui.export_dialog import ExportScopeDialog
 from xraydesk.ui.main_window import MainWindow
 from xraydesk.ui.results_panel import ResultsPanel
-from xraydesk.ui.worklist import COLUMNS, PRIORITY_COLUMN, READ_MARK, entry_cells
+from xraydesk.ui.worklist import COLUMNS, PRIORITY_COLUMN, READ_MARK, SORT_ROLE, entry_cells
 
 FOLDER_SIZE = 5
 
@@ -65,9 +66,10 @@ def test_opening_an_image_analyses_it_on_a_worker_and_shows_the_result(qtbot, op
     assert analysed.args[0].path == images[0]
     qtbot.waitUntil(lambda: shown_analysis_path(window) == images[0], timeout=WAIT_MS)
     panel = window.results_panel
-    assert panel.reading.text().startswith("Pneumonia likely — p = ") and panel.reading.isVisible()
-    assert panel.score.text() == "Six-zone score: 3 / 6"
-    assert [label for label, _, _ in panel.bars.rows][:4] == ["Normal", "Bacterial", "Viral", "COVID-19"]
+    assert panel.reading.text().startswith("Pneumonia-like opacity likely — p(") and panel.reading.isVisible()
+    assert panel.score.text() == "Six-zone score: 3 / 6 (a zone counts at p >= 0.50)"
+    assert [label for label, _, _ in panel.bars.rows] == ["Normal (no abnormality)", "Bacterial", "Viral", "COVID-19",
+                                                          "Pneumonia-like opacity", "Abnormal (any)"]
 
 
 @pytest.fixture
@@ -85,7 +87,7 @@ def shown_texts(panel) -> list[str]:
 
 
 def test_the_dock_shows_the_covid_19_category_with_its_caveat_beside_the_bars(panel):
-    panel.show_analysis(synthetic_analysis(Path("a.dcm")))
+    panel.show_analysis(synthetic_analysis(Path("a.dcm"), identity=StudyIdentity(Path("a.dcm"), patient_age=35)))
     layout = panel.layout()
     assert layout.indexOf(panel.covid) == layout.indexOf(panel.bars) + 1
     assert layout.indexOf(panel.caveat) == layout.indexOf(panel.covid) + 1
@@ -102,9 +104,10 @@ def test_the_dock_shows_the_covid_19_category_with_its_caveat_beside_the_bars(pa
 
 def test_inside_the_band_the_dock_says_indeterminate_not_in_bold(panel):
     panel.show_analysis(synthetic_analysis(Path("b.dcm"), p_pneumonia=0.52))
-    assert panel.reading.text() == "Indeterminate for pneumonia — p = 0.52, threshold 0.50."
+    assert panel.reading.text() == ("Indeterminate for pneumonia-like opacity — p(pneumonia-like opacity) = 0.52, "
+                                    "inside the borderline band 0.45-0.55.")
     assert not panel.reading.font().bold()
-    assert not any("likely" in text or "No pneumonia" in text for text in shown_texts(panel))
+    assert not any("likely" in text or "No abnormality" in text for text in shown_texts(panel))
     assert panel.flags.isVisible() and "borderline band 0.45-0.55" in panel.flags.text()
     panel.show_analysis(synthetic_analysis(Path("a.dcm")))
     assert panel.reading.font().bold()
@@ -115,7 +118,8 @@ def test_the_dock_explains_flags_and_withholds_severity_on_an_implausible_lung_m
     panel.show_analysis(synthetic_analysis(Path("n.dcm"), check=unfamiliar, answer=prediction(zones=(0.1,) * 6)))
     assert panel.flags.text() == ("Unfamiliar image: lower confidence — unlike the training films.\n"
                                   f"{POSITIVE_NO_ZONES}")
-    assert panel.score.text() == "Six-zone score: 0 / 6" and not panel.evidence.isVisible()
+    assert panel.score.text() == "Six-zone score: 0 / 6 (a zone counts at p >= 0.50)"
+    assert not panel.evidence.isVisible()
     panel.show_analysis(synthetic_analysis(Path("w.dcm"), lung_check=LungMaskCheck(False, "two small blobs")))
     assert panel.score.text() == "Six-zone score: withheld (lung mask implausible)"
     assert "Lung mask implausible (two small blobs)" in panel.flags.text() and panel.flags.isVisible()
@@ -127,13 +131,17 @@ def test_the_worklist_uses_the_docks_words():
         return dict(zip(COLUMNS, entry_cells(WorklistEntry(analysis.path, analysis))))
 
     clear = cells(synthetic_analysis(Path("a.dcm")))
-    assert clear["Cause"] == "Viral" and clear["Status"] == "Pneumonia likely" and clear["Score"] == 3
+    assert clear["Cause"] == "cannot be told" and clear["Status"] == "Pneumonia-like opacity likely"
+    assert clear["Score"] == 3 and clear["p(opacity)"][0] == "0.90"
+    child = cells(synthetic_analysis(Path("a.dcm"), identity=StudyIdentity(Path("a.dcm"), patient_age=3)))
+    assert child["Cause"] == "Viral"
     assert clear["COVID-19 category"] == "Atypical appearance for COVID-19 pneumonia"
     borderline = cells(synthetic_analysis(Path("b.dcm"), p_pneumonia=0.52,
                                           lung_check=LungMaskCheck(False, "two small blobs")))
-    assert borderline["Status"] == "Indeterminate for pneumonia; lung mask implausible; in the borderline band"
+    assert borderline["Status"] == ("Indeterminate for pneumonia-like opacity; lung mask implausible; in the "
+                                    "borderline band")
     assert borderline["Cause"] == "—" and borderline["Score"] is None
-    assert borderline["COVID-19 category"] == "Indeterminate appearance for COVID-19 pneumonia"
+    assert borderline["COVID-19 category"] == NO_CATEGORY_OPACITY_BORDERLINE  # the band gets its own words
 
 
 def test_signals_of_one_analysis_come_in_order(qtbot, open_window, images):
@@ -224,7 +232,7 @@ def test_the_shipped_model_analyses_a_real_dicom_with_heatmaps_and_zones(qtbot, 
     qtbot.waitUntil(lambda: path in window.analysis.results, timeout=WAIT_MS)
     analysis = window.analysis.results[path]
     assert analysis.check.accepted and analysis.prediction is not None
-    assert set(analysis.heatmaps) == {"pneumonia", "bacterial", "viral", "covid"}
+    assert set(analysis.heatmaps) == {"opacity", "pneumonia", "bacterial", "viral", "covid"}
     assert all(0 <= heatmap.min() and heatmap.max() <= 1 for heatmap in analysis.heatmaps.values())
     assert 0.2 < analysis.lung_mask.mean() < 0.6 and set(np.unique(analysis.zone_labels)) == set(range(7))
     assert window.results_panel.version.text() == f"Model: {analysis.model_version}"
@@ -239,11 +247,13 @@ def test_worklist_fills_a_sortable_table_and_double_click_opens_the_image(qtbot,
     assert finished.args == [f"Analysed {FOLDER_SIZE} images."]
     table = window.worklist.table
     assert table.rowCount() == FOLDER_SIZE
-    priority = [table.item(row, PRIORITY_COLUMN).data(Qt.DisplayRole) for row in range(FOLDER_SIZE)]
+    priority = [table.item(row, PRIORITY_COLUMN).data(SORT_ROLE) for row in range(FOLDER_SIZE)]
     assert priority == sorted(priority, reverse=True) and all(isinstance(value, float) for value in priority)
+    shown = [table.item(row, PRIORITY_COLUMN).text() for row in range(FOLDER_SIZE)]
+    assert all(text == "> 0.99" or len(text) == 4 for text in shown)  # two decimals, never "1"
     assert {table.item(row, 1).text() for row in range(FOLDER_SIZE)} >= {"Doe^Jane0 (ID-0)"}
     table.sortByColumn(PRIORITY_COLUMN, Qt.AscendingOrder)
-    column = [table.item(row, PRIORITY_COLUMN).data(Qt.DisplayRole) for row in range(FOLDER_SIZE)]
+    column = [table.item(row, PRIORITY_COLUMN).data(SORT_ROLE) for row in range(FOLDER_SIZE)]
     assert column == sorted(column)
     target = window.worklist.path_at(2)
     qtbot.mouseDClick(table.viewport(), Qt.LeftButton, pos=table.visualItemRect(table.item(2, 1)).center())

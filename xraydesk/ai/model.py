@@ -200,7 +200,7 @@ def predictions(raw: dict[str, np.ndarray], metadata: dict) -> list[Prediction]:
 def opacity_maps(raw: dict[str, np.ndarray]) -> np.ndarray:
     """(N, g, g) opacity probabilities from the localisation head's flat logits."""
     logits = raw["opacity_map"]
-    grid = int(round(np.sqrt(logits.shape[-1])))
+    grid = round(np.sqrt(logits.shape[-1]))
     return sigmoid(logits).reshape(-1, grid, grid)
 
 

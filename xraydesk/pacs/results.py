@@ -68,8 +68,8 @@ from pydicom.valuerep import validate_value
 from xraydesk import RESEARCH_USE_NOTICE, __version__
 from xraydesk.ai import overlays
 from xraydesk.ai.analysis import ImageAnalysis
-from xraydesk.ai.words import COVID_CAVEAT, FLAG_WORDS, evidence_note, flag_statement, six_zone_words
 from xraydesk.ai.outputs import ZONES
+from xraydesk.ai.words import COVID_CAVEAT, FLAG_WORDS, evidence_note, flag_statement, six_zone_words
 from xraydesk.imaging import XRayImage, render_default
 
 MANUFACTURER = "XRayDesk"

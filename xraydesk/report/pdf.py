@@ -24,6 +24,8 @@ from PIL import Image
 from xraydesk import RESEARCH_USE_NOTICE, __version__
 from xraydesk.ai import overlays
 from xraydesk.ai.analysis import DEFAULT_HEATMAP, TARGET_NAMES, ImageAnalysis
+from xraydesk.ai.batch import readable_mode
+from xraydesk.ai.outputs import ZONES
 from xraydesk.ai.words import (
     COVID_CAVEAT,
     covid_category_line,
@@ -33,8 +35,6 @@ from xraydesk.ai.words import (
     severity_lines,
     six_zone_words,
 )
-from xraydesk.ai.batch import readable_mode
-from xraydesk.ai.outputs import ZONES
 from xraydesk.imaging import ImageDisplay, ViewState, XRayImage
 
 A4_INCHES = (8.27, 11.69)

@@ -4,9 +4,19 @@ enough to train on two CPU cores, and flat graphs so Grad-CAM reaches the last c
 import keras
 from keras import layers
 
-from xraydesk.ai.outputs import (ABNORMAL_OUTPUT, CAUSE_OUTPUT, EMBEDDING_LAYER, EXTENT_OUTPUT, FEATURES_LAYER,
-                                 LUNG_EXTENT_OUTPUT, LUNG_OPACITY_OUTPUT, OPACITY_MAP_OUTPUT, PNEUMONIA_OUTPUT,
-                                 ZONES, ZONES_OUTPUT)
+from xraydesk.ai.outputs import (
+    ABNORMAL_OUTPUT,
+    CAUSE_OUTPUT,
+    EMBEDDING_LAYER,
+    EXTENT_OUTPUT,
+    FEATURES_LAYER,
+    LUNG_EXTENT_OUTPUT,
+    LUNG_OPACITY_OUTPUT,
+    OPACITY_MAP_OUTPUT,
+    PNEUMONIA_OUTPUT,
+    ZONES,
+    ZONES_OUTPUT,
+)
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
 
 INPUT_SHAPE = (MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 1)

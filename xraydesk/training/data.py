@@ -12,8 +12,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from xraydesk.ai.outputs import (BRIXIA_ZONE_COLUMNS, CAUSES, EXTENT_MAX, LUNG_SCORE_MAX, NORMAL_LABEL,
-                                 OTHER_ABNORMAL_LABEL, PNEUMONIA_LABELS)
+from xraydesk.ai.outputs import (
+    BRIXIA_ZONE_COLUMNS,
+    CAUSES,
+    EXTENT_MAX,
+    LUNG_SCORE_MAX,
+    NORMAL_LABEL,
+    OTHER_ABNORMAL_LABEL,
+    PNEUMONIA_LABELS,
+)
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE, resize_mask, to_model_input
 
 MISSING = -1.0

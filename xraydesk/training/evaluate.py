@@ -12,14 +12,14 @@ import numpy as np
 from PIL import Image
 
 from xraydesk.ai import gate
-from xraydesk.ai.words import COVID_CATEGORIES, covid_category
 from xraydesk.ai.lung_check import check_lung_mask
 from xraydesk.ai.model import FLAGS, ChestXRayModel, calibrated_probabilities, outcome_flags, predictions
+from xraydesk.ai.words import COVID_CATEGORIES, covid_category
 from xraydesk.ai.zones import lung_mask
 from xraydesk.training import data, metrics
 from xraydesk.training.finalize import run_forward
-from xraydesk.training.three_answers_report import three_answers_report
 from xraydesk.training.severity_report import Readings, positive_without_zones, read_readings, severity_report
+from xraydesk.training.three_answers_report import three_answers_report
 
 KERMANY_SOURCES = ("kermany", "kermany224")
 NO_VIEW = "not recorded"

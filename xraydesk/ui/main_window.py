@@ -26,9 +26,9 @@ from PyQt5.QtWidgets import (
 
 from xraydesk import RESEARCH_USE_NOTICE, __version__
 from xraydesk.ai.analysis import Analyser, ImageAnalysis
-from xraydesk.ai.words import is_flagged
 from xraydesk.ai.model import ModelUnavailableError
 from xraydesk.ai.trend import ChangeLimits
+from xraydesk.ai.words import is_flagged
 from xraydesk.imaging import IMAGE, ImageDisplay, ScanEntry, ViewState, XRayImage
 from xraydesk.imaging.session import StudySession
 from xraydesk.ui.analysis_controller import AnalysisController, WorklistEntry

@@ -12,8 +12,8 @@ from PyQt5.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QP
 
 from xraydesk.ai import overlays
 from xraydesk.ai.analysis import DEFAULT_HEATMAP, ImageAnalysis
-from xraydesk.ai.words import six_zone_words
 from xraydesk.ai.outputs import ZONES
+from xraydesk.ai.words import six_zone_words
 from xraydesk.imaging import XRayImage
 from xraydesk.ui.canvas import OverlayLayer
 

@@ -25,6 +25,8 @@ from PyQt5.QtWidgets import (
 
 from xraydesk import RESEARCH_USE_NOTICE
 from xraydesk.ai.analysis import HEATMAP_TARGETS, TARGET_NAMES, ImageAnalysis
+from xraydesk.ai.outputs import ZONES
+from xraydesk.ai.trend import ChangeLimits
 from xraydesk.ai.words import (
     COVID_CAVEAT,
     covid_category_line,
@@ -34,8 +36,6 @@ from xraydesk.ai.words import (
     severity_lines,
     six_zone_words,
 )
-from xraydesk.ai.outputs import ZONES
-from xraydesk.ai.trend import ChangeLimits
 from xraydesk.ui.overlays import POSITIVE_ZONE_COLOUR, HeatmapSettings
 from xraydesk.ui.trend_view import TrendBox, current_trend
 

@@ -71,7 +71,7 @@ def entry_cells(entry: WorklistEntry) -> list:
                 f"refused: {analysis.check.reason}"]
     score = None if analysis.severity_withheld else prediction.six_zone_score
     return ["", patient, study, entry.path.name,
-            priority_cell(probability(prediction.p_pneumonia), worklist_priority(analysis)), cause_column(analysis),
+            (probability(prediction.p_pneumonia), worklist_priority(analysis)), cause_column(analysis),
             covid_category(prediction, analysis.operating_points), score, worklist_status(analysis)]
 
 
