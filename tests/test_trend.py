@@ -58,7 +58,7 @@ def test_a_change_below_the_limit_is_no_clear_change_and_one_at_the_limit_is_a_c
     # and not beyond 0.99: 0.985 -> 0.9999 is 0.42 (no clear change, where the raw logits differ by 5)
     assert two_studies({"p": 0.5}, {"p": 0.7})[2] == "p(pneumonia) 0.50 → 0.70: no clear change"
     assert two_studies({"p": 0.9}, {"p": 0.97})[2] == "p(pneumonia) 0.90 → 0.97: higher"
-    assert two_studies({"p": 0.985}, {"p": 0.9999})[2] == "p(pneumonia) 0.98 → >0.99: no clear change"
+    assert two_studies({"p": 0.985}, {"p": 0.9999})[2] == "p(pneumonia) 0.98 → > 0.99: no clear change"
 
 
 def test_a_withheld_severity_is_not_judged_and_the_same_day_is_said():

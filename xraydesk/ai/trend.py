@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from xraydesk.ai.analysis import ImageAnalysis
+from xraydesk.ai.words import probability
 from xraydesk.ai.model import ModelUnavailableError, sigmoid
 from xraydesk.ai.outputs import EXTENT_MAX
 
@@ -180,11 +181,11 @@ def interval_words(earlier: StudyPoint, later: StudyPoint) -> str:
 
 
 def value_words(measure: str, value: float | None) -> str:
-    """As shown in the trend; p(pneumonia) beyond what two decimals resolve as "<0.01" or ">0.99"."""
+    """As shown in the trend; p(pneumonia) as every surface shows a probability (words.probability)."""
     if value is None:
         return "withheld"
-    if measure == "p_pneumonia" and not 0.005 <= value < 0.995:
-        return "<0.01" if value < 0.005 else ">0.99"
+    if measure == "p_pneumonia":
+        return probability(value)
     return VALUE_FORMATS[measure].format(value)
 
 
