@@ -13,7 +13,7 @@ import requests
 from dicomweb_client import DICOMwebClient
 from pydicom.dataset import Dataset
 
-from xraydesk.pacs.client import (
+from xraydesk.pacs.types import (
     ProgressCallback,
     RetrieveOutcome,
     SendOutcome,

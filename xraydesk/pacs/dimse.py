@@ -64,7 +64,7 @@ from pynetdicom.status import (
     code_to_category,
 )
 
-from xraydesk.pacs.client import (
+from xraydesk.pacs.types import (
     ProgressCallback,
     RetrieveOutcome,
     SendOutcome,

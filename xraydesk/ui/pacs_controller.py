@@ -17,7 +17,7 @@ from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.events import NewestWins
 from xraydesk.imaging import XRayImage
 from xraydesk.imaging.image import failure_reason
-from xraydesk.pacs.client import RetrieveOutcome, StudyQuery, StudyRow, client_for
+from xraydesk.pacs.client import client_for
 from xraydesk.pacs.local_store import LocalStore, StoredFile, safe_name
 from xraydesk.pacs.nodes import (
     DIMSE,
@@ -29,6 +29,7 @@ from xraydesk.pacs.nodes import (
     save_settings,
     settings_path,
 )
+from xraydesk.pacs.types import RetrieveOutcome, StudyQuery, StudyRow
 from xraydesk.ui.workers import Worker, WorkerPool
 
 RESULTS_FOLDER = "results"  # in the local store, one folder per study: never beside a user's source files

@@ -36,7 +36,7 @@ from PyQt5.QtWidgets import (
 from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.imaging import XRayImage
 from xraydesk.imaging.header import format_study_date
-from xraydesk.pacs.client import (
+from xraydesk.pacs.types import (
     DEFAULT_MODALITIES,
     StudyQuery,
     StudyRow,
