@@ -16,7 +16,7 @@ pneumonia map written with `--heatmaps`, empty otherwise. The join keys (`sop_in
 identify the file analysed, so that `--resume` keeps only rows of unchanged files.
 
 `--dicom-out DIR` writes, for each DICOM input this run analyses, the result back as DICOM into DIR
-(xraydesk.pacs.results): a Structured Report in the image's study and, unless the input check refused
+(xraydesk.dicom_results): a Structured Report in the image's study and, unless the input check refused
 the image, a secondary capture of its overlay. PNG and JPEG inputs have no study to attach it to and
 get none. The files are written in this process, so it is not offered with a cluster.
 
@@ -179,7 +179,7 @@ class DicomResultWriter:
 
     def source(self, image) -> DicomSource | None:
         """What the results need of `image`; None for PNG/JPEG (counted) or a header without its UIDs."""
-        from xraydesk.pacs import results
+        from xraydesk import dicom_results as results
 
         if image.source_format != "DICOM":
             self.not_dicom += 1
@@ -192,7 +192,7 @@ class DicomResultWriter:
 
     def write(self, pending: list[Pending], outcomes, maps: dict[int, np.ndarray]) -> None:
         from xraydesk.ai.analysis import ImageAnalysis, StudyIdentity
-        from xraydesk.pacs import results
+        from xraydesk import dicom_results as results
 
         for index, (item, outcome) in enumerate(zip(pending, outcomes)):
             if item.dicom is None:
