@@ -4,8 +4,9 @@ import csv
 import json
 
 from xraydesk.ai import outputs
-from xraydesk.ai.batch import COLUMNS, predict_main
 from xraydesk.ai.model import ChestXRayModel
+from xraydesk.commands.predict import predict_main
+from xraydesk.commands.predict_csv import COLUMNS
 from xraydesk.training.finalize import finalize
 from xraydesk.training.train import TrainConfig, train
 

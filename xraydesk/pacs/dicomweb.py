@@ -13,6 +13,8 @@ import requests
 from dicomweb_client import DICOMwebClient
 from pydicom.dataset import Dataset
 
+from xraydesk.pacs.local_store import LocalStore, RefusedObject
+from xraydesk.pacs.nodes import AUTH_BASIC, AUTH_BEARER, LocalSide, Node, PacsError
 from xraydesk.pacs.types import (
     ProgressCallback,
     RetrieveOutcome,
@@ -24,8 +26,6 @@ from xraydesk.pacs.types import (
     read_for_sending,
     study_row,
 )
-from xraydesk.pacs.local_store import LocalStore, RefusedObject
-from xraydesk.pacs.nodes import AUTH_BASIC, AUTH_BEARER, LocalSide, Node, PacsError
 
 LOGGER = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ so a failure never leaves a partial PDF behind."""
 
 import datetime
 import os
-import tempfile
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,9 +33,9 @@ from xraydesk.ai.analysis import (
     severity_lines,
     six_zone_words,
 )
-from xraydesk.ai.batch import readable_mode
 from xraydesk.ai.outputs import ZONES
 from xraydesk.imaging import ImageDisplay, ViewState, XRayImage
+from xraydesk.output_files import temporary_beside
 
 A4_INCHES = (8.27, 11.69)
 MAX_IMAGE_SIDE = 1024  # enough for print at this size; keeps each page a few hundred KB
@@ -119,8 +118,7 @@ def write_summary(path: Path | str, pages: list, deidentify: bool = True, overwr
     created = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     temporary = None
     try:
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        os.fchmod(handle, readable_mode())  # mkstemp's file is private; a PDF gets the user's umask
+        handle, temporary = temporary_beside(path)
         os.close(handle)
         with PdfPages(temporary, metadata=_metadata()) as pdf:
             for number, page in enumerate(pages, start=1):
