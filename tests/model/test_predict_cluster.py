@@ -13,6 +13,8 @@ from xraydesk.commands.batch import BATCH_SIZE
 from xraydesk.commands.common import EXIT_SOME_FAILED, EXIT_UNUSABLE
 from xraydesk.commands.predict import predict_main
 
+pytestmark = pytest.mark.slow  # starts Dask clusters of worker processes, each loading the model
+
 distributed = pytest.importorskip("dask.distributed", reason="the cluster extra: pip install 'xraydesk[cluster]'")
 
 RSNA = "0004cfab-14fd-4e49-80ba-63a80b6bddd6.dcm"

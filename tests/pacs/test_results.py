@@ -4,7 +4,6 @@ dicom3tools' dciodvfy and dcmtk's dsrdump."""
 
 import copy
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pydicom
 import pytest
 from PIL import Image
 from pydicom.uid import ComprehensiveSRStorage, SecondaryCaptureImageStorage
+from required_tools import require_tool
 
 from xraydesk import RESEARCH_USE_NOTICE
 from xraydesk.ai import overlays
@@ -214,9 +214,9 @@ def test_a_large_image_is_reduced_for_the_capture(analysed):
     assert "reduced from 3000x1500 to 1024x512 pixels" in capture.DerivationDescription
 
 
-@pytest.mark.skipif(not shutil.which("dciodvfy"), reason="dciodvfy (Debian dicom3tools) is not installed")
 @pytest.mark.parametrize("name", [PLAUSIBLE, WITHHELD, HIP])
 def test_dciodvfy_finds_no_error(written, name):
+    require_tool("dciodvfy", "Debian dicom3tools")
     for path in written[name][2]:
         output = subprocess.run(["dciodvfy", str(path)], check=False, capture_output=True, text=True, timeout=60)
         lines = (output.stdout + output.stderr).splitlines()
@@ -225,8 +225,8 @@ def test_dciodvfy_finds_no_error(written, name):
         assert all(any(pattern.search(line) for pattern in ACCEPTED_WARNINGS) for line in warnings), warnings
 
 
-@pytest.mark.skipif(not shutil.which("dsrdump"), reason="dsrdump (Debian dcmtk) is not installed")
 def test_dsrdump_reads_the_report_and_shows_the_score(analysed, written):
+    require_tool("dsrdump", "Debian dcmtk")
     prediction = analysed[PLAUSIBLE][1].prediction
     report_path = written[PLAUSIBLE][2][0]
     output = subprocess.run(["dsrdump", str(report_path)], check=False, capture_output=True, text=True, timeout=60)
