@@ -88,19 +88,19 @@ class DicomResultWriter:
 
     def source(self, image) -> DicomSource | None:
         """What the results need of `image`; None for PNG/JPEG (counted) or a header without its UIDs."""
-        from xraydesk import dicom_results as results
+        from xraydesk import dicom_results
 
         if image.source_format != "DICOM":
             self.not_dicom += 1
             return None
         try:
-            return DicomSource(results.source_header(image), results.capture_display(image))
-        except results.ResultsError as error:
+            return DicomSource(dicom_results.source_header(image), dicom_results.capture_display(image))
+        except dicom_results.ResultsError as error:
             self.failures.append(str(error))
             return None
 
     def write(self, pending: list[Pending], outcomes, maps: dict[int, np.ndarray]) -> None:
-        from xraydesk import dicom_results as results
+        from xraydesk import dicom_results
         from xraydesk.ai.analysis import ImageAnalysis, StudyIdentity
 
         for index, (item, outcome) in enumerate(zip(pending, outcomes)):
@@ -109,9 +109,9 @@ class DicomResultWriter:
             heatmaps = {"pneumonia": maps[index]} if index in maps else {}
             analysis = ImageAnalysis.of_outcome(StudyIdentity(item.path), self.model, outcome, heatmaps)
             try:
-                datasets = results.result_datasets(analysis, item.dicom.header, item.dicom.display)
-                self.files += len(results.write_datasets(datasets, self.folder))
-            except results.ResultsError as error:
+                datasets = dicom_results.result_datasets(analysis, item.dicom.header, item.dicom.display)
+                self.files += len(dicom_results.write_datasets(datasets, self.folder))
+            except dicom_results.ResultsError as error:
                 self.failures.append(str(error))
 
     def summary(self) -> list[str]:
