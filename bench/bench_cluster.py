@@ -17,8 +17,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 DATA_DIR = Path(os.environ.get("XRAYDESK_DATA") or REPO_ROOT / ".." / "shared" / "data").resolve()
 
-from xraydesk.ai import cluster
-from xraydesk.ai.batch import Progress, predict_rows
+from xraydesk.commands import cluster
+from xraydesk.commands.batch import predict_rows
+from xraydesk.commands.common import Progress
 
 
 def peak_memory_gb() -> float:

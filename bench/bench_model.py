@@ -26,10 +26,10 @@ def main() -> None:
     import tensorflow  # noqa: F401  (measured on its own: the app imports it lazily, in the worker)
     import_seconds = time.perf_counter() - start
 
-    from xraydesk.ai.batch import predict_rows
     from xraydesk.ai.gradcam import GradCam
     from xraydesk.ai.inputs import prepare_image
     from xraydesk.ai.model import ChestXRayModel
+    from xraydesk.commands.batch import predict_rows
     from xraydesk.imaging import load_image
     from xraydesk.training.data import default_data_root, load_examples
 

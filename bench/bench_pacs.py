@@ -22,10 +22,11 @@ DATA_DIR = Path(os.environ.get("XRAYDESK_DATA") or REPO_ROOT / ".." / "shared" /
 
 from orthanc_server import OrthancServer  # the tests' launcher, on the path set above
 
-from xraydesk.pacs.client import StudyQuery, client_for
+from xraydesk.pacs.client import client_for
 from xraydesk.pacs.dimse import Listener
 from xraydesk.pacs.local_store import LocalStore
 from xraydesk.pacs.nodes import LocalSide
+from xraydesk.pacs.types import StudyQuery
 
 
 def median_seconds(action, repeats: int) -> float:

@@ -49,7 +49,7 @@ def wait_until(app, condition, timeout_s: float = 60, on_timeout=lambda: "") -> 
 
 def search_and_retrieve(app, window, node, move: bool, expected: int) -> float:
     """Seconds from the search to the retrieved study scanned into the browser with its thumbnails."""
-    from xraydesk.pacs.client import StudyQuery
+    from xraydesk.pacs.types import StudyQuery
 
     found, retrieved = [], []
     window.pacs.found.connect(found.extend)

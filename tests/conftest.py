@@ -1,5 +1,6 @@
-"""Shared fixtures: the real DICOM data beside the repo, synthetic DICOM files, and a guard that
-fails any test leaving a QThread running (as napari does)."""
+"""Shared fixtures: the real DICOM data beside the repo, synthetic DICOM files, and for the tests that use
+Qt (those taking pytest-qt's qtbot) their own settings folder and a guard that fails any test leaving a
+QThread running (as napari does). The other tests run without Qt fixtures."""
 
 from pathlib import Path
 
@@ -15,6 +16,14 @@ from pydicom.uid import (
 
 
 @pytest.fixture(autouse=True)
+def qt_guards(request):
+    """The Qt fixtures below, for the tests that use Qt only."""
+    if "qtbot" in request.fixturenames or "qapp" in request.fixturenames:
+        request.getfixturevalue("settings_in_tmp")
+        request.getfixturevalue("no_qthread_left_running")
+
+
+@pytest.fixture
 def settings_in_tmp(tmp_path_factory):
     """The app's remembered settings (recent files, options) go to a fresh folder per test."""
     from PyQt5.QtCore import QSettings
@@ -61,7 +70,7 @@ def make_pixelless_dicom(tmp_path):
     return make
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def no_qthread_left_running(monkeypatch):
     """Fails a test that leaves a QThread running; such a thread aborts the whole run later."""
     from PyQt5 import sip

@@ -17,7 +17,7 @@ from xraydesk.ai import overlays
 from xraydesk.ai.analysis import StudyIdentity
 from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.lung_check import LungMaskCheck
-from xraydesk.ai.words import COVID_CAVEAT, POSITIVE_NO_ZONES, SIX_ZONE_EVIDENCE
+from xraydesk.ai.words import COVID_CAVEAT, POSITIVE_NO_ZONES, SIX_ZONE_EVIDENCE, reading
 from xraydesk.imaging import ViewState, Window, XRayImage
 from xraydesk.report import MeasurementMark, ReportError, ReportPage, write_summary
 from xraydesk.report.pdf import MEASUREMENT
@@ -27,17 +27,17 @@ DISPLAY = np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (200, 1))
 
 def test_the_reading_gives_the_answer_with_its_numbers_and_the_cause_only_where_validated_or_the_refusal():
     analysis = synthetic_analysis(Path("a.dcm"))
-    assert analysis.reading == ("Pneumonia-like opacity likely — p(pneumonia-like opacity) = 0.90, operating point "
+    assert reading(analysis) == ("Pneumonia-like opacity likely — p(pneumonia-like opacity) = 0.90, operating point "
                                 "0.50. Cause cannot be told from this film: the bacterial/viral split was validated "
                                 "only in children aged 1-5.")
     child = StudyIdentity(Path("a.dcm"), patient_age=4)
     bacterial = synthetic_analysis(Path("a.dcm"), identity=child, answer=prediction(causes=(0.5, 0.2, 0.3)))
-    assert bacterial.reading.endswith("Pattern more like bacterial than viral pneumonia (validated in children "
+    assert reading(bacterial).endswith("Pattern more like bacterial than viral pneumonia (validated in children "
                                       "aged 1-5).")
     unlikely = synthetic_analysis(Path("b.dcm"), p_pneumonia=0.2)
-    assert unlikely.reading.startswith("No pneumonia-like opacity called; not cleared as normal — p(abnormal) = 0.20")
+    assert reading(unlikely).startswith("No pneumonia-like opacity called; not cleared as normal — p(abnormal) = 0.20")
     refused = synthetic_analysis(Path("c.dcm"), check=InputCheck(False, "modality CT is not a chest radiograph"))
-    assert refused.reading == "Not analysed: modality CT is not a chest radiograph."
+    assert reading(refused) == "Not analysed: modality CT is not a chest radiograph."
 
 
 def test_overlay_outlines_are_in_image_pixels():

@@ -11,10 +11,10 @@ from PIL import Image
 from pydicom.uid import generate_uid
 
 from xraydesk.ai.analysis import Analyser
-from xraydesk.ai.batch import EXIT_OK, EXIT_OUTPUT_FAILED, EXIT_SOME_FAILED, EXIT_UNUSABLE
 from xraydesk.ai.trend import ChangeLimits, change_lines, patient_trends
+from xraydesk.commands.common import EXIT_OK, EXIT_OUTPUT_FAILED, EXIT_SOME_FAILED, EXIT_UNUSABLE
+from xraydesk.commands.report import report_main
 from xraydesk.imaging import load_image
-from xraydesk.report.commands import report_main
 
 # One RALO test patient's first and third films (the readers' extent 4.5, then 6.5), with their exam times.
 FILMS = (("ralo__124.jpeg", "20200328", "220526"), ("ralo__126.jpeg", "20200402", "133210"))

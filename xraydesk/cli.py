@@ -7,11 +7,12 @@ from xraydesk import RESEARCH_USE_NOTICE
 
 # name -> (module:function taking argv and returning an exit code, one-line summary for --help)
 COMMANDS = {
-    "predict": ("xraydesk.ai.batch:predict_main", "analyse images into a CSV (and DICOM SR/SC with --dicom-out)"),
-    "report": ("xraydesk.report.commands:report_main", "PDF summary of files/folders, with a trend page per patient"),
-    "pacs": ("xraydesk.pacs.commands:pacs_main", "echo, find, retrieve, send and listen (DIMSE or DICOMweb)"),
-    "evaluate": ("xraydesk.training.commands:evaluate_main", "evaluate the shipped model on the shared data"),
-    "train": ("xraydesk.training.commands:train_main", "train the model from the shared data (hours on a CPU)"),
+    "predict": ("xraydesk.commands.predict:predict_main",
+                "analyse images into a CSV (and DICOM SR/SC with --dicom-out)"),
+    "report": ("xraydesk.commands.report:report_main", "PDF summary of files/folders, with a trend page per patient"),
+    "pacs": ("xraydesk.commands.pacs:pacs_main", "echo, find, retrieve, send and listen (DIMSE or DICOMweb)"),
+    "evaluate": ("xraydesk.commands.training:evaluate_main", "evaluate the shipped model on the shared data"),
+    "train": ("xraydesk.commands.training:train_main", "train the model from the shared data (hours on a CPU)"),
 }
 
 

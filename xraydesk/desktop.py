@@ -1,24 +1,19 @@
 """Desktop integration without Qt: where the resources live, and `xraydesk --install-desktop`,
 which registers the app in the user's applications menu for DICOM, PNG and JPEG files."""
 
-import os
 import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from xraydesk.package_data import data_folder
+from xraydesk.package_data import data_folder, user_data_home
 
 RESOURCES_DIR = data_folder("resources")
 DESKTOP_FILE = RESOURCES_DIR / "xraydesk.desktop"
 ICON_FILE = RESOURCES_DIR / "xraydesk.svg"
 STYLE_SHEET = RESOURCES_DIR / "style.qss"
 MIME_PACKAGE = RESOURCES_DIR / "xraydesk-dicom.xml"
-
-
-def user_data_home() -> Path:
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
 
 
 def launcher_command() -> str:

@@ -8,8 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xraydesk.ai import cluster
-from xraydesk.ai.batch import BATCH_SIZE, EXIT_SOME_FAILED, EXIT_UNUSABLE, predict_main
+from xraydesk.commands import cluster
+from xraydesk.commands.batch import BATCH_SIZE
+from xraydesk.commands.common import EXIT_SOME_FAILED, EXIT_UNUSABLE
+from xraydesk.commands.predict import predict_main
+
+pytestmark = pytest.mark.slow  # starts Dask clusters of worker processes, each loading the model
 
 distributed = pytest.importorskip("dask.distributed", reason="the cluster extra: pip install 'xraydesk[cluster]'")
 

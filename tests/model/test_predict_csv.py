@@ -8,18 +8,13 @@ import pydicom
 import pytest
 from PIL import Image
 
-from xraydesk.ai.batch import (
-    COLUMNS,
-    EXIT_OK,
-    EXIT_SOME_FAILED,
-    EXIT_UNUSABLE,
-    heatmap_file_name,
-    outcome_row,
-    predict_main,
-)
 from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.lung_check import LungMaskCheck
 from xraydesk.ai.model import FLAGS, Outcome, Prediction, in_band
+from xraydesk.commands.batch import heatmap_file_name
+from xraydesk.commands.common import EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE
+from xraydesk.commands.predict import predict_main
+from xraydesk.commands.predict_csv import COLUMNS, outcome_row
 
 COLUMNS_BEFORE_0_3 = ["path", "status", "reason", "p_normal", "p_bacterial", "p_viral", "p_covid", "p_pneumonia",
                       "pneumonia_positive", "covid_positive", "zone_RU", "zone_RM", "zone_RL", "zone_LU", "zone_LM",

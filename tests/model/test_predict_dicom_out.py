@@ -12,14 +12,9 @@ import pydicom
 import pytest
 from pydicom.uid import ComprehensiveSRStorage, SecondaryCaptureImageStorage
 
-from xraydesk.ai.batch import (
-    COLUMNS,
-    EXIT_OK,
-    EXIT_UNUSABLE,
-    OutputError,
-    check_output,
-    predict_main,
-)
+from xraydesk.commands.common import EXIT_OK, EXIT_UNUSABLE, OutputError
+from xraydesk.commands.predict import predict_main
+from xraydesk.commands.predict_csv import COLUMNS, check_output
 
 RSNA = "0004cfab-14fd-4e49-80ba-63a80b6bddd6.dcm"
 

@@ -19,15 +19,10 @@ import pytest
 from PIL import Image
 from pydicom.uid import BasicTextSRStorage, DeflatedExplicitVRLittleEndian
 
-from xraydesk.ai import batch
-from xraydesk.ai.batch import (
-    COLUMNS,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_OUTPUT_FAILED,
-    EXIT_SOME_FAILED,
-    predict_main,
-)
+from xraydesk.commands import predict_csv
+from xraydesk.commands.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_FAILED, EXIT_SOME_FAILED
+from xraydesk.commands.predict import predict_main
+from xraydesk.commands.predict_csv import COLUMNS
 from xraydesk.imaging import loading
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -108,12 +103,12 @@ def test_join_keys_come_from_the_dicom_header_and_are_empty_for_png(tmp_path, ch
     assert predict_main([str(chest_png), str(chest_dicom), "--csv", str(tmp_path / "out.csv")]) == EXIT_OK
     rows = rows_by_name(tmp_path / "out.csv")
     header = pydicom.dcmread(chest_dicom, stop_before_pixels=True)
-    assert {column: rows[RSNA][column] for column in batch.JOIN_KEYS} == {
+    assert {column: rows[RSNA][column] for column in predict_csv.JOIN_KEYS} == {
         "sop_instance_uid": header.SOPInstanceUID, "study_instance_uid": header.StudyInstanceUID,
         "series_instance_uid": header.SeriesInstanceUID, "patient_id": header.PatientID,
         "study_date": header.get("StudyDate", ""), "view_position": header.ViewPosition}
     assert rows[RSNA]["view_position"] in ("PA", "AP")
-    assert all(rows[chest_png.name][column] == "" for column in batch.JOIN_KEYS)
+    assert all(rows[chest_png.name][column] == "" for column in predict_csv.JOIN_KEYS)
     assert rows[RSNA]["file_bytes"] == str(chest_dicom.stat().st_size)
     assert rows[RSNA]["file_mtime_ns"] == str(chest_dicom.stat().st_mtime_ns)
 
@@ -193,13 +188,13 @@ def test_output_failures_end_in_one_line_and_exit_3_leaving_nothing(where, tmp_p
            "sidecar does not fit": lambda: tmp_path / "out.csv"}[where]()
     if where == "sidecar does not fit":
         out.write_text("an earlier CSV\n")
-        real_commit = batch.OutputFiles.commit
+        real_commit = predict_csv.OutputFiles.commit
 
         def disk_full_at_the_sidecar(self, provenance):
             self.sidecar.write = lambda text: (_ for _ in ()).throw(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
             real_commit(self, provenance)
 
-        monkeypatch.setattr(batch.OutputFiles, "commit", disk_full_at_the_sidecar)
+        monkeypatch.setattr(predict_csv.OutputFiles, "commit", disk_full_at_the_sidecar)
     code = predict_main([str(chest_png), "--csv", str(out)])
     err = capsys.readouterr().err
     assert code == EXIT_OUTPUT_FAILED
@@ -208,7 +203,7 @@ def test_output_failures_end_in_one_line_and_exit_3_leaving_nothing(where, tmp_p
     assert leftovers(out.parent if out.parent.exists() else tmp_path) == []
     if where == "sidecar does not fit":
         assert "No space left on device" in message[0]
-        assert out.read_text() == "an earlier CSV\n" and not batch.sidecar_path(out).exists()
+        assert out.read_text() == "an earlier CSV\n" and not predict_csv.sidecar_path(out).exists()
 
 
 # `xraydesk predict`, with Ctrl+C raising KeyboardInterrupt as in a terminal (a process started in
@@ -239,7 +234,8 @@ def test_two_runs_writing_one_csv_never_mix(tmp_path, chest_png):
     assert b"\0" not in out.read_bytes()
     paths = [Path(row["path"]) for row in read_rows(out)]
     assert paths in (first, second)
-    assert json.loads(batch.sidecar_path(out).read_text())["inputs"] in ([str(tmp_path / "a")], [str(tmp_path / "b")])
+    inputs = json.loads(predict_csv.sidecar_path(out).read_text())["inputs"]
+    assert inputs in ([str(tmp_path / "a")], [str(tmp_path / "b")])
     assert leftovers(out.parent) == []
 
 
@@ -258,7 +254,7 @@ def test_ctrl_c_keeps_the_rows_done_and_resume_finishes_them(tmp_path, chest_png
     assert str(out) in err and "--resume" in err and "Traceback" not in err
     done = read_rows(out)
     assert 0 < len(done) < len(images) and all(row["status"] == "ok" for row in done)
-    assert json.loads(batch.sidecar_path(out).read_text())["interrupted"] is True
+    assert json.loads(predict_csv.sidecar_path(out).read_text())["interrupted"] is True
     assert leftovers(out.parent) == []
 
     assert predict_main([str(tmp_path / "in"), "--csv", str(out), "--resume"]) == EXIT_OK
@@ -291,7 +287,7 @@ def test_resume_keeps_rows_of_unchanged_files_only(tmp_path, chest_png, chest_di
 def test_resume_refuses_a_csv_of_another_model(tmp_path, chest_png):
     out = tmp_path / "out.csv"
     assert predict_main([str(chest_png), "--csv", str(out)]) == EXIT_OK
-    sidecar = batch.sidecar_path(out)
+    sidecar = predict_csv.sidecar_path(out)
     sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "model": "XRayDesk CXR 0.0.1"}))
     before = out.read_bytes()
     assert predict_main([str(chest_png), "--csv", str(out), "--resume"]) == EXIT_OUTPUT_FAILED

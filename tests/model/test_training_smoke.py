@@ -3,11 +3,16 @@
 import csv
 import json
 
+import pytest
+
 from xraydesk.ai import outputs
-from xraydesk.ai.batch import COLUMNS, predict_main
 from xraydesk.ai.model import ChestXRayModel
+from xraydesk.commands.predict import predict_main
+from xraydesk.commands.predict_csv import COLUMNS
 from xraydesk.training.finalize import finalize
 from xraydesk.training.train import TrainConfig, train
+
+pytestmark = pytest.mark.slow  # minutes: a tiny but whole training run
 
 
 def test_tiny_training_run_produces_loadable_calibrated_models(tmp_path, data_root, caplog):

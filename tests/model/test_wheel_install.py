@@ -15,6 +15,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RSNA = "0004cfab-14fd-4e49-80ba-63a80b6bddd6.dcm"
 
+pytestmark = pytest.mark.slow  # builds a wheel and installs it in a fresh virtual environment
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:

@@ -169,15 +169,15 @@ class OrthancServer:
 
 
 def serve_for_tests(folder: Path, files: list[Path]):
-    """A pytest fixture's body: Orthanc holding `files` until the fixture ends; the test is skipped,
-    with the reason, where Orthanc cannot run here."""
-    import pytest
+    """A pytest fixture's body: Orthanc holding `files` until the fixture ends; where Orthanc cannot run
+    here, the test fails with the reason (tests/required_tools.py)."""
+    from required_tools import tool_missing
 
     server = OrthancServer(folder)
     try:
         server.start()
     except OrthancUnavailable as error:
-        pytest.skip(str(error))
+        tool_missing(str(error))
     try:
         server.upload(files)
         yield server

@@ -9,9 +9,10 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
-from xraydesk.pacs.client import StudyQuery, client_for
+from xraydesk.pacs.client import client_for
 from xraydesk.pacs.local_store import ALREADY_STORED, STORED
 from xraydesk.pacs.nodes import LocalSide, Node, PacsError
+from xraydesk.pacs.types import StudyQuery
 
 
 def header(path):

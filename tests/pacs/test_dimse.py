@@ -8,10 +8,11 @@ import pytest
 from pydicom.uid import CTImageStorage, generate_uid
 from pynetdicom import AE, _config
 
-from xraydesk.pacs.client import StudyQuery, client_for
+from xraydesk.pacs.client import client_for
 from xraydesk.pacs.dimse import CANNOT_UNDERSTAND, DATA_SET_DOES_NOT_MATCH, SOP_CLASS_NOT_SUPPORTED, Listener
 from xraydesk.pacs.local_store import ALREADY_STORED, STORED
 from xraydesk.pacs.nodes import LocalSide, Node, PacsError
+from xraydesk.pacs.types import StudyQuery
 
 PUSHER = "PUSHER"
 

@@ -1,10 +1,9 @@
-"""The AI result as DICOM (xraydesk.pacs.results): a TID 1500 SR and an RGB secondary capture in the
+"""The AI result as DICOM (xraydesk.dicom_results): a TID 1500 SR and an RGB secondary capture in the
 source's study, on real RSNA films analysed by the shipped model; checked with highdicom's reader,
 dicom3tools' dciodvfy and dcmtk's dsrdump."""
 
 import copy
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,13 +13,19 @@ import pydicom
 import pytest
 from PIL import Image
 from pydicom.uid import ComprehensiveSRStorage, SecondaryCaptureImageStorage
+from required_tools import require_tool
 
 from xraydesk import RESEARCH_USE_NOTICE
 from xraydesk.ai import overlays
 from xraydesk.ai.outputs import ZONES
+from xraydesk.ai.words import reading
+from xraydesk.dicom_results import ResultsError, write_dataset, write_results
+from xraydesk.dicom_results.codes import FLAG_CODES
+from xraydesk.dicom_results.overlay_picture import BANNER_COLOUR, SC_MAX_SIDE
+from xraydesk.dicom_results.secondary_capture import secondary_capture
+from xraydesk.dicom_results.source import header_of
+from xraydesk.dicom_results.structured_report import structured_report
 from xraydesk.imaging import load_image
-from xraydesk.pacs import results
-from xraydesk.pacs.results import ResultsError, write_results
 
 PLAUSIBLE = "0004cfab-14fd-4e49-80ba-63a80b6bddd6.dcm"  # pneumonia likely, lung mask plausible
 WITHHELD = "00aecb01-a116-45a2-956c-08d2fa55433f.dcm"  # unfamiliar, lung mask implausible: severity withheld
@@ -118,7 +123,7 @@ def test_the_report_holds_every_figure_the_model_gave(analysed, written):
     assert pneumonia.finding_type.value == "233604007"
     assert measured(pneumonia)["Probability"] == pytest.approx(prediction.p_pneumonia, abs=1e-4)
     assert evaluations(pneumonia) == [("Call at the operating point", "POSITIVE")]
-    assert texts(pneumonia)["Reading"] == analysis.reading
+    assert texts(pneumonia)["Reading"] == reading(analysis)
     for name, probability in (("Normal", prediction.p_normal), ("Bacterial pneumonia", prediction.p_bacterial),
                               ("Viral pneumonia", prediction.p_viral), ("COVID-19", prediction.p_covid)):
         assert measured(groups[name])["Probability"] == pytest.approx(probability, abs=1e-4)
@@ -143,8 +148,8 @@ def test_the_report_holds_every_figure_the_model_gave(analysed, written):
 def test_every_flag_the_model_raises_has_a_code():
     from xraydesk.ai.model import FLAGS
 
-    assert set(results.FLAG_CODES) == set(FLAGS)
-    assert len({code.value for code in results.FLAG_CODES.values()}) == len(FLAGS)
+    assert set(FLAG_CODES) == set(FLAGS)
+    assert len({code.value for code in FLAG_CODES.values()}) == len(FLAGS)
 
 
 def test_the_algorithm_is_named_with_its_version_and_operating_point(analysed, written):
@@ -181,7 +186,7 @@ def test_a_refused_image_gets_a_report_saying_why_and_no_capture(analysed, writt
     assert evaluations(groups["Analysis outcome"]) == [("Input check", "REFUSED")]
     assert texts(groups["Analysis outcome"])["Reason"] == "body part examined is HIP, not the chest"
     with pytest.raises(ResultsError, match="there is no overlay to capture"):
-        results.secondary_capture(analysis, image.dataset, np.zeros((8, 8), np.uint8))
+        secondary_capture(analysis, image.dataset, np.zeros((8, 8), np.uint8))
 
 
 def test_the_capture_is_a_marked_rgb_picture_of_the_overlay(analysed, written):
@@ -192,8 +197,8 @@ def test_the_capture_is_a_marked_rgb_picture_of_the_overlay(analysed, written):
     assert "not for diagnosis" in capture.ImageComments and RESEARCH_USE_NOTICE in capture.ImageComments
     assert "not for diagnosis" in capture.SeriesDescription and "not for diagnosis" in capture.DerivationDescription
     pixels = capture.pixel_array
-    assert capture.Columns == results.SC_MAX_SIDE  # the 1024-pixel film is not enlarged
-    assert np.all(pixels[-2, :, :] == results.BANNER_COLOUR)  # the band of words below the image
+    assert capture.Columns == SC_MAX_SIDE  # the 1024-pixel film is not enlarged
+    assert np.all(pixels[-2, :, :] == BANNER_COLOUR)  # the band of words below the image
     picture = pixels[:capture.Columns].astype(int)
     coloured = np.abs(picture[..., 0] - picture[..., 2]) > 60  # the film and the outlines are grey or white
     heat = np.asarray(Image.fromarray(overlays.heatmap_grid(analysed[PLAUSIBLE][1], "pneumonia")).resize(
@@ -203,16 +208,16 @@ def test_the_capture_is_a_marked_rgb_picture_of_the_overlay(analysed, written):
 
 def test_a_large_image_is_reduced_for_the_capture(analysed):
     image, analysis = analysed[PLAUSIBLE]
-    source = results.header_of(image.dataset)
+    source = header_of(image.dataset)
     source.Rows, source.Columns = 1500, 3000  # a wide film, as displayed
-    capture = results.secondary_capture(analysis, source, np.full((1500, 3000), 128, np.uint8))
-    assert capture.Columns == results.SC_MAX_SIDE and capture.Rows > 512  # 512 rows of image, the words below
+    capture = secondary_capture(analysis, source, np.full((1500, 3000), 128, np.uint8))
+    assert capture.Columns == SC_MAX_SIDE and capture.Rows > 512  # 512 rows of image, the words below
     assert "reduced from 3000x1500 to 1024x512 pixels" in capture.DerivationDescription
 
 
-@pytest.mark.skipif(not shutil.which("dciodvfy"), reason="dciodvfy (Debian dicom3tools) is not installed")
 @pytest.mark.parametrize("name", [PLAUSIBLE, WITHHELD, HIP])
 def test_dciodvfy_finds_no_error(written, name):
+    require_tool("dciodvfy", "Debian dicom3tools")
     for path in written[name][2]:
         output = subprocess.run(["dciodvfy", str(path)], check=False, capture_output=True, text=True, timeout=60)
         lines = (output.stdout + output.stderr).splitlines()
@@ -221,8 +226,8 @@ def test_dciodvfy_finds_no_error(written, name):
         assert all(any(pattern.search(line) for pattern in ACCEPTED_WARNINGS) for line in warnings), warnings
 
 
-@pytest.mark.skipif(not shutil.which("dsrdump"), reason="dsrdump (Debian dcmtk) is not installed")
 def test_dsrdump_reads_the_report_and_shows_the_score(analysed, written):
+    require_tool("dsrdump", "Debian dcmtk")
     prediction = analysed[PLAUSIBLE][1].prediction
     report_path = written[PLAUSIBLE][2][0]
     output = subprocess.run(["dsrdump", str(report_path)], check=False, capture_output=True, text=True, timeout=60)
@@ -245,14 +250,14 @@ def test_a_header_without_uids_names_what_is_missing():
     header = pydicom.Dataset()
     header.SeriesInstanceUID, header.SOPClassUID = "1.2", SecondaryCaptureImageStorage
     with pytest.raises(ResultsError, match="odd.dcm: the DICOM header lacks StudyInstanceUID, SOPInstanceUID"):
-        results.header_of(header, Path("odd.dcm"))
+        header_of(header, Path("odd.dcm"))
 
 
 def test_a_sex_outside_the_enumerated_values_is_left_empty(analysed):
     image, analysis = analysed[PLAUSIBLE]
     source = copy.deepcopy(image.dataset)
     source.PatientSex = "U"  # common in archives; highdicom refuses it
-    assert results.structured_report(analysis, source).PatientSex in (None, "")  # Type 2: present, empty
+    assert structured_report(analysis, source).PatientSex in (None, "")  # Type 2: present, empty
 
 
 def test_a_header_highdicom_cannot_use_gives_a_results_error(analysed):
@@ -260,18 +265,18 @@ def test_a_header_highdicom_cannot_use_gives_a_results_error(analysed):
     source = copy.deepcopy(image.dataset)
     source.SOPClassUID = "1.2.3.4.5.6"  # a private image class
     with pytest.raises(ResultsError, match=f"{PLAUSIBLE}: highdicom cannot make the structured report"):
-        results.structured_report(analysis, source)
+        structured_report(analysis, source)
     with pytest.raises(ResultsError, match=f"{PLAUSIBLE}: highdicom cannot make the secondary capture"):
-        results.secondary_capture(analysis, source, np.full((64, 64), 128, np.uint8))
+        secondary_capture(analysis, source, np.full((64, 64), 128, np.uint8))
 
 
 def test_an_existing_file_is_never_overwritten(written, tmp_path):
     report = written[PLAUSIBLE][0]
-    first = results.write_dataset(report, tmp_path)
+    first = write_dataset(report, tmp_path)
     before = first.read_bytes()
     report.SeriesDescription = "changed"
     with pytest.raises(ResultsError, match="exists already"):
-        results.write_dataset(report, tmp_path)
+        write_dataset(report, tmp_path)
     assert first.read_bytes() == before
     assert [path.name for path in tmp_path.iterdir()] == [first.name]  # no temporary file left behind
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from xraydesk.ai import words
 from xraydesk.ai.gate import ACCEPTED, InputCheck
 from xraydesk.ai.lung_check import PLAUSIBLE, LungMaskCheck
 from xraydesk.ai.model import ChestXRayModel, ModelUnavailableError, Prediction, outcome_flags
@@ -114,10 +113,6 @@ class ImageAnalysis:
     @property
     def flags(self) -> tuple[str, ...]:
         return outcome_flags(self.check, self.prediction, self.lung_check)
-
-    @property
-    def reading(self) -> str:
-        return words.reading(self)
 
 
 class Analyser:

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from xraydesk.ai.analysis import ImageAnalysis
-from xraydesk.ai.words import probability
 from xraydesk.ai.model import ModelUnavailableError, sigmoid
 from xraydesk.ai.outputs import EXTENT_MAX
+from xraydesk.ai.words import probability
 
 MEASURES = ("geographic_extent", "six_zone_score", "p_pneumonia")
 MEASURE_NAMES = {"geographic_extent": "extent", "six_zone_score": "six-zone score", "p_pneumonia": "p(pneumonia)"}

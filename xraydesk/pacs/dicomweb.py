@@ -13,7 +13,9 @@ import requests
 from dicomweb_client import DICOMwebClient
 from pydicom.dataset import Dataset
 
-from xraydesk.pacs.client import (
+from xraydesk.pacs.local_store import LocalStore, RefusedObject
+from xraydesk.pacs.nodes import AUTH_BASIC, AUTH_BEARER, LocalSide, Node, PacsError
+from xraydesk.pacs.types import (
     ProgressCallback,
     RetrieveOutcome,
     SendOutcome,
@@ -24,8 +26,6 @@ from xraydesk.pacs.client import (
     read_for_sending,
     study_row,
 )
-from xraydesk.pacs.local_store import LocalStore, RefusedObject
-from xraydesk.pacs.nodes import AUTH_BASIC, AUTH_BEARER, LocalSide, Node, PacsError
 
 LOGGER = logging.getLogger(__name__)
 

@@ -64,7 +64,9 @@ from pynetdicom.status import (
     code_to_category,
 )
 
-from xraydesk.pacs.client import (
+from xraydesk.pacs.local_store import IncompleteObject, LocalStore, StoredFile, UnreadableObject
+from xraydesk.pacs.nodes import LocalSide, Node, PacsError, check_ae_title
+from xraydesk.pacs.types import (
     ProgressCallback,
     RetrieveOutcome,
     SendOutcome,
@@ -75,8 +77,6 @@ from xraydesk.pacs.client import (
     read_for_sending,
     study_row,
 )
-from xraydesk.pacs.local_store import IncompleteObject, LocalStore, StoredFile, UnreadableObject
-from xraydesk.pacs.nodes import LocalSide, Node, PacsError, check_ae_title
 
 LOGGER = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xraydesk.desktop import user_data_home
 from xraydesk.imaging.image import ImageLoadError
+from xraydesk.package_data import user_data_home
 from xraydesk.pacs.nodes import PacsError
 
 if TYPE_CHECKING:  # pydicom loads on first use, not with the app

@@ -9,7 +9,6 @@ so a failure never leaves a partial PDF behind."""
 
 import datetime
 import os
-import tempfile
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ from PIL import Image
 from xraydesk import RESEARCH_USE_NOTICE, __version__
 from xraydesk.ai import overlays
 from xraydesk.ai.analysis import DEFAULT_HEATMAP, TARGET_NAMES, ImageAnalysis
-from xraydesk.ai.batch import readable_mode
 from xraydesk.ai.outputs import ZONES
 from xraydesk.ai.words import (
     COVID_CAVEAT,
@@ -32,10 +30,12 @@ from xraydesk.ai.words import (
     evidence_note,
     flag_statements,
     probability_rows,
+    reading,
     severity_lines,
     six_zone_words,
 )
 from xraydesk.imaging import ImageDisplay, ViewState, XRayImage
+from xraydesk.output_files import temporary_beside
 
 A4_INCHES = (8.27, 11.69)
 MAX_IMAGE_SIDE = 1024  # enough for print at this size; keeps each page a few hundred KB
@@ -118,8 +118,7 @@ def write_summary(path: Path | str, pages: list, deidentify: bool = True, overwr
     created = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     temporary = None
     try:
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        os.fchmod(handle, readable_mode())  # mkstemp's file is private; a PDF gets the user's umask
+        handle, temporary = temporary_beside(path)
         os.close(handle)
         with PdfPages(temporary, metadata=_metadata()) as pdf:
             for number, page in enumerate(pages, start=1):
@@ -172,7 +171,7 @@ def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, cr
         zones = "lungs (zones withheld)" if analysis.severity_withheld else "lungs and zones"
         _draw_image(overlay_axes, display, f"Map: {TARGET_NAMES[page.target]}, {zones}")
         _draw_overlay(overlay_axes, analysis, page.target, display.shape)
-        write_wrapped(figure, LEFT_MARGIN, 0.59, analysis.reading, 11.5,
+        write_wrapped(figure, LEFT_MARGIN, 0.59, reading(analysis), 11.5,
                       weight="normal" if analysis.prediction.pneumonia_borderline else "bold")  # no bold call in the band
         _draw_probabilities(figure.add_axes((0.22, 0.39, 0.36, 0.12)), analysis)
         _draw_zones_or_why_not(figure, analysis, ZONE_DIAGRAM_AREA)

@@ -1,6 +1,6 @@
 """PACS work off the UI thread: Test connection (C-ECHO or a QIDO-RS ping), Search (C-FIND or
 QIDO-RS), Retrieve (C-GET, C-MOVE to our listener, or WADO-RS) into the local store, Send results
-(the SR and secondary capture written by xraydesk.pacs.results, stored by C-STORE or STOW-RS) and
+(the SR and secondary capture written by xraydesk.dicom_results, stored by C-STORE or STOW-RS) and
 the listener (C-STORE SCP). The protocols live in xraydesk.pacs; this runs them on workers and
 reports progress, Cancel and one outcome per image as signals. For Test connection and Search the
 newest request wins; one retrieve and one send run at a time."""
@@ -17,7 +17,7 @@ from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.events import NewestWins
 from xraydesk.imaging import XRayImage
 from xraydesk.imaging.image import failure_reason
-from xraydesk.pacs.client import RetrieveOutcome, StudyQuery, StudyRow, client_for
+from xraydesk.pacs.client import client_for
 from xraydesk.pacs.local_store import LocalStore, StoredFile, safe_name
 from xraydesk.pacs.nodes import (
     DIMSE,
@@ -29,6 +29,7 @@ from xraydesk.pacs.nodes import (
     save_settings,
     settings_path,
 )
+from xraydesk.pacs.types import RetrieveOutcome, StudyQuery, StudyRow
 from xraydesk.ui.workers import Worker, WorkerPool
 
 RESULTS_FOLDER = "results"  # in the local store, one folder per study: never beside a user's source files
@@ -133,7 +134,7 @@ def send_results_task(node: Node, local: LocalSide, paths: list[Path], analyses:
 
     def run(report, should_stop) -> list[ImageOutcome]:
         # highdicom loads on first use, not at start-up
-        from xraydesk.pacs.results import ResultsError, source_header, write_results
+        from xraydesk.dicom_results import ResultsError, source_header, write_results
 
         node.check()
         outcomes: dict[Path, ImageOutcome] = {}

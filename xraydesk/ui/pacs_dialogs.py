@@ -36,12 +36,6 @@ from PyQt5.QtWidgets import (
 from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.imaging import XRayImage
 from xraydesk.imaging.header import format_study_date
-from xraydesk.pacs.client import (
-    DEFAULT_MODALITIES,
-    StudyQuery,
-    StudyRow,
-    parse_modalities,
-)
 from xraydesk.pacs.nodes import (
     AUTH_BASIC,
     AUTH_BEARER,
@@ -52,6 +46,12 @@ from xraydesk.pacs.nodes import (
     PacsError,
     PacsSettings,
     check_ae_title,
+)
+from xraydesk.pacs.types import (
+    DEFAULT_MODALITIES,
+    StudyQuery,
+    StudyRow,
+    parse_modalities,
 )
 from xraydesk.ui.pacs_controller import (
     ImageOutcome,

@@ -33,6 +33,7 @@ from xraydesk.ai.words import (
     evidence_note,
     flag_statements,
     probability_rows,
+    reading,
     severity_lines,
     six_zone_words,
 )
@@ -214,7 +215,7 @@ class ResultsPanel(QWidget):
             return
         prediction = analysis.prediction
         self.show_message(f"{name} — analysed in {analysis.seconds * 1000:.0f} ms")
-        self.reading.setText(analysis.reading)
+        self.reading.setText(reading(analysis))
         reading_font = self.reading.font()
         reading_font.setBold(not prediction.pneumonia_borderline)  # no bold yes/no inside the band
         self.reading.setFont(reading_font)

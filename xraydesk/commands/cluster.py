@@ -10,7 +10,8 @@ from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 
-from xraydesk.ai.batch import BATCH_SIZE, HeatmapWriter, Progress, predict_rows
+from xraydesk.commands.batch import BATCH_SIZE, HeatmapWriter, predict_rows
+from xraydesk.commands.common import Progress
 
 # A multiple of BATCH_SIZE, so a worker forms the batches a single process would (same figures).
 CHUNK = 2 * BATCH_SIZE  # a task is ~1 s of work: dask's few ms per task are noise

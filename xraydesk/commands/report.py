@@ -1,13 +1,13 @@
 """`xraydesk report PATH... --pdf OUT.pdf`: the app's PDF summary without the window. Files and folders are
 scanned (patient → study → series order), each image is analysed, and the PDF gets a page per analysed
 image and a trend page per patient with two or more analysed studies. De-identified by default, as in the
-app. Exit codes as `xraydesk predict` (xraydesk.ai.batch EXIT_*)."""
+app. Exit codes as `xraydesk predict` (xraydesk.commands.common EXIT_*)."""
 
 import argparse
 import sys
 from pathlib import Path
 
-from xraydesk.ai.batch import (
+from xraydesk.commands.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_OUTPUT_FAILED,

@@ -18,17 +18,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from xraydesk import RESEARCH_USE_NOTICE
-from xraydesk.ai.batch import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE, Progress
-from xraydesk.pacs.client import (
-    DEFAULT_MODALITIES,
-    StudyQuery,
-    StudyRow,
-    client_for,
-    parse_date_range,
-    parse_modalities,
-)
+from xraydesk.commands.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE, Progress
+from xraydesk.pacs.client import client_for
 from xraydesk.pacs.local_store import ALREADY_STORED, LocalStore, StoredFile, default_store_root
 from xraydesk.pacs.nodes import AUTH_BASIC, AUTH_BEARER, DIMSE, LocalSide, Node, PacsError, load_settings, parse_node
+from xraydesk.pacs.types import DEFAULT_MODALITIES, StudyQuery, StudyRow, parse_date_range, parse_modalities
 
 PROGRAM = "xraydesk pacs"
 PASSWORD_VARIABLE = "XRAYDESK_PACS_PASSWORD"
