@@ -92,10 +92,14 @@ def answer(prediction: Prediction) -> str:
     return NOT_CLEARED
 
 
+def not_analysed(reason: str) -> str:
+    return f"Not analysed: {reason}"
+
+
 def call(analysis: "ImageAnalysis") -> str:
     """The answer, or why there is none: the CSV `call` column and the worklist's first words."""
     if analysis.prediction is None:
-        return f"Not analysed: {analysis.check.reason}"
+        return not_analysed(analysis.check.reason)
     return answer(analysis.prediction)
 
 
@@ -132,7 +136,7 @@ def reading(analysis: "ImageAnalysis") -> str:
     """The model's answer in a sentence or two, with the numbers it rests on."""
     prediction = analysis.prediction
     if prediction is None:
-        return f"Not analysed: {analysis.check.reason}."
+        return f"{not_analysed(analysis.check.reason)}."
     points = analysis.operating_points
     pneumonia_point = points["pneumonia"]
     p_pneumonia = f"p(pneumonia-like opacity) = {probability(prediction.p_pneumonia)}"
