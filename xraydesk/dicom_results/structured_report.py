@@ -10,9 +10,11 @@ viewers display it. The measurement groups:
 
 - "Analysis outcome": the input check (accepted / accepted but unfamiliar / refused) and its reason,
   each raised flag (model.FLAGS) with its explanation, and the research-use statement.
-- "Pneumonia": p(pneumonia), the call at the stored operating point (positive, negative, or none in
-  the borderline band) and the reading in words; "Normal", "Bacterial pneumonia", "Viral pneumonia"
-  and "COVID-19": each output's probability (COVID-19 with its caveat).
+- "Abnormal": p(abnormal) (any abnormality), its call at the abnormal operating point, the normal
+  rule-out (cleared or not), the answer in the app's words and the draft report.
+- "Pneumonia": p(pneumonia-like opacity), the call at the stored operating point (positive, negative,
+  or none in the borderline band) and the reading in words; "Normal" (1 - p(abnormal)), "Bacterial
+  pneumonia", "Viral pneumonia" and "COVID-19": each output's probability (COVID-19 with its caveat).
 - One group per lung zone (RU ... LL): the zone's probability of opacity and its call at the zone
   operating point; and "Severity": the six-zone score (0-6), geographic extent and degree of opacity
   (0-8, and 0-4 per lung). When the lung mask failed its check these are withheld, and "Severity"
@@ -27,8 +29,9 @@ pneumonia, 75570004 Viral pneumonia, 840539006 COVID-19, 17621005 Normal, 396070
 units). Private, scheme 99XRAYDESK (declared in the Coding Scheme Identification Sequence), where no
 standard code says the same: INPUT-CHECK with ACCEPTED / UNFAMILIAR / REFUSED; REASON; FLAG with
 FLAG-UNFAMILIAR / FLAG-LUNG-MASK / FLAG-BORDER-PNEU / FLAG-BORDER-COV / FLAG-NO-ZONES and
-FLAG-TEXT; CALL with POSITIVE / NEGATIVE / BORDERLINE; READING; SIX-ZONE-SCORE; GEO-EXTENT;
-OPACITY-SCORE; RESEARCH-USE."""
+FLAG-TEXT; CALL with POSITIVE / NEGATIVE / BORDERLINE; READING; ANSWER; NORMAL-RULEOUT with CLEARED /
+NOT-CLEARED; DRAFT-REPORT; SIX-ZONE-SCORE; GEO-EXTENT; OPACITY-SCORE; RESEARCH-USE; SCT 263654008
+Abnormal."""
 
 import copy
 
@@ -41,9 +44,14 @@ from pydicom.uid import generate_uid
 from xraydesk import RESEARCH_USE_NOTICE
 from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.ai.outputs import ZONES
-from xraydesk.ai.words import COVID_CAVEAT, evidence_note, flag_statement, reading
+from xraydesk.ai.words import COVID_CAVEAT, answer, draft_report, evidence_note, flag_statement, reading
 from xraydesk.dicom_results.codes import (
     ACCEPTED,
+    ANSWER,
+    CLEARED,
+    DRAFT_REPORT,
+    NORMAL_RULEOUT,
+    NOT_CLEARED,
     BORDERLINE,
     CALL,
     CODING_SCHEME,
@@ -132,14 +140,20 @@ def _outcome_group(analysis: ImageAnalysis):
 
 def _probability_groups(analysis: ImageAnalysis) -> list:
     prediction = analysis.prediction
-    probabilities = {"pneumonia": prediction.p_pneumonia, "normal": prediction.p_normal,
+    probabilities = {"abnormal": prediction.p_abnormal, "pneumonia": prediction.p_pneumonia,
+                     "normal": prediction.p_normal,
                      "bacterial": prediction.p_bacterial, "viral": prediction.p_viral, "covid": prediction.p_covid}
     extra = {
+        "abnormal": [_call(prediction.abnormal_positive, prediction.abnormal_borderline),
+                     hd.sr.QualitativeEvaluation(NORMAL_RULEOUT, CLEARED if prediction.normal_ruleout else NOT_CLEARED),
+                     _TextEvaluation(ANSWER, answer(prediction)),
+                     _TextEvaluation(DRAFT_REPORT, draft_report(analysis))],
         "pneumonia": [_call(prediction.pneumonia_positive, prediction.pneumonia_borderline),
                       _TextEvaluation(READING, reading(analysis))],
         "covid": [_TextEvaluation(codes.DCM.Comment, COVID_CAVEAT)],  # the COVID-19 figure never goes alone
     }
-    return [_group(tracking, _algorithm(analysis, "pneumonia") if target == "pneumonia" else _algorithm(analysis),
+    points = {"pneumonia": ("pneumonia",), "abnormal": ("abnormal", "normal_ruleout")}
+    return [_group(tracking, _algorithm(analysis, *points.get(target, ())),
                    finding, [hd.sr.FindingSite(codes.SCT.Lung)], [_probability(probabilities[target])],
                    extra.get(target))
             for target, (tracking, finding) in FINDINGS.items()]
