@@ -9,6 +9,7 @@ from xraydesk import RESEARCH_USE_NOTICE
 COMMANDS = {
     "predict": ("xraydesk.ai.batch:predict_main", "analyse images into a CSV (and DICOM SR/SC with --dicom-out)"),
     "report": ("xraydesk.report.commands:report_main", "PDF summary of files/folders, with a trend page per patient"),
+    "export": ("xraydesk.commands.export:export_main", "de-identified copies of DICOM images (--deidentify)"),
     "pacs": ("xraydesk.pacs.commands:pacs_main", "echo, find, retrieve, send and listen (DIMSE or DICOMweb)"),
     "evaluate": ("xraydesk.training.commands:evaluate_main", "evaluate the shipped model on the shared data"),
     "train": ("xraydesk.training.commands:train_main", "train the model from the shared data (hours on a CPU)"),

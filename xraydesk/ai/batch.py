@@ -37,7 +37,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -314,18 +314,23 @@ def _inside(path: Path, folder: Path) -> bool:
     return not any(part.startswith(".") for part in relative.parts)
 
 
-def check_output(csv_path: Path, arguments: list[str], *folders: Path | None) -> None:
-    """Before the run: the CSV, its sidecar and the output folders (heatmaps, DICOM results) must not
-    overwrite an input, nor land where this run's scan (or a later `--resume`) would read them as inputs."""
-    if csv_path.is_dir():
-        raise OutputError(f"--csv {csv_path} is a folder; name a file")
-    for output in filter(None, (csv_path, sidecar_path(csv_path), *folders)):
+def check_not_inputs(outputs: Iterable[Path | None], arguments: list[str]) -> None:
+    """No output (None: not asked for) may overwrite an input, nor land where this run's scan (or a later
+    `--resume`) would read it as an input."""
+    for output in filter(None, outputs):
         for argument in map(Path, arguments):
             if os.path.realpath(output) == os.path.realpath(argument):
                 raise OutputError(f"{output} is one of the inputs; write the output elsewhere")
             if argument.is_dir() and _inside(output, argument):
                 raise OutputError(f"{output} lies inside the scanned folder {argument}; it would be read as an "
                                   "input: write the output elsewhere")
+
+
+def check_output(csv_path: Path, arguments: list[str], *folders: Path | None) -> None:
+    """Before the run: the CSV, its sidecar and the output folders (heatmaps, DICOM results) are no inputs."""
+    if csv_path.is_dir():
+        raise OutputError(f"--csv {csv_path} is a folder; name a file")
+    check_not_inputs((csv_path, sidecar_path(csv_path), *folders), arguments)
 
 
 def readable_mode() -> int:
