@@ -11,7 +11,6 @@ pixels (a DICOMDIR, reports, presentation states: their free text is not de-iden
 import argparse
 import os
 import sys
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,14 +93,13 @@ def export_deidentified(inputs: list, folder: Path, on_progress: Callable[[int, 
 def _export(path: Path, pseudonyms, summary: ExportSummary) -> None:
     from xraydesk.imaging import failure_reason
     from xraydesk.imaging.deidentify import DeidentificationError, deidentify
-    from xraydesk.imaging.loading import read_dicom
+    from xraydesk.imaging.loading import read_dicom, warnings_silenced
     from xraydesk.pacs.results import ResultsError, write_datasets
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydicom warns of values it reads that break their VR's rules
-            dataset, _ = read_dicom(path)
-            unstated = "BurnedInAnnotation" not in dataset
+        dataset, _ = read_dicom(path)
+        unstated = "BurnedInAnnotation" not in dataset
+        with warnings_silenced():  # a source's values that break their VR's rules are replaced, not reported
             deidentify(dataset, pseudonyms)
     except DeidentificationError as error:
         summary.refused.append((path, str(error)))
