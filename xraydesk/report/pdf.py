@@ -9,11 +9,11 @@ so a failure never leaves a partial PDF behind."""
 
 import datetime
 import os
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
@@ -36,6 +36,7 @@ from xraydesk.ai.words import (
 )
 from xraydesk.imaging import ImageDisplay, ViewState, XRayImage
 from xraydesk.output_files import temporary_beside
+from xraydesk.report.text import UNPRINTABLE_NOTE, fit, page_style, unprintable, wrap
 
 A4_INCHES = (8.27, 11.69)
 MAX_IMAGE_SIDE = 1024  # enough for print at this size; keeps each page a few hundred KB
@@ -49,8 +50,10 @@ LUNG_OUTLINE, ZONE_BORDER, POSITIVE_ZONE, MEASUREMENT, LABEL_TEXT, LABEL_BACKGRO
 LEFT_MARGIN = 0.06
 TEXT_WIDTH = 0.88  # of the page width
 LINE_SPACING = 1.3
-CHARACTER_WIDTH_EM = 0.55  # DejaVu Sans's mean advance, for wrapping text to a width
 ZONE_DIAGRAM_AREA = (0.70, 0.39, 0.24, 0.125)  # left, bottom, width, height
+IDENTITY_FONTSIZE = 8.5
+IMAGE_AREA_WIDTH = 0.42  # of the page width, each of the two images
+REFUSAL_LINES = 3  # a refusal's reason is elided to about this many lines
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ def write_summary(path: Path | str, pages: list, deidentify: bool = True, overwr
     try:
         handle, temporary = temporary_beside(path)
         os.close(handle)
-        with PdfPages(temporary, metadata=_metadata()) as pdf:
+        with matplotlib.rc_context(page_style()), PdfPages(temporary, metadata=_metadata()) as pdf:
             for number, page in enumerate(pages, start=1):
                 pdf.savefig(page.figure(number, len(pages), deidentify, created))
                 if on_page is not None:
@@ -141,13 +144,23 @@ def _metadata() -> dict:
 
 
 def identity_lines(analysis: ImageAnalysis, deidentify: bool) -> list[str]:
+    """Each line fitted to the page's text width (xraydesk.report.text.fit); a note follows them when a
+    character has no font."""
     identity = analysis.identity
     if deidentify:
-        return ["De-identified: patient name, ID, dates, study description and file name removed.",
-                f"Modality: {identity.modality}"]
-    return [f"Patient: {identity.patient_name or '—'}   ID: {identity.patient_id or '—'}",
-            f"Study date: {identity.study_date or '—'}   Study: {identity.study_description or '—'}",
-            f"File: {identity.path}   Modality: {identity.modality}"]
+        lines = ["De-identified: patient name, ID, dates, study description and file name removed.",
+                 f"Modality: {identity.modality}"]
+    else:
+        lines = [f"Patient: {identity.patient_name or '—'}   ID: {identity.patient_id or '—'}",
+                 f"Study date: {identity.study_date or '—'}   Study: {identity.study_description or '—'}",
+                 f"File: {identity.path}   Modality: {identity.modality}"]
+    return fitted_lines(lines)
+
+
+def fitted_lines(lines: list[str], fontsize: float = IDENTITY_FONTSIZE) -> list[str]:
+    """Lines of data fitted to the text width, with UNPRINTABLE_NOTE when one has a character no font has."""
+    note = [UNPRINTABLE_NOTE] if any(map(unprintable, lines)) else []
+    return [fit(line, TEXT_WIDTH * A4_INCHES[0], fontsize) for line in lines] + note
 
 
 def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, created: str) -> Figure:
@@ -155,19 +168,20 @@ def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, cr
     analysis = page.analysis
     figure.text(LEFT_MARGIN, 0.965, "XRayDesk — AI second opinion on a chest X-ray", fontsize=15, weight="bold")
     figure.text(0.94, 0.965, f"Page {number} of {count}", fontsize=10, ha="right")
-    figure.text(LEFT_MARGIN, 0.95, "\n".join(identity_lines(analysis, deidentify)), fontsize=8.5, va="top",
-                linespacing=1.5)
+    figure.text(LEFT_MARGIN, 0.95, "\n".join(identity_lines(analysis, deidentify)), fontsize=IDENTITY_FONTSIZE,
+                va="top", linespacing=1.5)
     display = page.display
-    image_axes = figure.add_axes((LEFT_MARGIN, 0.60, 0.42, 0.29))
-    _draw_image(image_axes, display, f"Image   {page.view_caption}".rstrip())
+    image_axes = figure.add_axes((LEFT_MARGIN, 0.60, IMAGE_AREA_WIDTH, 0.29))
+    _draw_image(image_axes, display, f"Image   {page.view_caption}".rstrip())  # the caption holds a header's label
     _draw_measurements(image_axes, page.measurements, display.shape)
     bottom = 0.59
     if analysis.prediction is None:
         figure.text(0.54, 0.80, "The input check refused this image:", fontsize=11, weight="bold")
-        figure.text(0.54, 0.78, analysis.check.reason, fontsize=10, va="top", wrap=True)
-        figure.text(0.54, 0.70, "No probabilities are shown for it.", fontsize=10)
+        reason = fit(analysis.check.reason, REFUSAL_LINES * IMAGE_AREA_WIDTH * A4_INCHES[0], 10)  # names values
+        below = write_wrapped(figure, 0.54, 0.78, reason, 10, width=IMAGE_AREA_WIDTH)
+        write_wrapped(figure, 0.54, below - 0.01, "No probabilities are shown for it.", 10, width=IMAGE_AREA_WIDTH)
     else:
-        overlay_axes = figure.add_axes((0.52, 0.60, 0.42, 0.29))
+        overlay_axes = figure.add_axes((0.52, 0.60, IMAGE_AREA_WIDTH, 0.29))
         zones = "lungs (zones withheld)" if analysis.severity_withheld else "lungs and zones"
         _draw_image(overlay_axes, display, f"Map: {TARGET_NAMES[page.target]}, {zones}")
         _draw_overlay(overlay_axes, analysis, page.target, display.shape)
@@ -189,8 +203,7 @@ def write_wrapped(figure: Figure, x: float, top: float, text: str, fontsize: flo
                   **style) -> float:
     """`text` wrapped to `width` (a share of the page width) from `top` down; returns the y below it
     (explicit wrapping, so that what follows is placed below and never overlaps)."""
-    characters = int(width * A4_INCHES[0] * 72 / (fontsize * CHARACTER_WIDTH_EM))
-    lines = textwrap.wrap(text, characters, break_on_hyphens=False)
+    lines = wrap(text, width * A4_INCHES[0], fontsize, style.get("weight", "normal"))
     figure.text(x, top, "\n".join(lines), fontsize=fontsize, va="top", linespacing=LINE_SPACING, **style)
     return top - len(lines) * fontsize * LINE_SPACING * 1.2 / 72 / A4_INCHES[1]
 
@@ -203,7 +216,7 @@ def _reduced(display: np.ndarray) -> np.ndarray:
 
 def _draw_image(axes, display: np.ndarray, title: str) -> None:
     axes.imshow(display, cmap="gray", vmin=0, vmax=255, interpolation="lanczos")
-    axes.set_title(title, fontsize=9)
+    axes.set_title(fit(title, IMAGE_AREA_WIDTH * A4_INCHES[0], 9), fontsize=9)
     axes.set_axis_off()
 
 

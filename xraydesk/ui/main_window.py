@@ -49,6 +49,7 @@ from xraydesk.ui.worklist import WorklistPanel
 RECENT_LIMIT = 10
 MESSAGE_LINES = 12
 OPEN_FILTER = "Images (*.dcm *.dicom *.png *.jpg *.jpeg);;All files (*)"
+DEIDENTIFIED_EXPORT = "Export de-identified DICOM"
 NOT_ANALYSED = "Not analysed yet — Analysis ▸ Analyse image (Ctrl+Return)."
 
 
@@ -161,7 +162,9 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &recent")
         self._rebuild_recent_menu()
         file_menu.addSeparator()
-        self._action(file_menu, "&Export PDF summary…", self.export_pdf, "Ctrl+E")
+        export_menu = file_menu.addMenu("&Export")
+        self._action(export_menu, "&PDF summary…", self.export_pdf, "Ctrl+E")
+        self._action(export_menu, "&De-identified DICOM…", self.export_deidentified_dicom)
         self.deidentify_action = self._setting_action(file_menu, "&De-identify PDF summaries", "deidentify_pdf")
         file_menu.addSeparator()
         self._build_pacs_menu(file_menu)
@@ -619,6 +622,43 @@ class MainWindow(QMainWindow):
         message = f"PDF summary not saved — {error}"
         self._set_status(message)
         QMessageBox(QMessageBox.Warning, "Export PDF summary", message, parent=self).open()
+
+    def export_deidentified_dicom(self) -> Worker | None:
+        """The study browser's DICOM images, de-identified into a folder (xraydesk export --deidentify)."""
+        paths = self.session.image_paths()
+        if not paths:
+            QMessageBox.information(self, DEIDENTIFIED_EXPORT, "Open a folder first: the images in the "
+                                    "study browser are exported.")
+            return None
+        folder = QFileDialog.getExistingDirectory(self, "Export de-identified DICOM into folder",
+                                                  settings().value("export_folder", str(Path.home())))
+        if not folder:
+            return None
+        settings().setValue("export_folder", folder)
+        return self.write_deidentified(paths, Path(folder))
+
+    def write_deidentified(self, paths: list[Path], folder: Path) -> Worker:
+        from xraydesk.commands.export import export_deidentified
+
+        self._set_status(f"De-identifying into {folder}…", busy=True)
+        worker = Worker(lambda report, should_stop: export_deidentified(
+            paths, folder, lambda done, total: report((done, total)), should_stop))
+        worker.yielded.connect(lambda progress: self._set_status(
+            f"De-identifying into {folder}: image {progress[0]} of {progress[1]}…", busy=True))
+        worker.returned.connect(self._on_deidentified)
+        worker.errored.connect(self._on_deidentify_failed)
+        return self.workers.start(worker)
+
+    def _on_deidentified(self, summary) -> None:
+        lines = summary.lines()
+        self._set_status(f"De-identified export: {lines[0]}")
+        if len(lines) > 1:  # files refused or skipped, images to look at
+            QMessageBox(QMessageBox.Information, DEIDENTIFIED_EXPORT, "\n".join(lines), parent=self).open()
+
+    def _on_deidentify_failed(self, error: Exception) -> None:
+        message = f"De-identified export stopped — {error}"
+        self._set_status(message)
+        QMessageBox(QMessageBox.Warning, DEIDENTIFIED_EXPORT, message, parent=self).open()
 
     # ------------------------------------------------------------ windowing
 
