@@ -27,6 +27,7 @@ from xraydesk.ai.outputs import ZONES
 from xraydesk.ai.words import (
     COVID_CAVEAT,
     covid_category_line,
+    draft_report,
     evidence_note,
     flag_statements,
     probability_rows,
@@ -50,7 +51,9 @@ LUNG_OUTLINE, ZONE_BORDER, POSITIVE_ZONE, MEASUREMENT, LABEL_TEXT, LABEL_BACKGRO
 LEFT_MARGIN = 0.06
 TEXT_WIDTH = 0.88  # of the page width
 LINE_SPACING = 1.3
-ZONE_DIAGRAM_AREA = (0.70, 0.39, 0.24, 0.125)  # left, bottom, width, height
+ZONE_DIAGRAM_AREA = (0.70, 0.43, 0.24, 0.125)
+IMAGE_BOTTOM, IMAGE_HEIGHT = 0.64, 0.25
+DRAFT_FLOOR = 0.095  # the footer's top  # left, bottom, width, height
 IDENTITY_FONTSIZE = 8.5
 IMAGE_AREA_WIDTH = 0.42  # of the page width, each of the two images
 REFUSAL_LINES = 3  # a refusal's reason is elided to about this many lines
@@ -84,10 +87,11 @@ class ReportPage:
     target: str = DEFAULT_HEATMAP  # which map is overlaid: the opacity map, or an output's Grad-CAM
     view_caption: str = ""  # the window (and inversion) the image is shown with
     measurements: tuple[MeasurementMark, ...] = ()
+    draft: str = ""  # the draft report as the reader left it; empty: the model's own (words.draft_report)
 
     @classmethod
     def of(cls, image: XRayImage, analysis: ImageAnalysis, target: str = DEFAULT_HEATMAP,
-           view: ViewState | None = None, measurements=()) -> "ReportPage":
+           view: ViewState | None = None, measurements=(), draft: str = "") -> "ReportPage":
         """The image with the reader's window and inversion when `view` is given (else at its
         default window), reduced for print (pages of a long worklist stay small), with the reader's
         `measurements` (xraydesk.imaging measurements) drawn on it."""
@@ -171,32 +175,44 @@ def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, cr
     figure.text(LEFT_MARGIN, 0.95, "\n".join(identity_lines(analysis, deidentify)), fontsize=IDENTITY_FONTSIZE,
                 va="top", linespacing=1.5)
     display = page.display
-    image_axes = figure.add_axes((LEFT_MARGIN, 0.60, IMAGE_AREA_WIDTH, 0.29))
+    image_axes = figure.add_axes((LEFT_MARGIN, IMAGE_BOTTOM, IMAGE_AREA_WIDTH, IMAGE_HEIGHT))
     _draw_image(image_axes, display, f"Image   {page.view_caption}".rstrip())  # the caption holds a header's label
     _draw_measurements(image_axes, page.measurements, display.shape)
-    bottom = 0.59
+    bottom = IMAGE_BOTTOM - 0.01
     if analysis.prediction is None:
         figure.text(0.54, 0.80, "The input check refused this image:", fontsize=11, weight="bold")
         reason = fit(analysis.check.reason, REFUSAL_LINES * IMAGE_AREA_WIDTH * A4_INCHES[0], 10)  # names values
         below = write_wrapped(figure, 0.54, 0.78, reason, 10, width=IMAGE_AREA_WIDTH)
         write_wrapped(figure, 0.54, below - 0.01, "No probabilities are shown for it.", 10, width=IMAGE_AREA_WIDTH)
     else:
-        overlay_axes = figure.add_axes((0.52, 0.60, IMAGE_AREA_WIDTH, 0.29))
+        overlay_axes = figure.add_axes((0.52, IMAGE_BOTTOM, IMAGE_AREA_WIDTH, IMAGE_HEIGHT))
         zones = "lungs (zones withheld)" if analysis.severity_withheld else "lungs and zones"
         _draw_image(overlay_axes, display, f"Map: {TARGET_NAMES[page.target]}, {zones}")
         _draw_overlay(overlay_axes, analysis, page.target, display.shape)
-        write_wrapped(figure, LEFT_MARGIN, 0.59, reading(analysis), 11.5,
+        write_wrapped(figure, LEFT_MARGIN, IMAGE_BOTTOM - 0.01, reading(analysis), 11.5,
                       weight="normal" if analysis.prediction.pneumonia_borderline else "bold")  # no bold call in the band
-        _draw_probabilities(figure.add_axes((0.22, 0.39, 0.36, 0.12)), analysis)
+        _draw_probabilities(figure.add_axes((0.22, 0.43, 0.36, 0.12)), analysis)
         _draw_zones_or_why_not(figure, analysis, ZONE_DIAGRAM_AREA)
-        top = write_wrapped(figure, LEFT_MARGIN, 0.34, covid_category_line(analysis), 9)  # beside the COVID-19 bar,
+        top = write_wrapped(figure, LEFT_MARGIN, 0.38, covid_category_line(analysis), 9)  # beside the COVID-19 bar,
         top = write_wrapped(figure, LEFT_MARGIN, top, COVID_CAVEAT, 8, color="#444444")  # always with its caveat
         for statement in flag_statements(analysis):
             top = write_wrapped(figure, LEFT_MARGIN, top - 0.004, statement, 8.5)
         bottom = top if analysis.severity_withheld else _write_severity(figure, analysis, top - 0.012)
-    _list_measurements(figure, page.measurements, bottom - 0.012)
+    bottom = _list_measurements(figure, page.measurements, bottom - 0.012)
+    _write_draft(figure, page.draft or draft_report(analysis, [mark.text for mark in page.measurements]),
+                 bottom - 0.012)
     write_footer(figure, analysis, created)
     return figure
+
+
+def _write_draft(figure: Figure, draft: str, top: float) -> None:
+    """The draft in the space above the footer; what does not fit is named, not silently cut."""
+    top = write_wrapped(figure, LEFT_MARGIN, top, "Draft report (AI, for the reader to edit)", 9, weight="bold")
+    lines = [line for paragraph in draft.split("\n\n") for line in wrap(paragraph, TEXT_WIDTH * A4_INCHES[0], 7)]
+    room = int((top - DRAFT_FLOOR) / (7 * LINE_SPACING * 1.2 / 72 / A4_INCHES[1]))
+    if len(lines) > room:
+        lines = lines[:max(room - 1, 0)] + ["… the rest of the draft is in the app and in the DICOM SR."]
+    figure.text(LEFT_MARGIN, top, "\n".join(lines), fontsize=7, va="top", linespacing=LINE_SPACING, color="#222222")
 
 
 def write_wrapped(figure: Figure, x: float, top: float, text: str, fontsize: float, width: float = TEXT_WIDTH,
@@ -262,7 +278,7 @@ def _draw_probabilities(axes, analysis: ImageAnalysis) -> None:
     axes.set_xlim(0, 1)
     axes.set_xlabel("Calibrated probability (black tick: stored operating point)", fontsize=8)
     axes.tick_params(axis="x", labelsize=7.5)
-    axes.set_title("Probabilities (normal + bacterial + viral + COVID-19 = 1)", fontsize=9)
+    axes.set_title("Probabilities (bacterial + viral + COVID-19 = pneumonia-like opacity)", fontsize=9)
 
 
 def _draw_zone_diagram(axes, analysis: ImageAnalysis) -> None:
@@ -317,16 +333,18 @@ def _draw_measurements(axes, marks: tuple[MeasurementMark, ...], shape: tuple[in
     axes.set_ylim(height, 0)
 
 
-def _list_measurements(figure: Figure, marks: tuple[MeasurementMark, ...], top: float) -> None:
-    if marks:
-        write_wrapped(figure, LEFT_MARGIN, top, "Measurements (yellow on the image): "
-                      + "; ".join(mark.text for mark in marks) + ".", 9)
+def _list_measurements(figure: Figure, marks: tuple[MeasurementMark, ...], top: float) -> float:
+    if not marks:
+        return top
+    return write_wrapped(figure, LEFT_MARGIN, top, "Measurements (yellow on the image): "
+                         + "; ".join(mark.text for mark in marks) + ".", 9)
 
 
 def write_footer(figure: Figure, analysis: ImageAnalysis, created: str) -> None:
     points = analysis.operating_points
-    figure.text(LEFT_MARGIN, 0.07, f"Model: {analysis.model_version}   Operating points: pneumonia "
-                f"{_point_words(points['pneumonia'])}, COVID-19 {_point_words(points['covid'])}, zone "
+    figure.text(LEFT_MARGIN, 0.075, f"Model: {analysis.model_version}   Operating points: pneumonia "
+                f"{_point_words(points['pneumonia'])}, abnormal {_point_words(points['abnormal'])},\nnormal rule-out "
+                f"{points['normal_ruleout']['threshold']:.2f}, COVID-19 {_point_words(points['covid'])}, zone "
                 f"{points['zone']['threshold']:.2f}\nReport created {created} by XRayDesk {__version__}",
                 fontsize=7.5, va="center", linespacing=1.4)
     figure.text(LEFT_MARGIN, 0.03, RESEARCH_USE_NOTICE, fontsize=9, color=NOTICE_COLOUR, weight="bold", wrap=True)
