@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fakes import HOT_CELL, FakeAnalyser, prediction, synthetic_analysis
 from PyQt5.QtCore import QPoint, Qt
-from PyQt5.QtWidgets import QAction, QDialog, QFileDialog, QMessageBox
+from PyQt5.QtWidgets import QAction, QApplication, QDialog, QFileDialog, QMessageBox
 from ui_helpers import WAIT_MS, canvas_pixels, drag, open_and_wait, shown_window, wait_for_image
 
 from xraydesk.ai.analysis import StudyIdentity
@@ -448,3 +448,25 @@ def pdf_pages(path: Path) -> int:
 
 def pdf_text(path: Path) -> str:
     return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_the_dock_shows_an_editable_draft_report_with_one_click_copy(panel, qtbot):
+    panel.show_analysis(synthetic_analysis(Path("a.dcm")))
+    draft = panel.draft.text.toPlainText()
+    assert draft.startswith("FINDINGS: Pneumonia-like opacity") and "IMPRESSION:" in draft and panel.draft.isVisible()
+    with qtbot.waitSignal(panel.draft.draftEdited) as edited:
+        panel.draft.text.appendPlainText("Reader: agree.")
+    assert edited.args[0].endswith("Reader: agree.")
+    qtbot.mouseClick(panel.draft.copy_button, Qt.LeftButton)
+    assert QApplication.clipboard().text().endswith("Reader: agree.")
+    panel.show_analysis(synthetic_analysis(Path("b.dcm")), draft="FINDINGS: kept edit.")
+    assert panel.draft.text.toPlainText() == "FINDINGS: kept edit."
+
+
+def test_the_readers_draft_edit_is_kept_for_the_image(qtbot, open_window, images):
+    window = open_window(FakeAnalyser())
+    with qtbot.waitSignal(window.analysis.analysed, timeout=WAIT_MS):
+        window.open_paths([images[0]])
+    qtbot.waitUntil(lambda: window.results_panel.draft.isVisible(), timeout=WAIT_MS)
+    window.results_panel.draft.text.setPlainText("IMPRESSION: the reader's own words.")
+    assert window.session.drafts[images[0]] == "IMPRESSION: the reader's own words."

@@ -15,6 +15,7 @@ measured error on repeated readings (ChangeLimits, stored in the model's metadat
 xraydesk.training.trend_report); smaller changes are "no clear change"."""
 
 import datetime
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,3 +205,16 @@ def change_lines(trend: Trend, limits: ChangeLimits, current: int = -1, deidenti
         lines.append(f"{MEASURE_NAMES[measure]} {value_words(measure, before)} → {value_words(measure, after)}"
                      f"{since}: {judged}")
     return lines
+
+
+def comparison_lines(analyses: Iterable[ImageAnalysis], path: Path,
+                     limits: Callable[[], "ChangeLimits | None"]) -> list[str]:
+    """The change since the prior study of the image at `path`'s patient (change_lines), or none when
+    that study is the patient's first, the patient has one study, or limits() has none to judge by
+    (asked only when there is a prior)."""
+    for trend in patient_trends(list(analyses)).values():
+        index = trend.study_index(path)
+        if index:
+            known = limits()
+            return change_lines(trend, known, index) if known is not None else []
+    return []

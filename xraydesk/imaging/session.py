@@ -43,6 +43,7 @@ class StudySession:
         self._cache: OrderedDict[Path, ImageDisplay] = OrderedDict()
         self._read: set[Path] = set()
         self.measurements = MeasurementStore()
+        self.drafts: dict[Path, str] = {}  # the reader's edits of each image's draft report
 
     # ------------------------------------------------------------ contents
 
@@ -52,6 +53,7 @@ class StudySession:
         self._cache.clear()
         self._read.clear()
         self.measurements.clear()
+        self.drafts.clear()
         self.cleared.emit()
 
     def add(self, entry: ScanEntry) -> None:

@@ -65,7 +65,7 @@ def scrollable(widget) -> QScrollArea:
 
 
 def report_task(path: Path, analyses: list[ImageAnalysis], image_for, limits, target: str,
-                views: dict[Path, ViewState], measurements_for, deidentify: bool, overwrite: bool):
+                views: dict[Path, ViewState], measurements_for, deidentify: bool, overwrite: bool, draft_for=None):
     """Writes the PDF summary (a page per image, a trend page per patient with two or more analysed
     studies), reporting (page, pages) as it goes. An image in `views` is printed with that view's
     window and inversion, the others at their default window."""
@@ -74,7 +74,7 @@ def report_task(path: Path, analyses: list[ImageAnalysis], image_for, limits, ta
         from xraydesk.report import build_pages, write_summary
 
         pages = build_pages(analyses, image_for, limits, view_for=views.get, target=target,
-                            measurements_for=measurements_for)
+                            measurements_for=measurements_for, draft_for=draft_for)
         written = write_summary(path, pages, deidentify=deidentify, overwrite=overwrite,
                                 on_page=lambda number, count: report((number, count)))
         return written, len(pages)
@@ -403,6 +403,7 @@ class MainWindow(QMainWindow):
         self.analysis.worklistEntry.connect(self._on_worklist_entry)
         self.analysis.worklistFinished.connect(self.worklist.finish)
         self.results_panel.heatmapSettingsChanged.connect(self._set_heatmap_settings)
+        self.results_panel.draft.draftEdited.connect(self._keep_draft)
         self.worklist.imageActivated.connect(self._open_from_worklist)
         self.worklist.analyseAllRequested.connect(self.analyse_all)
         self.worklist.cancelRequested.connect(self.analysis.cancel_worklist)
@@ -414,7 +415,7 @@ class MainWindow(QMainWindow):
         analysis = self.analysis.results.get(image.path)
         self._set_overlay_analysis(analysis)
         if analysis is not None:
-            self.results_panel.show_analysis(analysis)
+            self.results_panel.show_analysis(analysis, self._draft_of(analysis))
         elif self.auto_analyse_action.isChecked():
             self.results_panel.show_message(f"Analysing {self._name_of(image.path)}…", busy=True)
             self.analysis.request(image)
@@ -441,7 +442,24 @@ class MainWindow(QMainWindow):
     def _on_analysed(self, analysis: ImageAnalysis) -> None:
         if self._is_on_screen(analysis.path):  # a result for an image left behind stays in the cache only
             self._set_overlay_analysis(analysis)
-            self.results_panel.show_analysis(analysis)
+            self.results_panel.show_analysis(analysis, self._draft_of(analysis))
+
+    def _draft_of(self, analysis: ImageAnalysis) -> str:
+        """The reader's edit of the draft report, else the model's draft with the comparison to the prior."""
+        from xraydesk.report.pages import drafted
+
+        if analysis.path in self.session.drafts:
+            return self.session.drafts[analysis.path]
+        def limits() -> ChangeLimits | None:
+            known = self._change_limits()
+            return known if isinstance(known, ChangeLimits) else None
+
+        measurements = [m.describe(self.canvas.image) for m in self.session.measurements.for_image(analysis.path)]
+        return drafted(analysis, self.analysis.results.values(), measurements, limits)
+
+    def _keep_draft(self, text: str) -> None:
+        if self.canvas.image is not None:
+            self.session.drafts[self.canvas.image.path] = text
 
     def _on_analysis_failed(self, path: Path | None, message: str) -> None:
         if path is None or self._is_on_screen(path):
@@ -611,7 +629,7 @@ class MainWindow(QMainWindow):
 
         worker = Worker(report_task(path, analyses, self.session.image_source(), limits,
                                     self.heatmap_layer.settings.target, views, measurements.get,
-                                    self.deidentify_action.isChecked(), overwrite))
+                                    self.deidentify_action.isChecked(), overwrite, dict(self.session.drafts).get))
         worker.yielded.connect(lambda progress: self._set_status(f"Writing {path.name}: page {progress[0]} of "
                                                                  f"{progress[1]}…", busy=True))
         worker.returned.connect(lambda result: self._set_status(f"Saved {result[0]} ({result[1]} pages)."))
