@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from fakes import synthetic_analysis
+from fakes import prediction, synthetic_analysis
 
 from xraydesk.ai.gate import InputCheck
 from xraydesk.ui.export_dialog import analyses_in_scope
 
 POSITIVE, NEGATIVE, REFUSED = Path("/s/positive.dcm"), Path("/s/negative.dcm"), Path("/s/head-ct.dcm")
-RESULTS = {POSITIVE: synthetic_analysis(POSITIVE, 0.95), NEGATIVE: synthetic_analysis(NEGATIVE, 0.02),
+RESULTS = {POSITIVE: synthetic_analysis(POSITIVE, 0.95), NEGATIVE: synthetic_analysis(NEGATIVE, answer=prediction(0.02, zones=(0.1,) * 6)),
            REFUSED: synthetic_analysis(REFUSED, check=InputCheck(False, "modality CT is not a chest radiograph"))}
 
 
