@@ -9,9 +9,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from xraydesk import RESEARCH_USE_NOTICE
 from xraydesk.ai import overlays
-from xraydesk.ai.analysis import ImageAnalysis
+from xraydesk.ai.analysis import DEFAULT_HEATMAP, ImageAnalysis
 from xraydesk.ai.outputs import ZONES
-from xraydesk.ai.words import reading, six_zone_words
+from xraydesk.ai.words import flag_statements, reading, six_zone_words
 
 SC_MAX_SIDE = 1024
 HEATMAP_OPACITY = 0.5
@@ -39,7 +39,7 @@ def overlay_picture(analysis: ImageAnalysis, display: np.ndarray) -> Image.Image
     """The image (uint8 as displayed) reduced to SC_MAX_SIDE, with the pneumonia heatmap, the lung
     outline and the zones drawn over it, and the words in a band below: RGB."""
     picture = Image.fromarray(display).resize(capture_size(display.shape), Image.LANCZOS).convert("RGBA")
-    heat = overlays.heatmap_rgba(overlays.heatmap_grid(analysis, "pneumonia"), HEATMAP_OPACITY)
+    heat = overlays.heatmap_rgba(overlays.heatmap_grid(analysis, DEFAULT_HEATMAP), HEATMAP_OPACITY)
     picture.alpha_composite(Image.fromarray(heat).resize(picture.size, Image.BILINEAR))
     layer = Image.new("RGBA", picture.size)
     _draw_lungs_and_zones(ImageDraw.Draw(layer), analysis, picture.size)
@@ -85,8 +85,11 @@ def _label(draw: ImageDraw.ImageDraw, position: tuple[float, float], text: str, 
 
 
 def banner_lines(analysis: ImageAnalysis) -> list[str]:
-    return [f"{NOT_FOR_DIAGNOSIS}. AI overlay by {analysis.model_version}: pneumonia Grad-CAM, lungs and zones.",
-            reading(analysis), f"{six_zone_words(analysis)}.", RESEARCH_USE_NOTICE]
+    """The words burned in: the answer, the score, and the explanation of every flag (a contradiction
+    between two outputs never leaves the app without its explanation)."""
+    return [f"{NOT_FOR_DIAGNOSIS}. AI overlay by {analysis.model_version}: opacity map (trained on radiologists' "
+            "boxes), lungs and zones.", reading(analysis), f"{six_zone_words(analysis)}.",
+            *flag_statements(analysis), RESEARCH_USE_NOTICE]
 
 
 def _with_banner(picture: Image.Image, analysis: ImageAnalysis) -> Image.Image:
