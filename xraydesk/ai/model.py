@@ -267,7 +267,8 @@ class ChestXRayModel:
                 inputs, predictions(raw, self.metadata), prior_checks, self.learned_checks(raw), raw["lungs"]):
             check = gate.first_refusal(prior, gate.check_pixels(model_input), learned)
             if check.accepted:
-                outcomes.append(Outcome(check, prediction, lungs, check_lung_mask(lung_mask(lungs))))
+                lung_check = check_lung_mask(lung_mask(lungs), model_input[..., 0])
+                outcomes.append(Outcome(check, prediction, lungs, lung_check))
             else:
                 outcomes.append(Outcome(check))
         return outcomes
