@@ -83,3 +83,12 @@ class FakeAnalyser:
         self.analysed.append(image.path)
         p_pneumonia = 0.56 + (sum(map(ord, image.path.name)) % 40) / 100  # positive above the band, distinct per file
         return synthetic_analysis(image.path, p_pneumonia, identity=StudyIdentity.of(image))
+
+
+class TrendLimitsAnalyser(FakeAnalyser):
+    """The fake model with "no clear change" limits in its metadata, as the shipped model has them."""
+
+    LIMITS = {"geographic_extent": 1.0, "six_zone_score": 1.0, "p_pneumonia": 0.5}
+
+    def model(self):
+        return SimpleNamespace(version="Fake CXR 0.0", metadata={"trend": {"no_clear_change": self.LIMITS}})

@@ -9,9 +9,9 @@ from xraydesk.imaging import IMAGE, ImageDisplay, ScanEntry, XRayImage
 from xraydesk.imaging.session import StudySession
 
 
-def image_entry(name: str, patient_id: str, study_uid: str, study_date: str) -> ScanEntry:
+def image_entry(name: str, patient_id: str, study_uid: str, study_date: str, **times: str) -> ScanEntry:
     return ScanEntry(Path(f"/studies/{name}.dcm"), IMAGE, source_format="DICOM", patient_id=patient_id,
-                     study_uid=study_uid, study_date=study_date, series_uid=f"{study_uid}.1")
+                     study_uid=study_uid, study_date=study_date, series_uid=f"{study_uid}.1", **times)
 
 
 def display_of(path: Path) -> ImageDisplay:
@@ -33,6 +33,18 @@ def test_priors_are_the_same_patients_earlier_studies_newest_first():
     assert [study.study_uid for study in session.prior_studies(current)] == ["1.2", "1.1"]
     assert session.prior_studies(Path("/studies/a1.dcm")) == []
     assert session.prior_studies(Path("/studies/b1.dcm")) == []
+
+
+def test_a_study_of_the_same_day_is_the_prior_when_the_headers_say_it_came_first():
+    session = session_with(image_entry("before", "P1", "1.5", "20200403"),
+                           image_entry("morning", "P1", "1.9", "20200408", study_time="111200"),
+                           image_entry("afternoon", "P1", "1.1", "20200408", acquisition_time="130800"),
+                           image_entry("untimed", "P1", "1.2", "20200408"))
+    assert [study.study_uid for study in session.prior_studies(Path("/studies/afternoon.dcm"))] == ["1.9", "1.5"]
+    assert [study.study_uid for study in session.prior_studies(Path("/studies/morning.dcm"))] == ["1.5"]
+    # no time: not known to come after either study of its day, nor before
+    assert [study.study_uid for study in session.prior_studies(Path("/studies/untimed.dcm"))] == ["1.5"]
+    assert session.study_of(Path("/studies/afternoon.dcm")).moment.time.isoformat() == "13:08:00"
 
 
 def test_an_image_without_patient_id_or_date_has_no_prior():

@@ -17,6 +17,7 @@ from xraydesk.ai.outputs import CAUSES, EXTENT_MAX, LUNG_SCORE_MAX
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
 from xraydesk.ai.zones import lung_mask, zone_labels
 from xraydesk.imaging import XRayImage
+from xraydesk.imaging.study_order import header_time
 
 HEATMAP_TARGETS = ("pneumonia", *CAUSES)
 TARGET_NAMES = {"pneumonia": "Pneumonia", "bacterial": "Bacterial", "viral": "Viral", "covid": "COVID-19"}
@@ -60,11 +61,11 @@ class StudyIdentity:
     modality: str = ""
     study_uid: str = ""  # the study the image belongs to (the severity trend has one point per study)
     series_uid: str = ""
-    study_time: str = ""  # DICOM TM, orders two studies of one day
+    study_time: str = ""  # DICOM TM (xraydesk.imaging.study_order.header_time), orders two studies of one day
 
     @classmethod
     def of(cls, image: XRayImage) -> "StudyIdentity":
-        study_time = str(image.dataset.get("StudyTime", "") or "") if image.dataset is not None else ""
+        study_time = header_time(image.dataset) if image.dataset is not None else ""
         return cls(image.path, image.patient_name, image.patient_id, image.study_date,
                    image.study_description, image.modality or image.source_format, image.study_uid,
                    image.series_uid, study_time)

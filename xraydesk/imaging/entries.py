@@ -20,13 +20,19 @@ class ScanEntry:
     patient_id: str = ""
     study_uid: str = ""
     study_date: str = ""
+    study_time: str = ""  # the header's Study Time
     study_description: str = ""
     series_uid: str = ""
     series_number: int | None = None
     series_description: str = ""
     modality: str = ""
     instance_number: int | None = None
-    acquisition_time: str = ""
+    acquisition_time: str = ""  # study_order.image_time
+
+    @property
+    def time_of_study(self) -> str:
+        """xraydesk.imaging.study_order.header_time, from what the scan read."""
+        return self.study_time or self.acquisition_time
 
     @property
     def patient_key(self) -> tuple:
@@ -37,13 +43,19 @@ class ScanEntry:
         return (*self.patient_key, self.study_date, self.study_uid)
 
     @property
+    def study_order(self) -> tuple:
+        """Where the image's study stands among the patient's: by date, then time (xraydesk.imaging.study_order;
+        without a Study Time, this image's time stands for the study's)."""
+        return (*self.patient_key, self.study_date, self.time_of_study, self.study_uid)
+
+    @property
     def series_key(self) -> tuple:
         return (*self.study_key, _none_last(self.series_number), self.series_uid)
 
     @property
     def sort_key(self) -> tuple:
-        """Images first in browser order (Instance Number, then acquisition time, then file
-        name); skipped entries after them by path."""
+        """Images first (patient, study, series, then Instance Number, acquisition time and file name);
+        skipped entries after them by path."""
         if self.kind != IMAGE:
             return (1, (), str(self.path))
         return (0, self.series_key, (_none_last(self.instance_number), self.acquisition_time, self.path.name))

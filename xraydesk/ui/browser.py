@@ -91,14 +91,14 @@ class StudyBrowser(QTreeWidget):
 
     def _group(self, entry: ScanEntry) -> QTreeWidgetItem:
         parent = self.invisibleRootItem()
-        for key, label, private in [
-            (entry.patient_key, patient_label(entry), True),
-            (entry.study_key, study_label(entry), True),
-            (entry.series_key, series_label(entry), False),
+        for key, sort_key, label, private in [
+            (entry.patient_key, entry.patient_key, patient_label(entry), True),
+            (entry.study_key, entry.study_order, study_label(entry), True),  # a day's studies by time
+            (entry.series_key, entry.series_key, series_label(entry), False),
         ]:
             if key not in self._group_items:
                 item = QTreeWidgetItem([label, ""])
-                item.setData(0, SORT_KEY_ROLE, key)
+                item.setData(0, SORT_KEY_ROLE, sort_key)
                 if private:
                     item.setData(0, PRIVATE_LABEL_ROLE, label)
                 _insert_sorted(parent, item, before_skipped=parent is self.invisibleRootItem())
