@@ -1,7 +1,7 @@
 """The worklist: every image of the open folder analysed in the background, as a sortable triage
 table (read mark, patient, study, image, p(pneumonia), cause, COVID-19 category, score, status with the
 call and its flags, in the dock's words), in priority order until a header is clicked: highest
-p(pneumonia) first, refused and unreadable images last. Double-click opens the image."""
+p(pneumonia) first, refused and unreadable images last. Double-click or Enter opens the image."""
 
 from pathlib import Path
 
@@ -84,7 +84,8 @@ class WorklistPanel(QWidget):
         # Invalid values (refused, unreadable) sort below every number: last in descending order.
         header.setSortIndicator(PRIORITY_COLUMN, Qt.DescendingOrder)
         self.table.setSortingEnabled(True)
-        self.table.itemDoubleClicked.connect(lambda item: self.imageActivated.emit(self.path_at(item.row())))
+        # activated: Enter on the current row, or a double-click (a single click where the platform says so)
+        self.table.activated.connect(lambda index: self.imageActivated.emit(self.path_at(index.row())))
         self.analyse_button = QPushButton("Analyse all images")
         self.cancel_button = QPushButton("Cancel", enabled=False)
         self.progress = QProgressBar(visible=False)
