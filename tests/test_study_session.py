@@ -1,5 +1,6 @@
 """The Qt-free study model: a patient's studies and priors, the shared decoded-image cache, read marks."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,25 @@ def test_events_summary_and_read_marks():
     assert session.is_read(entry.path) and read == [("a1.dcm", True)]
     session.clear()
     assert session.image_paths() == [] and not session.is_read(entry.path)
+
+
+def test_another_copy_of_an_open_image_is_not_a_second_image():
+    session = StudySession()
+    first = ScanEntry(Path("/open/a.dcm"), IMAGE, sop_instance_uid="1.2.3.9", instance_number=1)
+    session.add(first)
+    session.add(replace(first, path=Path("/retrieved/1.2.3.9.dcm")))  # the same instance, retrieved again
+    session.add(ScanEntry(Path("/open/b.dcm"), IMAGE, instance_number=2))  # no UID: by path only
+    assert session.image_paths() == [first.path, Path("/open/b.dcm")] and session.summary() == "2 images"
+
+
+def test_files_named_by_their_uid_are_listed_by_series_and_instance_numbers():
+    named = ScanEntry(Path("/r/1.2.276.0.7230010.3.1.4.8323329.5797.1517875190.762693.dcm"), IMAGE,
+                      series_number=2, instance_number=1)
+    assert named.named_by_uid and named.image_name == "series 2, image 1"
+    assert replace(named, series_number=None).image_name == "image 1"
+    assert replace(named, series_number=None, instance_number=None).image_name == named.path.name  # nothing better
+    plain = ScanEntry(Path("/r/chest-2020.dcm"), IMAGE, series_number=2, instance_number=1)
+    assert not plain.named_by_uid and plain.image_name == "chest-2020.dcm"
 
 
 def test_newest_wins():

@@ -22,7 +22,7 @@ from xraydesk.ui.analysis_controller import WorklistEntry
 from xraydesk.ui.export_dialog import ExportScopeDialog
 from xraydesk.ui.main_window import MainWindow
 from xraydesk.ui.results_panel import ResultsPanel
-from xraydesk.ui.worklist import COLUMNS, PRIORITY_COLUMN, READ_MARK, entry_cells
+from xraydesk.ui.worklist import COLUMNS, NUMBER_ROLE, PRIORITY_COLUMN, READ_MARK, WorklistPanel, entry_cells
 
 FOLDER_SIZE = 5
 
@@ -122,9 +122,21 @@ def test_the_dock_explains_flags_and_withholds_severity_on_an_implausible_lung_m
     assert not panel.zones.isVisible() and not panel.extent.isVisible() and not panel.evidence.isVisible()
 
 
+def test_the_worklist_writes_probabilities_as_the_dock_does_and_sorts_them_by_value(qtbot):
+    panel = WorklistPanel()
+    qtbot.addWidget(panel)
+    panel.start(4)
+    for name, p in (("a.dcm", 0.998), ("b.dcm", 0.9996), ("c.dcm", 0.87)):
+        panel.add_entry(WorklistEntry(Path(name), synthetic_analysis(Path(name), p)), False, name)
+    panel.add_entry(WorklistEntry(Path("d.dcm"), error="unreadable"), False, "d.dcm")
+    shown = [(panel.path_at(row).name, panel.table.item(row, PRIORITY_COLUMN).text()) for row in range(4)]
+    # never "1" beside "0.998": both beyond what the calibration resolves; still ranked by value
+    assert shown == [("b.dcm", ">0.99"), ("a.dcm", ">0.99"), ("c.dcm", "0.87"), ("d.dcm", "")]
+
+
 def test_the_worklist_uses_the_docks_words():
     def cells(analysis):
-        return dict(zip(COLUMNS, entry_cells(WorklistEntry(analysis.path, analysis))))
+        return dict(zip(COLUMNS, entry_cells(WorklistEntry(analysis.path, analysis), analysis.path.name)))
 
     clear = cells(synthetic_analysis(Path("a.dcm")))
     assert clear["Cause"] == "Viral" and clear["Status"] == "Pneumonia likely" and clear["Score"] == 3
@@ -239,11 +251,11 @@ def test_worklist_fills_a_sortable_table_and_double_click_opens_the_image(qtbot,
     assert finished.args == [f"Analysed {FOLDER_SIZE} images."]
     table = window.worklist.table
     assert table.rowCount() == FOLDER_SIZE
-    priority = [table.item(row, PRIORITY_COLUMN).data(Qt.DisplayRole) for row in range(FOLDER_SIZE)]
+    priority = [table.item(row, PRIORITY_COLUMN).data(NUMBER_ROLE) for row in range(FOLDER_SIZE)]
     assert priority == sorted(priority, reverse=True) and all(isinstance(value, float) for value in priority)
     assert {table.item(row, 1).text() for row in range(FOLDER_SIZE)} >= {"Doe^Jane0 (ID-0)"}
     table.sortByColumn(PRIORITY_COLUMN, Qt.AscendingOrder)
-    column = [table.item(row, PRIORITY_COLUMN).data(Qt.DisplayRole) for row in range(FOLDER_SIZE)]
+    column = [table.item(row, PRIORITY_COLUMN).data(NUMBER_ROLE) for row in range(FOLDER_SIZE)]
     assert column == sorted(column)
     target = window.worklist.path_at(2)
     qtbot.mouseDClick(table.viewport(), Qt.LeftButton, pos=table.visualItemRect(table.item(2, 1)).center())

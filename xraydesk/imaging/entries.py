@@ -1,6 +1,7 @@
 """What a scan finds (no pydicom, so that the app starts without it): one entry per file, images
 sorted patient → study → series → instance, skipped files with the reason."""
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,6 +9,9 @@ IMAGE = "image"
 NON_IMAGE = "non_image"  # a DICOM object without pixels: a DICOMDIR, a report, a presentation state
 OTHER_FILE = "other_file"  # neither DICOM, PNG nor JPEG, and not named like one (notes, spreadsheets)
 ERROR = "error"
+# A file named by its SOP Instance UID (a PACS retrieve, the listener, many archives; "~1" for a second
+# copy in the local store): every name of a study starts with the same digits, so it says nothing in a list.
+UID_NAME = re.compile(r"\d+(\.\d+){3,}(~\d+)?")
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,20 @@ class ScanEntry:
     modality: str = ""
     instance_number: int | None = None
     acquisition_time: str = ""  # study_order.image_time
+    sop_instance_uid: str = ""  # one image, wherever its file is (a retrieved copy of an open image)
+
+    @property
+    def named_by_uid(self) -> bool:
+        stem = self.path.name[:-4] if self.path.name.lower().endswith(".dcm") else self.path.name
+        return UID_NAME.fullmatch(stem) is not None
+
+    @property
+    def image_name(self) -> str:
+        """The image in a list: its file name, or for a file named by a UID its series and instance
+        numbers where the header has them ("series 2, image 1")."""
+        numbers = [f"{word} {number}" for word, number in (("series", self.series_number),
+                                                             ("image", self.instance_number)) if number is not None]
+        return ", ".join(numbers) if self.named_by_uid and numbers else self.path.name
 
     @property
     def time_of_study(self) -> str:

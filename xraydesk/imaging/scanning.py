@@ -25,7 +25,7 @@ from xraydesk.imaging.loading import (
 from xraydesk.imaging.study_order import TIME_KEYWORDS, image_time
 
 HEADER_TAGS = [
-    "SOPClassUID", "Modality", "Rows", "PatientName", "PatientID", "StudyInstanceUID", "StudyDate",
+    "SOPClassUID", "SOPInstanceUID", "Modality", "Rows", "PatientName", "PatientID", "StudyInstanceUID", "StudyDate",
     "StudyDescription", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "InstanceNumber",
     *TIME_KEYWORDS,
 ]  # fmt: skip
@@ -157,6 +157,7 @@ def _scan_dicom(path: Path) -> tuple[ScanEntry, list[Path]]:
         modality=_text(dataset, "Modality"),
         instance_number=optional_int(dataset.get("InstanceNumber")),
         acquisition_time=image_time(dataset),
+        sop_instance_uid=_text(dataset, "SOPInstanceUID"),
     ), []
 
 

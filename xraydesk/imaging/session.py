@@ -42,6 +42,7 @@ class StudySession:
         self.read_changed = Event()  # Path, bool
         self._entries: list[ScanEntry] = []
         self._images: dict[Path, ScanEntry] = {}
+        self._instances: set[str] = set()  # SOP Instance UIDs of the images held
         self._cache: OrderedDict[Path, ImageDisplay] = OrderedDict()
         self._read: set[Path] = set()
         self.measurements = MeasurementStore()
@@ -51,19 +52,31 @@ class StudySession:
     def clear(self) -> None:
         """A new set of studies replaces the old (the cache goes with them)."""
         self._entries, self._images = [], {}
+        self._instances.clear()
         self._cache.clear()
         self._read.clear()
         self.measurements.clear()
         self.cleared.emit()
 
     def add(self, entry: ScanEntry) -> None:
-        """A scanned file; images already known (the same file found twice) are added once."""
-        if entry.kind == IMAGE and entry.path in self._images:
+        """A scanned file, unless its image is held already: the same file found twice, or another copy of
+        the same SOP Instance (a study retrieved while it is open)."""
+        if entry.kind == IMAGE and (entry.path in self._images or entry.sop_instance_uid in self._instances):
             return
         self._entries.append(entry)
         if entry.kind == IMAGE:
             self._images[entry.path] = entry
+            if entry.sop_instance_uid:
+                self._instances.add(entry.sop_instance_uid)
         self.entry_added.emit(entry)
+
+    def holds(self, path: Path) -> bool:
+        return path in self._images
+
+    def image_name(self, path: Path) -> str:
+        """How lists name the image (ScanEntry.image_name)."""
+        entry = self._images.get(path)
+        return entry.image_name if entry is not None else path.name
 
     def image_count(self) -> int:
         return len(self._images)

@@ -43,7 +43,9 @@ def series_label(entry: ScanEntry) -> str:
 
 
 def image_label(entry: ScanEntry) -> str:
-    return f"{entry.instance_number}: {entry.path.name}" if entry.instance_number is not None else entry.path.name
+    if entry.named_by_uid or entry.instance_number is None:
+        return entry.image_name
+    return f"{entry.instance_number}: {entry.path.name}"
 
 
 class StudyBrowser(QTreeWidget):

@@ -474,7 +474,7 @@ class MainWindow(QMainWindow):
         self.analysis.analyse_paths(paths)
 
     def _on_worklist_entry(self, entry: WorklistEntry) -> None:
-        self.worklist.add_entry(entry, self.session.is_read(entry.path))
+        self.worklist.add_entry(entry, self.session.is_read(entry.path), self.session.image_name(entry.path))
         if entry.analysis is not None:
             self._on_analysed(entry.analysis)
 

@@ -73,7 +73,7 @@ class SessionController(QObject):
         if not self._opened.is_newest(opened):
             return
         self.scanFinished.emit(entries)
-        self._start_thumbnails(opened, [entry.path for entry in entries if entry.kind == IMAGE])
+        self._start_thumbnails(opened, [entry.path for entry in entries if self.session.holds(entry.path)])
 
     def _start_thumbnails(self, opened: object, paths: list[Path]) -> None:
         self.thumbnailsStarted.emit(len(paths))

@@ -28,6 +28,7 @@ from xraydesk.ai.analysis import (
     pneumonia_call,
     worklist_status,
 )
+from xraydesk.ai.trend import value_words
 from xraydesk.imaging.header import format_study_date
 from xraydesk.ui.analysis_controller import WorklistEntry
 
@@ -38,13 +39,30 @@ IMAGE_COLUMN = COLUMNS.index("Image")
 PRIORITY_COLUMN = COLUMNS.index("p(pneumonia)")
 COVID_COLUMN = COLUMNS.index("COVID-19 category")
 READ_MARK = "✓"
+NUMBER_ROLE = Qt.UserRole + 1  # what a cell shown in words sorts by
 
 
-def entry_cells(entry: WorklistEntry) -> list:
-    """Cell values for one row; numbers stay numbers so that columns sort numerically."""
+class NumberItem(QTableWidgetItem):
+    """A cell that shows words and sorts by its number; no number sorts below every number (last in
+    descending order)."""
+
+    def __init__(self, number: float | None, text: str):
+        super().__init__(text)
+        self.setData(NUMBER_ROLE, number)
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        mine, theirs = self.data(NUMBER_ROLE), other.data(NUMBER_ROLE)
+        if mine is None or theirs is None:
+            return mine is None and theirs is not None
+        return mine < theirs
+
+
+def entry_cells(entry: WorklistEntry, name: str) -> list:
+    """Cell values for one row (`name`: the image's, StudySession.image_name); numbers stay numbers so that
+    columns sort numerically."""
     analysis = entry.analysis
     if analysis is None:
-        return ["", "", "", entry.path.name, None, "", "", None, f"error: {entry.error}"]
+        return ["", "", "", name, None, "", "", None, f"error: {entry.error}"]
     identity = analysis.identity
     patient = identity.patient_name
     if identity.patient_id and identity.patient_id != patient:
@@ -52,10 +70,10 @@ def entry_cells(entry: WorklistEntry) -> list:
     study = " ".join(part for part in (format_study_date(identity.study_date), identity.study_description) if part)
     prediction = analysis.prediction
     if prediction is None:
-        return ["", patient, study, entry.path.name, None, "", "", None, f"refused: {analysis.check.reason}"]
+        return ["", patient, study, name, None, "", "", None, f"refused: {analysis.check.reason}"]
     cause = TARGET_NAMES[most_likely_cause(prediction)] if pneumonia_call(prediction) == PNEUMONIA_LIKELY else "—"
     score = None if analysis.severity_withheld else prediction.six_zone_score
-    return ["", patient, study, entry.path.name, round(prediction.p_pneumonia, 3), cause,
+    return ["", patient, study, name, prediction.p_pneumonia, cause,
             covid_category(prediction, analysis.operating_points), score, worklist_status(analysis)]
 
 
@@ -108,14 +126,17 @@ class WorklistPanel(QWidget):
         self.cancel_button.setEnabled(True)
         self.summary.setText(f"Analysing {count} images…")
 
-    def add_entry(self, entry: WorklistEntry, read: bool = False) -> None:
+    def add_entry(self, entry: WorklistEntry, read: bool, name: str) -> None:
         self.table.setSortingEnabled(False)  # else the new row moves while its cells are being set
         row = self.table.rowCount()
         self.table.insertRow(row)
-        for column, value in enumerate(entry_cells(entry)):
-            item = QTableWidgetItem()
-            if value is not None:
-                item.setData(Qt.DisplayRole, value)
+        for column, value in enumerate(entry_cells(entry, name)):
+            if column == PRIORITY_COLUMN:  # as the dock and the trend write a probability (">0.99", never "1")
+                item = NumberItem(value, "" if value is None else value_words("p_pneumonia", value))
+            else:
+                item = QTableWidgetItem()
+                if value is not None:
+                    item.setData(Qt.DisplayRole, value)
             self.table.setItem(row, column, item)
         self.table.item(row, PATH_COLUMN).setData(Qt.UserRole, str(entry.path))
         self.table.item(row, IMAGE_COLUMN).setToolTip(str(entry.path))
