@@ -72,6 +72,9 @@ class FakeAnalyser:
         self.is_loaded = True
         return SimpleNamespace(version="Fake CXR 0.0")
 
+    def model_version(self) -> str:
+        return "Fake CXR 0.0"
+
     def release(self) -> None:
         self.released.set()
 

@@ -13,6 +13,7 @@ import pytest
 from fakes import prediction, synthetic_analysis
 from matplotlib.backends.backend_pdf import PdfPages
 
+from xraydesk import __version__
 from xraydesk.ai import overlays
 from xraydesk.ai.analysis import COVID_CAVEAT, POSITIVE_NO_ZONES, SIX_ZONE_EVIDENCE
 from xraydesk.ai.gate import InputCheck
@@ -186,3 +187,8 @@ def test_the_pdf_is_written_with_the_users_umask(tmp_path):
     finally:
         os.umask(previous)
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_each_page_names_the_applications_version_and_the_models(tmp_path):
+    [words] = page_words(write_summary(tmp_path / "v.pdf", pages(1)))
+    assert f"by XRayDesk {__version__}" in words and "Fake CXR 0.0" in words

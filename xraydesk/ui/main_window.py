@@ -265,8 +265,12 @@ class MainWindow(QMainWindow):
         dialog.resize(480, 560)
         dialog.open()
 
+    def about_text(self) -> str:
+        return (f"XRayDesk {__version__}\nAI model: {self.analysis.analyser.model_version()} (the model has its own "
+                f"version: see its model card)\n\n{RESEARCH_USE_NOTICE}")
+
     def show_about(self) -> None:
-        QMessageBox.about(self, "About XRayDesk", f"XRayDesk {__version__}\n\n{RESEARCH_USE_NOTICE}")
+        QMessageBox.about(self, "About XRayDesk", self.about_text())
 
     # ------------------------------------------------------------ opening
 
