@@ -88,10 +88,11 @@ class FakeAnalyser:
         return synthetic_analysis(image.path, p_pneumonia, identity=StudyIdentity.of(image))
 
 
-class TrendLimitsAnalyser(FakeAnalyser):
-    """The fake model with "no clear change" limits in its metadata, as the shipped model has them."""
+TREND_LIMITS = {"geographic_extent": 1.0, "six_zone_score": 1.0, "p_pneumonia": 0.5}
 
-    LIMITS = {"geographic_extent": 1.0, "six_zone_score": 1.0, "p_pneumonia": 0.5}
+
+class TrendLimitsAnalyser(FakeAnalyser):
+    """The fake model with "no clear change" limits (TREND_LIMITS) in its metadata, as the shipped model has them."""
 
     def model(self):
-        return SimpleNamespace(version="Fake CXR 0.0", metadata={"trend": {"no_clear_change": self.LIMITS}})
+        return SimpleNamespace(version="Fake CXR 0.0", metadata={"trend": {"no_clear_change": TREND_LIMITS}})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import TrendLimitsAnalyser, prediction, synthetic_analysis
+from fakes import TREND_LIMITS, TrendLimitsAnalyser, prediction, synthetic_analysis
 from PyQt5.QtWidgets import QAction, QLabel
 from ui_helpers import WAIT_MS, open_and_wait, wait_for_image
 
@@ -18,7 +18,7 @@ from xraydesk.ui.main_window import MainWindow, scrollable
 from xraydesk.ui.results_panel import ResultsPanel
 from xraydesk.ui.trend_view import study_summary
 
-LIMITS = TrendLimitsAnalyser.LIMITS
+LIMITS = TREND_LIMITS
 
 
 def analysis_of(path: Path, study_uid: str, date: str, extent: tuple[float, float], zones: tuple[float, ...]):

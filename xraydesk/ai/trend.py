@@ -183,8 +183,8 @@ def change_lines(trend: Trend, limits: ChangeLimits, current: int = -1, deidenti
         return [f"First study of {len(trend.studies)}: no prior to compare with."]
     prior_index = trend.prior_index(current)
     if prior_index is None:
-        return [f"No prior to compare with: the headers do not say which study of "
-                f"{trend.date_label(trend.studies[current], deidentify)} came first."]
+        day = trend.date_label(trend.studies[current], deidentify)
+        return [f"No prior to compare with: the headers do not say which study of {day} came first."]
     prior, study = trend.studies[prior_index], trend.studies[current]
     lines = []
     for measure in MEASURES:

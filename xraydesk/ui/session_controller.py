@@ -8,7 +8,7 @@ from pathlib import Path
 from PyQt5.QtCore import QObject, pyqtSignal
 
 from xraydesk.events import NewestWins
-from xraydesk.imaging import IMAGE, ImageDisplay, Preview, ScanEntry, failure_reason
+from xraydesk.imaging import ImageDisplay, Preview, ScanEntry, failure_reason
 from xraydesk.imaging.session import StudySession, decode, scan_task, thumbnail_task
 from xraydesk.ui.workers import Worker, WorkerPool
 
