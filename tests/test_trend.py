@@ -66,8 +66,8 @@ def test_a_withheld_severity_is_not_judged_and_a_prior_of_the_same_day_is_hours_
     lines = change_lines(*patient_trends([film("a", "20200402", study_time="0800", study_uid="1.1"),
                                           film("b", "20200402", study_time="1930", study_uid="1.2",
                                                withheld=True)]).values(), LIMITS)
-    assert lines[0] == "extent 5.2 → withheld since 2020-04-02, 11 h 30 min earlier: not judged (severity withheld: " \
-                       "lung mask implausible)"
+    assert lines[0] == ("extent 5.2 → withheld since 2020-04-02, 11 h 30 min earlier: not judged "
+                        "(severity withheld: lung mask implausible)")
     assert lines[2] == "p(pneumonia) 0.90 → 0.90: no clear change"
 
 

@@ -2,7 +2,8 @@
 
 The segmenter's mask (224x224, on the squashed model input, specks removed: `zones.lung_mask`) is
 measured as the zones see it: split at `zones.midline_column` into the patient's right and left
-lung. It is implausible when a figure lies outside its limit (LIMITS; the reason names the first that fails, with its figure):
+lung. It is implausible when a figure lies outside its limit (LIMITS; the reason names the first that
+fails, with its figure):
 - lung_share: the share of the image that is lung, 8-70%;
 - joined: the share of the lung's rows in which the mask crosses the midline column (one blob
   across the midline), at most 50%;
