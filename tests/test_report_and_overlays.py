@@ -13,6 +13,7 @@ import pytest
 from fakes import prediction, synthetic_analysis
 from matplotlib.backends.backend_pdf import PdfPages
 
+from xraydesk import __version__
 from xraydesk.ai import overlays
 from xraydesk.ai.analysis import StudyIdentity
 from xraydesk.ai.gate import InputCheck
@@ -207,3 +208,8 @@ def test_every_page_carries_the_draft_report_or_the_readers_edit(tmp_path):
     assert "FINDINGS: Pneumonia-like opacity, in the right upper, right middle and left lower zones." in drafted
     assert "IMPRESSION: Pneumonia-like opacity likely." in drafted or "the rest of the draft is in the app" in drafted
     assert "FINDINGS: edited by the reader. IMPRESSION: reader's words." in kept
+
+
+def test_each_page_names_the_applications_version_and_the_models(tmp_path):
+    [words] = page_words(write_summary(tmp_path / "v.pdf", pages(1)))
+    assert f"by XRayDesk {__version__}" in words and "Fake CXR 0.0" in words

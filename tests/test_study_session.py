@@ -1,5 +1,6 @@
 """The Qt-free study model: a patient's studies and priors, the shared decoded-image cache, read marks."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +10,9 @@ from xraydesk.imaging import IMAGE, ImageDisplay, ScanEntry, XRayImage
 from xraydesk.imaging.session import StudySession
 
 
-def image_entry(name: str, patient_id: str, study_uid: str, study_date: str) -> ScanEntry:
+def image_entry(name: str, patient_id: str, study_uid: str, study_date: str, **times: str) -> ScanEntry:
     return ScanEntry(Path(f"/studies/{name}.dcm"), IMAGE, source_format="DICOM", patient_id=patient_id,
-                     study_uid=study_uid, study_date=study_date, series_uid=f"{study_uid}.1")
+                     study_uid=study_uid, study_date=study_date, series_uid=f"{study_uid}.1", **times)
 
 
 def display_of(path: Path) -> ImageDisplay:
@@ -33,6 +34,18 @@ def test_priors_are_the_same_patients_earlier_studies_newest_first():
     assert [study.study_uid for study in session.prior_studies(current)] == ["1.2", "1.1"]
     assert session.prior_studies(Path("/studies/a1.dcm")) == []
     assert session.prior_studies(Path("/studies/b1.dcm")) == []
+
+
+def test_a_study_of_the_same_day_is_the_prior_when_the_headers_say_it_came_first():
+    session = session_with(image_entry("before", "P1", "1.5", "20200403"),
+                           image_entry("morning", "P1", "1.9", "20200408", study_time="111200"),
+                           image_entry("afternoon", "P1", "1.1", "20200408", acquisition_time="130800"),
+                           image_entry("untimed", "P1", "1.2", "20200408"))
+    assert [study.study_uid for study in session.prior_studies(Path("/studies/afternoon.dcm"))] == ["1.9", "1.5"]
+    assert [study.study_uid for study in session.prior_studies(Path("/studies/morning.dcm"))] == ["1.5"]
+    # no time: not known to come after either study of its day, nor before
+    assert [study.study_uid for study in session.prior_studies(Path("/studies/untimed.dcm"))] == ["1.5"]
+    assert session.study_of(Path("/studies/afternoon.dcm")).moment.time.isoformat() == "13:08:00"
 
 
 def test_an_image_without_patient_id_or_date_has_no_prior():
@@ -67,6 +80,25 @@ def test_events_summary_and_read_marks():
     assert session.is_read(entry.path) and read == [("a1.dcm", True)]
     session.clear()
     assert session.image_paths() == [] and not session.is_read(entry.path)
+
+
+def test_another_copy_of_an_open_image_is_not_a_second_image():
+    session = StudySession()
+    first = ScanEntry(Path("/open/a.dcm"), IMAGE, sop_instance_uid="1.2.3.9", instance_number=1)
+    session.add(first)
+    session.add(replace(first, path=Path("/retrieved/1.2.3.9.dcm")))  # the same instance, retrieved again
+    session.add(ScanEntry(Path("/open/b.dcm"), IMAGE, instance_number=2))  # no UID: by path only
+    assert session.image_paths() == [first.path, Path("/open/b.dcm")] and session.summary() == "2 images"
+
+
+def test_files_named_by_their_uid_are_listed_by_series_and_instance_numbers():
+    named = ScanEntry(Path("/r/1.2.276.0.7230010.3.1.4.8323329.5797.1517875190.762693.dcm"), IMAGE,
+                      series_number=2, instance_number=1)
+    assert named.named_by_uid and named.image_name == "series 2, image 1"
+    assert replace(named, series_number=None).image_name == "image 1"
+    assert replace(named, series_number=None, instance_number=None).image_name == named.path.name  # nothing better
+    plain = ScanEntry(Path("/r/chest-2020.dcm"), IMAGE, series_number=2, instance_number=1)
+    assert not plain.named_by_uid and plain.image_name == "chest-2020.dcm"
 
 
 def test_newest_wins():

@@ -4,11 +4,12 @@ prior's own overlay, leaving with C or Esc, and the message when there is no pri
 
 import numpy as np
 import pytest
-from fakes import FakeAnalyser
+from fakes import FakeAnalyser, TrendLimitsAnalyser
 from PyQt5.QtCore import QPoint, Qt
 from ui_helpers import WAIT_MS, drag, open_and_wait, shown_window, wait_for_image
 
 from xraydesk.imaging import Window, fit_transform
+from xraydesk.imaging.study_order import StudyMoment
 from xraydesk.ui.compare import NO_PRIOR, linked_window, prior_caption
 
 
@@ -121,6 +122,35 @@ def test_the_prior_has_its_own_analysis_and_the_current_views_modes_and_esc_leav
     assert not window.compare_action.isChecked() and window.centralWidget() is window.canvas
 
 
+def test_compare_and_trend_take_the_same_prior_among_studies_of_one_day(qtbot, make_dicom):
+    """Two studies on 2020-04-08, at 11:12 (Study Time) and 13:08 (no Study Time: its Acquisition DateTime
+    stands in; its UID sorts first), and one 5 days earlier: both views order the day by time."""
+    pixels = np.add.outer(np.arange(96), np.arange(112)).astype(np.uint16)
+
+    def film(name, study_uid, date, **times):
+        return make_dicom(name, pixels, PatientID="P1", StudyInstanceUID=study_uid,
+                          SeriesInstanceUID=study_uid + ".1", StudyDate=date, **times)
+
+    before = film("before.dcm", "1.5", "20200403", StudyTime="0930")
+    morning = film("morning.dcm", "1.9", "20200408", StudyTime="111200")
+    afternoon = film("afternoon.dcm", "1.1", "20200408", AcquisitionDateTime="20200408130800")
+    window = shown_window(qtbot, TrendLimitsAnalyser())
+    open_and_wait(qtbot, window, [before.parent])
+    assert window.browser.image_paths() == [before, morning, afternoon]
+    window.analyse_all()
+    qtbot.waitUntil(lambda: len(window.analysis.results) == 3 and window.workers.is_idle(), timeout=WAIT_MS)
+    for current, prior, interval in ((afternoon, morning, "1 h 56 min earlier"), (morning, before, "5 days earlier")):
+        view = enter_compare(qtbot, window, current)
+        assert view.prior.image.path == prior
+        assert view.prior.annotation_lines()["top_right"][0] == f"PRIOR — {interval}"
+        trend = window.results_panel.trend.chart.trend
+        current_study = trend.study_index(current)
+        assert prior in trend.studies[trend.prior_index(current_study)].paths
+        assert f", {interval}: " in window.results_panel.trend.change.text().split("\n")[0]
+        window.compare_action.trigger()
+    window.close()
+
+
 def test_no_prior_gives_a_status_message_and_no_split(qtbot, window, serial_studies):
     open_and_wait(qtbot, window, [serial_studies["current"].parent])
     for path in (serial_studies["other"], serial_studies["first"]):  # another patient; the patient's first study
@@ -137,4 +167,4 @@ def test_window_links_in_units_of_each_films_default_window():
     assert linked_window(default, default, other) == other
     linked = linked_window(Window(2048 + 400, 1024), default, other)
     assert (linked.center, linked.width) == (128 + 25, 64)
-    assert prior_caption("20200402", "20200403") == "PRIOR — 1 day earlier"
+    assert prior_caption(StudyMoment.parse("20200402"), StudyMoment.parse("20200403")) == "PRIOR — 1 day earlier"

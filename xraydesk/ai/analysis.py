@@ -12,11 +12,18 @@ import numpy as np
 
 from xraydesk.ai.gate import ACCEPTED, InputCheck
 from xraydesk.ai.lung_check import PLAUSIBLE, LungMaskCheck
-from xraydesk.ai.model import ChestXRayModel, ModelUnavailableError, Prediction, outcome_flags
+from xraydesk.ai.model import (
+    ChestXRayModel,
+    ModelUnavailableError,
+    Prediction,
+    installed_model_version,
+    outcome_flags,
+)
 from xraydesk.ai.outputs import CAUSES
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
 from xraydesk.ai.zones import lung_mask, zone_labels
 from xraydesk.imaging import XRayImage
+from xraydesk.imaging.study_order import header_time
 
 GRADCAM_TARGETS = ("pneumonia", *CAUSES)  # explanations of the classifier's outputs
 # "opacity": the localisation head trained on the radiologists' boxes, the map shown by default
@@ -53,13 +60,13 @@ class StudyIdentity:
     modality: str = ""
     study_uid: str = ""  # the study the image belongs to (the severity trend has one point per study)
     series_uid: str = ""
-    study_time: str = ""  # DICOM TM, orders two studies of one day
+    study_time: str = ""  # DICOM TM (xraydesk.imaging.study_order.header_time), orders two studies of one day
     patient_age: float | None = None  # years, from the header; None where unknown (every PNG/JPEG)
 
     @classmethod
     def of(cls, image: XRayImage) -> "StudyIdentity":
         dataset = image.dataset
-        study_time = str(dataset.get("StudyTime", "") or "") if dataset is not None else ""
+        study_time = header_time(dataset) if dataset is not None else ""
         return cls(image.path, image.patient_name, image.patient_id, image.study_date,
                    image.study_description, image.modality or image.source_format, image.study_uid,
                    image.series_uid, study_time, patient_age_years(dataset))
@@ -130,6 +137,11 @@ class Analyser:
     @property
     def is_loaded(self) -> bool:
         return self._model is not None
+
+    def model_version(self) -> str:
+        """Without waiting for a load or an analysis: the loaded model's, else its metadata file's."""
+        model = self._model
+        return model.version if model is not None else installed_model_version(self.model_dir)
 
     def model(self) -> ChestXRayModel:
         with self._lock:

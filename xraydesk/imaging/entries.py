@@ -1,6 +1,7 @@
 """What a scan finds (no pydicom, so that the app starts without it): one entry per file, images
 sorted patient → study → series → instance, skipped files with the reason."""
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,6 +9,9 @@ IMAGE = "image"
 NON_IMAGE = "non_image"  # a DICOM object without pixels: a DICOMDIR, a report, a presentation state
 OTHER_FILE = "other_file"  # neither DICOM, PNG nor JPEG, and not named like one (notes, spreadsheets)
 ERROR = "error"
+# A file named by its SOP Instance UID (a PACS retrieve, the listener, many archives; "~1" for a second
+# copy in the local store): every name of a study starts with the same digits, so it says nothing in a list.
+UID_NAME = re.compile(r"\d+(\.\d+){3,}(~\d+)?")
 
 
 @dataclass(frozen=True)
@@ -20,13 +24,33 @@ class ScanEntry:
     patient_id: str = ""
     study_uid: str = ""
     study_date: str = ""
+    study_time: str = ""  # the header's Study Time
     study_description: str = ""
     series_uid: str = ""
     series_number: int | None = None
     series_description: str = ""
     modality: str = ""
     instance_number: int | None = None
-    acquisition_time: str = ""
+    acquisition_time: str = ""  # study_order.image_time
+    sop_instance_uid: str = ""  # one image, wherever its file is (a retrieved copy of an open image)
+
+    @property
+    def named_by_uid(self) -> bool:
+        stem = self.path.name[:-4] if self.path.name.lower().endswith(".dcm") else self.path.name
+        return UID_NAME.fullmatch(stem) is not None
+
+    @property
+    def image_name(self) -> str:
+        """The image in a list: its file name, or for a file named by a UID its series and instance
+        numbers where the header has them ("series 2, image 1")."""
+        numbers = [f"{word} {number}" for word, number in (("series", self.series_number),
+                                                             ("image", self.instance_number)) if number is not None]
+        return ", ".join(numbers) if self.named_by_uid and numbers else self.path.name
+
+    @property
+    def time_of_study(self) -> str:
+        """xraydesk.imaging.study_order.header_time, from what the scan read."""
+        return self.study_time or self.acquisition_time
 
     @property
     def patient_key(self) -> tuple:
@@ -37,13 +61,19 @@ class ScanEntry:
         return (*self.patient_key, self.study_date, self.study_uid)
 
     @property
+    def study_order(self) -> tuple:
+        """Where the image's study stands among the patient's: by date, then time (xraydesk.imaging.study_order;
+        without a Study Time, this image's time stands for the study's)."""
+        return (*self.patient_key, self.study_date, self.time_of_study, self.study_uid)
+
+    @property
     def series_key(self) -> tuple:
         return (*self.study_key, _none_last(self.series_number), self.series_uid)
 
     @property
     def sort_key(self) -> tuple:
-        """Images first in browser order (Instance Number, then acquisition time, then file
-        name); skipped entries after them by path."""
+        """Images first (patient, study, series, then Instance Number, acquisition time and file name);
+        skipped entries after them by path."""
         if self.kind != IMAGE:
             return (1, (), str(self.path))
         return (0, self.series_key, (_none_last(self.instance_number), self.acquisition_time, self.path.name))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
-from xraydesk.imaging.header import header_text
+from xraydesk.imaging.header import age_in_years, header_text
 from xraydesk.imaging.image import XRayImage
 
 Point = tuple[float, float]
@@ -16,6 +16,12 @@ DETECTOR_CAVEAT = "at the detector (Imager Pixel Spacing: not corrected for magn
 NO_SPACING = "no pixel spacing in the file"
 AP_CAVEAT = "AP film: the heart is magnified"
 ESTIMATED = "estimated from the AI lung mask: check the points"
+# A thorax narrower or wider than any chest (the narrowest from ADULT_YEARS, or with no age in the header:
+# children's are smaller) says the file's pixel spacing does not fit the image: RSNA files keep the spacing
+# of the original film, 2-3 times the size of their 1024-pixel image, and measure an adult thorax as ~11 cm.
+THORAX_CM = (15.0, 50.0)
+ADULT_YEARS = 16
+IMPLAUSIBLE_THORAX = "impossible for a chest ({expected}): the pixel spacing is probably wrong"
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,17 @@ def _spacing_note(spacing: Spacing | None) -> str:
     if spacing is None:
         return NO_SPACING
     return DETECTOR_CAVEAT if spacing.at_detector else ""
+
+
+def implausible_thorax(thorax_mm: float, image: XRayImage) -> str:
+    """Why a thorax width in the patient's plane (or at the detector) cannot be right; "" when it can."""
+    low, high = THORAX_CM
+    age = age_in_years(header_text(image, "PatientAge"))
+    if age is not None and age < ADULT_YEARS:
+        low = 0.0
+    if low <= thorax_mm / 10 <= high:
+        return ""
+    return IMPLAUSIBLE_THORAX.format(expected=f"{low:.0f}–{high:.0f} cm" if low else f"at most {high:.0f} cm")
 
 
 def _short_note(spacing: Spacing | None) -> str:
@@ -154,8 +171,10 @@ class CardiothoracicRatio:
             notes.append(AP_CAVEAT)
         if self.estimated:
             notes.append(ESTIMATED)
+        implausible = implausible_thorax(thorax, image) if spacing is not None else ""
         widths = (f"heart {_length_words(heart, spacing, centimetres=True)} / "
-                  f"thorax {_length_words(thorax, spacing, centimetres=True)}")
+                  f"thorax {_length_words(thorax, spacing, centimetres=True)}"
+                  + (f" — {implausible}" if implausible else ""))
         return f"{self.caption(image)} ({'; '.join([widths, *filter(None, notes)])})"
 
     def caption(self, image: XRayImage) -> str:

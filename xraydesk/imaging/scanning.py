@@ -22,11 +22,12 @@ from xraydesk.imaging.loading import (
     optional_int,
     read_dicom,
 )
+from xraydesk.imaging.study_order import TIME_KEYWORDS, image_time
 
 HEADER_TAGS = [
-    "SOPClassUID", "Modality", "Rows", "PatientName", "PatientID", "StudyInstanceUID", "StudyDate",
+    "SOPClassUID", "SOPInstanceUID", "Modality", "Rows", "PatientName", "PatientID", "StudyInstanceUID", "StudyDate",
     "StudyDescription", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "InstanceNumber",
-    "AcquisitionTime", "ContentTime",
+    *TIME_KEYWORDS,
 ]  # fmt: skip
 
 
@@ -148,13 +149,15 @@ def _scan_dicom(path: Path) -> tuple[ScanEntry, list[Path]]:
         patient_id=_text(dataset, "PatientID"),
         study_uid=_text(dataset, "StudyInstanceUID"),
         study_date=_text(dataset, "StudyDate"),
+        study_time=_text(dataset, "StudyTime"),
         study_description=_text(dataset, "StudyDescription"),
         series_uid=_text(dataset, "SeriesInstanceUID"),
         series_number=optional_int(dataset.get("SeriesNumber")),
         series_description=_text(dataset, "SeriesDescription"),
         modality=_text(dataset, "Modality"),
         instance_number=optional_int(dataset.get("InstanceNumber")),
-        acquisition_time=_text(dataset, "AcquisitionTime") or _text(dataset, "ContentTime"),
+        acquisition_time=image_time(dataset),
+        sop_instance_uid=_text(dataset, "SOPInstanceUID"),
     ), []
 
 

@@ -18,6 +18,7 @@ from xraydesk.imaging.display import ImageDisplay
 from xraydesk.imaging.entries import IMAGE, ScanEntry
 from xraydesk.imaging.image import Preview, XRayImage, failure_reason
 from xraydesk.imaging.measurements import MeasurementStore
+from xraydesk.imaging.study_order import StudyMoment, earlier_indices
 
 IMAGE_CACHE_SIZE = 4
 THUMBNAIL_SIZE = 64
@@ -30,6 +31,7 @@ class Study:
     study_date: str  # YYYYMMDD as in the header ("" when unknown)
     description: str
     paths: tuple[Path, ...]
+    moment: StudyMoment | None = None  # None without a valid date (xraydesk.imaging.study_order)
 
 
 class StudySession:
@@ -40,6 +42,7 @@ class StudySession:
         self.read_changed = Event()  # Path, bool
         self._entries: list[ScanEntry] = []
         self._images: dict[Path, ScanEntry] = {}
+        self._instances: set[str] = set()  # SOP Instance UIDs of the images held
         self._cache: OrderedDict[Path, ImageDisplay] = OrderedDict()
         self._read: set[Path] = set()
         self.measurements = MeasurementStore()
@@ -50,6 +53,7 @@ class StudySession:
     def clear(self) -> None:
         """A new set of studies replaces the old (the cache goes with them)."""
         self._entries, self._images = [], {}
+        self._instances.clear()
         self._cache.clear()
         self._read.clear()
         self.measurements.clear()
@@ -57,19 +61,30 @@ class StudySession:
         self.cleared.emit()
 
     def add(self, entry: ScanEntry) -> None:
-        """A scanned file; images already known (the same file found twice) are added once."""
-        if entry.kind == IMAGE and entry.path in self._images:
+        """A scanned file, unless its image is held already: the same file found twice, or another copy of
+        the same SOP Instance (a study retrieved while it is open)."""
+        if entry.kind == IMAGE and (entry.path in self._images or entry.sop_instance_uid in self._instances):
             return
         self._entries.append(entry)
         if entry.kind == IMAGE:
             self._images[entry.path] = entry
+            if entry.sop_instance_uid:
+                self._instances.add(entry.sop_instance_uid)
         self.entry_added.emit(entry)
+
+    def holds(self, path: Path) -> bool:
+        return path in self._images
+
+    def image_name(self, path: Path) -> str:
+        """How lists name the image (ScanEntry.image_name)."""
+        entry = self._images.get(path)
+        return entry.image_name if entry is not None else path.name
 
     def image_count(self) -> int:
         return len(self._images)
 
     def image_paths(self) -> list[Path]:
-        """Every image in browser order (patient, study, series, instance)."""
+        """Every image by patient, study (date, UID), series and instance."""
         return [entry.path for entry in sorted(self._images.values(), key=lambda entry: entry.sort_key)]
 
     def skipped(self) -> list[ScanEntry]:
@@ -83,8 +98,8 @@ class StudySession:
     # ------------------------------------------------------------ a patient's studies
 
     def studies_of_patient(self, path: Path) -> list[Study]:
-        """The studies of this image's patient (same Patient ID), oldest first; just its own study
-        when the image has no Patient ID (PNG/JPEG, anonymised files)."""
+        """The studies of this image's patient (same Patient ID) in study order (undated ones last); just
+        its own study when the image has no Patient ID (PNG/JPEG, anonymised files)."""
         entry = self._images.get(path)
         if entry is None:
             return []
@@ -94,17 +109,24 @@ class StudySession:
         for other in sorted(same_patient, key=lambda other: other.sort_key):
             by_study.setdefault(other.study_uid or str(other.path.parent), []).append(other)
         studies = [Study(group[0].patient_id, uid, group[0].study_date, group[0].study_description,
-                         tuple(member.path for member in group)) for uid, group in by_study.items()]
-        return sorted(studies, key=lambda study: (study.study_date, study.study_uid))
+                         tuple(member.path for member in group),
+                         StudyMoment.of_study((member.study_date, member.time_of_study) for member in group))
+                   for uid, group in by_study.items()]
+        return sorted(studies, key=lambda study: (study.moment is None, study.moment.sort_key if study.moment else (),
+                                                  study.study_uid))
+
+    def study_of(self, path: Path) -> Study | None:
+        return next((study for study in self.studies_of_patient(path) if path in study.paths), None)
 
     def prior_studies(self, path: Path) -> list[Study]:
-        """Earlier studies of the image's patient, the most recent first (dated studies only: an
-        undated study cannot be called earlier)."""
-        entry = self._images.get(path)
-        if entry is None or not entry.study_date:
+        """The studies of the image's patient made before its own, the most recent (the prior) first: the
+        rule of xraydesk.imaging.study_order (an undated study, or one of the same day whose time is unknown,
+        cannot be called earlier)."""
+        studies = [study for study in self.studies_of_patient(path) if study.moment is not None]
+        current = next((index for index, study in enumerate(studies) if path in study.paths), None)
+        if current is None:
             return []
-        return [study for study in reversed(self.studies_of_patient(path))
-                if study.study_date and study.study_date < entry.study_date]
+        return [studies[index] for index in earlier_indices([study.moment for study in studies], current)]
 
     # ------------------------------------------------------------ the decoded-image cache
 

@@ -44,10 +44,10 @@ MAX_IMAGE_SIDE = 1024  # enough for print at this size; keeps each page a few hu
 HEATMAP_OPACITY = 0.5
 NOTICE_COLOUR = "#b00020"
 # The overlay palette, one colour per meaning, shared with the app and the secondary capture.
-LUNG_OUTLINE, ZONE_BORDER, POSITIVE_ZONE, MEASUREMENT, LABEL_TEXT, LABEL_BACKGROUND = (
+LUNG_OUTLINE, ZONE_BORDER, POSITIVE_ZONE, MEASUREMENT = (
     overlays.hex_colour(colour) for colour in (
         overlays.LUNG_OUTLINE_COLOUR, overlays.ZONE_BORDER_COLOUR, overlays.POSITIVE_ZONE_COLOUR,
-        overlays.MEASUREMENT_COLOUR, overlays.LABEL_TEXT_COLOUR, overlays.LABEL_BACKGROUND_COLOUR))
+        overlays.MEASUREMENT_COLOUR))
 LEFT_MARGIN = 0.06
 TEXT_WIDTH = 0.88  # of the page width
 LINE_SPACING = 1.3
@@ -259,9 +259,11 @@ def _draw_zones(axes, analysis: ImageAnalysis, shape: tuple[int, int]) -> None:
                       linewidth=1.0 if positives[zone] else 0.5)
     probabilities = dict(zip(ZONES, prediction.zone_probabilities))
     for zone, ((x, y), side) in overlays.zone_label_anchors(analysis, shape).items():
+        label = overlays.label_colours(positives[zone])
         axes.text(x, y, f"{zone} {probabilities[zone]:.2f}", fontsize=6, ha="right" if side < 0 else "left",
-                  va="center", color=POSITIVE_ZONE if positives[zone] else LABEL_TEXT,
-                  bbox={"facecolor": LABEL_BACKGROUND, "alpha": 0.6, "pad": 1, "linewidth": 0})
+                  va="center", color=overlays.hex_colour(label.text),
+                  bbox={"facecolor": overlays.hex_colour(label.background), "alpha": label.background_alpha / 255,
+                        "pad": 1, "linewidth": 0})
 
 
 def _draw_probabilities(axes, analysis: ImageAnalysis) -> None:

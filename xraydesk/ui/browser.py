@@ -43,7 +43,9 @@ def series_label(entry: ScanEntry) -> str:
 
 
 def image_label(entry: ScanEntry) -> str:
-    return f"{entry.instance_number}: {entry.path.name}" if entry.instance_number is not None else entry.path.name
+    if entry.named_by_uid or entry.instance_number is None:
+        return entry.image_name
+    return f"{entry.instance_number}: {entry.path.name}"
 
 
 class StudyBrowser(QTreeWidget):
@@ -91,14 +93,14 @@ class StudyBrowser(QTreeWidget):
 
     def _group(self, entry: ScanEntry) -> QTreeWidgetItem:
         parent = self.invisibleRootItem()
-        for key, label, private in [
-            (entry.patient_key, patient_label(entry), True),
-            (entry.study_key, study_label(entry), True),
-            (entry.series_key, series_label(entry), False),
+        for key, sort_key, label, private in [
+            (entry.patient_key, entry.patient_key, patient_label(entry), True),
+            (entry.study_key, entry.study_order, study_label(entry), True),  # a day's studies by time
+            (entry.series_key, entry.series_key, series_label(entry), False),
         ]:
             if key not in self._group_items:
                 item = QTreeWidgetItem([label, ""])
-                item.setData(0, SORT_KEY_ROLE, key)
+                item.setData(0, SORT_KEY_ROLE, sort_key)
                 if private:
                     item.setData(0, PRIVATE_LABEL_ROLE, label)
                 _insert_sorted(parent, item, before_skipped=parent is self.invisibleRootItem())

@@ -40,6 +40,7 @@ from xraydesk.ui.measurements import MeasurementLayer, MeasurementPanel
 from xraydesk.ui.overlays import HeatmapLayer, HeatmapSettings, ZoneLayer
 from xraydesk.ui.pacs_controller import PacsController, count_words
 from xraydesk.ui.pacs_dialogs import PacsSettingsDialog, QueryDialog, SendResultsDialog
+from xraydesk.ui.read_marks import ReadMarker
 from xraydesk.ui.results_panel import ResultsPanel
 from xraydesk.ui.session_controller import SessionController
 from xraydesk.ui.tag_view import DicomTagView
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.workers = WorkerPool(self)
         self.session = StudySession()
+        self.read_marker = ReadMarker(self.session, self)
         self.canvas = ImageCanvas()
         self.setCentralWidget(self.canvas)
         self.analysis = AnalysisController(self.workers, analyser, parent=self)
@@ -267,8 +269,12 @@ class MainWindow(QMainWindow):
         dialog.resize(480, 560)
         dialog.open()
 
+    def about_text(self) -> str:
+        return (f"XRayDesk {__version__}\nAI model: {self.analysis.analyser.model_version()} (the model has its own "
+                f"version: see its model card)\n\n{RESEARCH_USE_NOTICE}")
+
     def show_about(self) -> None:
-        QMessageBox.about(self, "About XRayDesk", f"XRayDesk {__version__}\n\n{RESEARCH_USE_NOTICE}")
+        QMessageBox.about(self, "About XRayDesk", self.about_text())
 
     # ------------------------------------------------------------ opening
 
@@ -358,22 +364,26 @@ class MainWindow(QMainWindow):
         self._set_status(message)
 
     def open_next_unread_flagged(self) -> None:
-        """In the worklist's order (priority by default): the first flagged image not yet read."""
+        """In the worklist's order (priority by default): the next flagged image not yet read after the one
+        on screen (a film passed over too quickly to count as read comes round again after the others)."""
         results = self.analysis.results
-        for path in self.worklist.paths():
-            if path in results and is_flagged(results[path]) and not self.session.is_read(path):
+        paths = self.worklist.paths()
+        on_screen = self.canvas.image.path if self.canvas.image is not None else None
+        start = paths.index(on_screen) + 1 if on_screen in paths else 0
+        for path in paths[start:] + paths[:start]:
+            if path in results and is_flagged(results[path]) and not self.session.is_read(path) \
+                    and path != on_screen:
                 self._open_from_worklist(path)
                 return
         self._set_status("No unread flagged image: analyse a folder (Ctrl+Shift+Return), or all are read.")
 
     def toggle_read(self) -> None:
         if self.canvas.image is not None:
-            path = self.canvas.image.path
-            self.session.set_read(path, not self.session.is_read(path))
+            self.read_marker.toggle(self.canvas.image.path)
 
     def _show_display(self, display: ImageDisplay) -> None:
         image = display.image
-        self.session.set_read(image.path)  # opened is read; M takes it back
+        self.read_marker.shown(image.path)
         self.canvas.set_image(image, display)
         self.invert_action.setChecked(self.canvas.view.invert)  # an invert made on the preview is kept
         self.tag_view.set_dataset(image.dataset)
@@ -490,7 +500,7 @@ class MainWindow(QMainWindow):
         self.analysis.analyse_paths(paths)
 
     def _on_worklist_entry(self, entry: WorklistEntry) -> None:
-        self.worklist.add_entry(entry, self.session.is_read(entry.path))
+        self.worklist.add_entry(entry, self.session.is_read(entry.path), self.session.image_name(entry.path))
         if entry.analysis is not None:
             self._on_analysed(entry.analysis)
 

@@ -29,7 +29,7 @@ from xraydesk.imaging.measurements import (
     make_measurement,
 )
 from xraydesk.ui.canvas import ImageCanvas, OverlayLayer
-from xraydesk.ui.overlays import LABEL_BACKGROUND, cosmetic_pen, qcolour
+from xraydesk.ui.overlays import cosmetic_pen, qcolour
 
 NAVIGATE = "navigate"  # the left button pans or windows, as without measurements
 MODES = (NAVIGATE, "ruler", "angle", "ctr")
@@ -307,7 +307,8 @@ class MeasurementLayer(QObject, OverlayLayer):
         metrics = QFontMetricsF(painter.font())
         box = QRectF(anchor.x() + CAPTION_OFFSET, anchor.y() - CAPTION_OFFSET - metrics.height(),
                      metrics.horizontalAdvance(text) + 6, metrics.height() + 2)
-        painter.fillRect(box, LABEL_BACKGROUND)
+        label = overlays.label_colours()
+        painter.fillRect(box, qcolour(label.background, label.background_alpha))
         painter.setPen(MEASUREMENT_COLOUR)
         painter.drawText(box, Qt.AlignCenter, text)
 

@@ -25,8 +25,6 @@ def qcolour(rgb: tuple[int, int, int], alpha: int = 255) -> QColor:
 LUNG_COLOUR = qcolour(overlays.LUNG_OUTLINE_COLOUR)
 ZONE_COLOUR = qcolour(overlays.ZONE_BORDER_COLOUR, 170)
 POSITIVE_ZONE_COLOUR = qcolour(overlays.POSITIVE_ZONE_COLOUR)
-LABEL_BACKGROUND = qcolour(overlays.LABEL_BACKGROUND_COLOUR, 150)
-LABEL_TEXT = qcolour(overlays.LABEL_TEXT_COLOUR)
 LABEL_POINT_SIZE = 7
 LABEL_GAP = 3  # screen pixels between a zone's lateral edge and its label
 LABEL_PADDING = 3
@@ -146,30 +144,42 @@ class ZoneLayer(OverlayLayer):
         return self._geometry[1:]
 
     def _paint_labels(self, painter: QPainter, anchors: dict, prediction) -> None:
-        """Small labels beside each zone's lateral edge, outside the lung, at a fixed size on screen (drawn
-        untransformed at the mapped position, so they follow rotation and flips). When the lungs are
-        so small on screen that labels would overlap, none are drawn: the results dock lists every zone."""
+        """Drawn untransformed at the mapped positions, so they keep their size and follow rotation and flips."""
         transform = painter.transform()
         painter.save()
         painter.resetTransform()
         font = QFont(painter.font())
         font.setPointSize(LABEL_POINT_SIZE)
         painter.setFont(font)
-        metrics = QFontMetricsF(font)
-        bounds = QRectF(0, 0, painter.device().width(), painter.device().height())
-        labels = []
-        for zone, probability, positive in zip(ZONES, prediction.zone_probabilities, prediction.zone_positive):
-            if zone in anchors:
-                text = f"{zone} {probability:.2f}"
-                size = (metrics.horizontalAdvance(text) + 2 * LABEL_PADDING, metrics.height() + LABEL_PADDING)
-                labels.append((label_box(transform, *anchors[zone], *size, bounds), text, positive))
-        boxes = [box for box, _, _ in labels]
-        if not any(first.intersects(second) for index, first in enumerate(boxes) for second in boxes[index + 1:]):
-            for box, text, positive in labels:
-                painter.fillRect(box, LABEL_BACKGROUND)
-                painter.setPen(POSITIVE_ZONE_COLOUR if positive else LABEL_TEXT)
-                painter.drawText(box, Qt.AlignCenter, text)
+        device = QRectF(0, 0, painter.device().width(), painter.device().height())
+        bounds = self.label_area if self.label_area is not None else device
+        for box, text, positive in placed_labels(transform, anchors, prediction, QFontMetricsF(font), bounds):
+            paint_label(painter, box, text, overlays.label_colours(positive))
         painter.restore()
+
+
+def placed_labels(transform, anchors: dict, prediction, metrics: QFontMetricsF,
+                  bounds: QRectF) -> list[tuple[QRectF, str, bool]]:
+    """(screen box, text, positive) of each zone's label: beside the zone's lateral edge, outside the lung,
+    inside `bounds` (the canvas less its corner texts). A zone whose label point is outside `bounds`
+    (zoomed or panned away, or behind a corner text) gets none; when the lungs are so small on screen that
+    labels would overlap, there are none: the results dock lists every zone."""
+    labels = []
+    for zone, probability, positive in zip(ZONES, prediction.zone_probabilities, prediction.zone_positive):
+        if zone in anchors and bounds.contains(transform.map(QPointF(*anchors[zone][0]))):
+            text = f"{zone} {probability:.2f}"
+            size = (metrics.horizontalAdvance(text) + 2 * LABEL_PADDING, metrics.height() + LABEL_PADDING)
+            labels.append((label_box(transform, *anchors[zone], *size, bounds), text, positive))
+    boxes = [box for box, _, _ in labels]
+    if any(first.intersects(second) for index, first in enumerate(boxes) for second in boxes[index + 1:]):
+        return []
+    return labels
+
+
+def paint_label(painter: QPainter, box: QRectF, text: str, colours: overlays.LabelColours) -> None:
+    painter.fillRect(box, qcolour(colours.background, colours.background_alpha))
+    painter.setPen(qcolour(colours.text))
+    painter.drawText(box, Qt.AlignCenter, text)
 
 
 def label_box(transform, anchor: tuple[float, float], side: int, width: float, height: float,

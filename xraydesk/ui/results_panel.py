@@ -27,6 +27,7 @@ from PyQt5.QtWidgets import (
 )
 
 from xraydesk import RESEARCH_USE_NOTICE
+from xraydesk.ai import overlays
 from xraydesk.ai.analysis import HEATMAP_TARGETS, TARGET_NAMES, ImageAnalysis
 from xraydesk.ai.outputs import ZONES
 from xraydesk.ai.trend import ChangeLimits
@@ -41,7 +42,7 @@ from xraydesk.ai.words import (
     severity_lines,
     six_zone_words,
 )
-from xraydesk.ui.overlays import POSITIVE_ZONE_COLOUR, HeatmapSettings
+from xraydesk.ui.overlays import POSITIVE_ZONE_COLOUR, HeatmapSettings, qcolour
 from xraydesk.ui.trend_view import TrendBox, current_trend
 
 BAR_COLOUR = QColor(78, 121, 167)
@@ -130,6 +131,8 @@ class ZoneDiagram(QWidget):
             painter.fillRect(cell, POSITIVE_ZONE_COLOUR if positive else QColor(128, 128, 128, 50))
             painter.setPen(self.palette().windowText().color())
             painter.drawRect(cell)
+            if positive:  # dark on the positive colour, as the zone labels on the image
+                painter.setPen(qcolour(overlays.label_colours(positive=True).text))
             painter.drawText(cell, Qt.AlignCenter, f"{zone}  {probability:.2f}")
         painter.end()
 
