@@ -135,7 +135,7 @@ def test_the_worklist_writes_probabilities_as_the_dock_does_and_sorts_them_by_va
     panel.add_entry(WorklistEntry(Path("d.dcm"), error="unreadable"), False, "d.dcm")
     shown = [(panel.path_at(row).name, panel.table.item(row, PRIORITY_COLUMN).text()) for row in range(4)]
     # never "1" beside "0.998": both beyond what the calibration resolves; still ranked by value
-    assert shown == [("b.dcm", ">0.99"), ("a.dcm", ">0.99"), ("c.dcm", "0.87"), ("d.dcm", "")]
+    assert shown == [("b.dcm", "> 0.99"), ("a.dcm", "> 0.99"), ("c.dcm", "0.87"), ("d.dcm", "")]
 
 
 def test_the_worklist_uses_the_docks_words():
