@@ -27,6 +27,8 @@ class ScanEntry:
     modality: str = ""
     instance_number: int | None = None
     acquisition_time: str = ""
+    sop_uid: str = ""  # also for NON_IMAGE objects, with their study and series (a saved reading's SR or KO)
+    view_position: str = ""  # AP, PA, LL... as the header gives it (the hanging protocol's first choice)
 
     @property
     def patient_key(self) -> tuple:

@@ -26,7 +26,7 @@ from xraydesk.imaging.loading import (
 HEADER_TAGS = [
     "SOPClassUID", "Modality", "Rows", "PatientName", "PatientID", "StudyInstanceUID", "StudyDate",
     "StudyDescription", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "InstanceNumber",
-    "AcquisitionTime", "ContentTime",
+    "AcquisitionTime", "ContentTime", "SOPInstanceUID", "ViewPosition",
 ]  # fmt: skip
 
 
@@ -139,7 +139,9 @@ def _scan_dicom(path: Path) -> tuple[ScanEntry, list[Path]]:
     if dataset.file_meta.get("MediaStorageSOPClassUID") == MediaStorageDirectoryStorage:
         return _scan_dicomdir(path)
     if "Rows" not in dataset:
-        return ScanEntry(path, NON_IMAGE, f"no pixel data ({describe_non_image(dataset)})"), []
+        return ScanEntry(path, NON_IMAGE, f"no pixel data ({describe_non_image(dataset)})",
+                         study_uid=_text(dataset, "StudyInstanceUID"), series_uid=_text(dataset, "SeriesInstanceUID"),
+                         sop_uid=_text(dataset, "SOPInstanceUID")), []
     return ScanEntry(
         path,
         IMAGE,
@@ -155,6 +157,8 @@ def _scan_dicom(path: Path) -> tuple[ScanEntry, list[Path]]:
         modality=_text(dataset, "Modality"),
         instance_number=optional_int(dataset.get("InstanceNumber")),
         acquisition_time=_text(dataset, "AcquisitionTime") or _text(dataset, "ContentTime"),
+        sop_uid=_text(dataset, "SOPInstanceUID"),
+        view_position=_text(dataset, "ViewPosition").strip().upper(),
     ), []
 
 
