@@ -191,9 +191,11 @@ def test_a_key_image_is_marked_changed_and_taken_back(film, archive):
     path = archive.save_key_image(film, "For Teaching")
     assert archive.find(*uids(film)).key_reason == "For Teaching"
     assert pydicom.dcmread(path).InstanceNumber == 2
-    assert archive.files_to_send(*uids(film)) == [path]
+    assert archive.files_to_send(film) == [("key image", path)]
+    record = archive.save_measurements(film, READING)
+    assert archive.files_to_send(film) == [("measurements", record), ("key image", path)]
     archive.save_key_image(film, None)
-    assert archive.find(*uids(film)).key_reason is None and archive.files_to_send(*uids(film)) == []
+    assert archive.find(*uids(film)).key_reason is None and archive.files_to_send(film) == [("measurements", record)]
 
 
 def test_a_reading_found_beside_the_image_is_read_and_never_changed(film, archive, tmp_path):

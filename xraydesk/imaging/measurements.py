@@ -217,6 +217,10 @@ class MeasurementList:
         self._items.append(measurement)
         return len(self._items) - 1
 
+    def put_back(self, saved) -> None:
+        """Measurements saved earlier, before any made since the image opened (xraydesk.jobs.saved_reading)."""
+        self._items[:0] = list(saved)
+
     def replace(self, index: int, measurement: Measurement) -> None:
         self._items[index] = measurement
 

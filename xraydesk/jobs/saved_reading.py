@@ -97,11 +97,15 @@ class ReadingArchive:
         return SavedReading(measurements, read_key_reason(key.dataset) if key is not None else None,
                             tuple(dict.fromkeys(problems)))  # a file read for both series is named once
 
-    def files_to_send(self, study_uid: str, image_uid: str) -> list[Path]:
-        """The newest measurement record and key-image document of the image, wherever they were found."""
+    def files_to_send(self, image: XRayImage) -> list[tuple[str, Path]]:
+        """(what, file) of the image's newest measurement record and key-image document, wherever they
+        were found; none for a PNG or JPEG."""
+        if image.source_format != "DICOM":
+            return []
         with self._lock:
-            found = [self._newest(series, [], []) for series in _series_of(study_uid, image_uid)]
-        return [version.path for version in found if version is not None]
+            found = [self._newest(series, [], []) for series in _series_of(*_uids(image))]
+        return [(what, version.path) for what, version in zip(("measurements", "key image"), found)
+                if version is not None]
 
     def _newest(self, series: _Series, nearby: list[Path], problems: list[str]) -> _Version | None:
         versions = self._versions(series, nearby, problems)
