@@ -1,21 +1,26 @@
 """The reader's work kept without a Save step: each change of an image's measurements, arrows or
 key-image mark is written, a moment after the reader pauses, as a new version in the local store
 (xraydesk.jobs.saved_reading, on a worker), and what was saved is put back when a scan finds the image
-again, from a folder, the store or a PACS retrieve. Closing the window writes what is still waiting."""
+again, from a folder, the store or a PACS retrieve. Closing the window writes what is still waiting.
+pydicom and highdicom load on first use, on a worker, not with the window."""
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PyQt5.QtCore import QObject, QTimer, pyqtSignal
 from PyQt5.QtWidgets import QInputDialog, QWidget
 
 from xraydesk.imaging import IMAGE, ScanEntry, XRayImage, failure_reason
 from xraydesk.imaging.session import StudySession
-from xraydesk.jobs.saved_reading import ReadingArchive, SavedReading
 from xraydesk.pacs.local_store import LocalStore
 from xraydesk.ui.measurements import MeasurementLayer
 from xraydesk.ui.workers import Worker, WorkerPool
+
+if TYPE_CHECKING:
+    from xraydesk.jobs.saved_reading import ReadingArchive, SavedReading
 
 SAVE_DELAY_MS = 1500  # a drag is written once, when the reader lets go and pauses
 NOT_A_KEY_IMAGE = "Not a key image"
@@ -42,7 +47,7 @@ class Change:
             (newer.measurements, self.measurements), (newer.key_reason, self.key_reason))))
 
 
-def write_changes(archive: ReadingArchive, changes: dict[Path, Change],
+def write_changes(archive: "ReadingArchive", changes: dict[Path, Change],
                   image_for: Callable[[Path], XRayImage]) -> dict[Path, str]:
     """Writes each image's change; returns {path: "" or why it was not written}."""
     outcomes = {}
@@ -59,15 +64,15 @@ def write_changes(archive: ReadingArchive, changes: dict[Path, Change],
     return outcomes
 
 
-def find_task(archive: ReadingArchive, wanted: list[tuple[Path, str, str, list[Path]]]):
+def find_task(archive: Callable[[], "ReadingArchive"], wanted: list[tuple[Path, str, str, list[Path]]]):
     """Reports (path, SavedReading) for each image with something saved."""
 
     def run(report, should_stop) -> None:
         for path, study_uid, image_uid, nearby in wanted:
             if should_stop():
                 return
-            found = archive.find(study_uid, image_uid, nearby)
-            if found != SavedReading():
+            found = archive().find(study_uid, image_uid, nearby)
+            if found.measurements or found.key_reason or found.problems:
                 report((path, found))
 
     return run
@@ -80,8 +85,9 @@ class ReadingKeeper(QObject):
     def __init__(self, session: StudySession, layer: MeasurementLayer, workers: WorkerPool, store: LocalStore,
                  parent: QObject | None = None):
         super().__init__(parent)
-        self.session, self.layer, self.workers = session, layer, workers
-        self.archive = ReadingArchive(store)
+        self.session, self.layer, self.workers, self.store = session, layer, workers, store
+        self._archive: ReadingArchive | None = None
+        self._archive_lock = threading.Lock()
         self.ask_reason = self._ask_reason  # (current reason) -> chosen reason, NOT_A_KEY_IMAGE, or None (cancel)
         self._saved: dict[Path, tuple] = {}  # measurements as last written or found
         self._saved_keys: dict[Path, str | None] = {}
@@ -94,6 +100,15 @@ class ReadingKeeper(QObject):
         layer.changed.connect(self._on_measurements_changed)
         session.key_image_changed.connect(self._on_key_image_changed)
         session.cleared.connect(self._looked_up.clear)
+
+    def archive(self) -> "ReadingArchive":
+        """Made on first use (from any thread): it brings pydicom and highdicom."""
+        with self._archive_lock:
+            if self._archive is None:
+                from xraydesk.jobs.saved_reading import ReadingArchive
+
+                self._archive = ReadingArchive(self.store)
+            return self._archive
 
     # ------------------------------------------------------------ putting back what was saved
 
@@ -109,7 +124,7 @@ class ReadingKeeper(QObject):
         worker.errored.connect(lambda error: self.message.emit(f"Saved readings not read: {failure_reason(error)}"))
         self.workers.start(worker)
 
-    def _put_back(self, path: Path, found: SavedReading) -> None:
+    def _put_back(self, path: Path, found: "SavedReading") -> None:
         if self.session.entry(path) is None:  # another Open since
             return
         if found.measurements:
@@ -153,7 +168,7 @@ class ReadingKeeper(QObject):
             return
         self._writing, self._waiting = self._waiting, {}
         changes, image_for = dict(self._writing), self.session.image_source()
-        worker = Worker(lambda report, should_stop: write_changes(self.archive, changes, image_for))
+        worker = Worker(lambda report, should_stop: write_changes(self.archive(), changes, image_for))
         worker.returned.connect(self._written)
         worker.errored.connect(lambda error: self._written({path: failure_reason(error) for path in self._writing}))
         self.workers.start(worker)
@@ -186,7 +201,7 @@ class ReadingKeeper(QObject):
         self._timer.stop()
         self._waiting = {}
         if changes:
-            self._note(changes, write_changes(self.archive, changes, self.session.image_source()))
+            self._note(changes, write_changes(self.archive(), changes, self.session.image_source()))
 
     # ------------------------------------------------------------ key images
 
@@ -205,4 +220,4 @@ class ReadingKeeper(QObject):
         return chosen if ok else None
 
     def files_to_send(self, image: XRayImage) -> list[tuple[str, Path]]:
-        return self.archive.files_to_send(image)
+        return self.archive().files_to_send(image)
