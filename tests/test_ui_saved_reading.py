@@ -168,3 +168,21 @@ def test_a_reading_sent_to_the_pacs_comes_back_with_the_study_into_an_empty_stor
     assert second.session.key_reason(retrieved) == KEY_REASON
     query.close()
     second.close()
+
+
+def test_a_change_overtaken_by_a_newer_one_is_not_written_over_it(film):
+    """The flush as the window closes may write before a worker still holding an older change."""
+    from xraydesk.imaging.measurements import Ruler
+    from xraydesk.ui.saved_reading import Change, ChangeWriter
+
+    written = []
+
+    class Archive:
+        def save_measurements(self, image, measurements):
+            written.append(measurements)
+
+    writer = ChangeWriter(Archive)
+    older, newer = (Ruler(((0.0, 0.0), (1.0, 1.0))),), (Ruler(((0.0, 0.0), (2.0, 2.0))),)
+    assert writer.write({film: Change(newer, number=2)}, lambda path: path) == {film: ""}
+    assert writer.write({film: Change(older, number=1)}, lambda path: path) == {film: None}
+    assert written == [newer]

@@ -4,6 +4,7 @@ key-image mark is written, a moment after the reader pauses, as a new version in
 again, from a folder, the store or a PACS retrieve. Closing the window writes what is still waiting.
 pydicom and highdicom load on first use, on a worker, not with the window."""
 
+import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,32 +37,50 @@ def key_image_reasons() -> list[str]:
 @dataclass
 class Change:
     """What is waiting to be written for one image: its measurements, its key-image reason (None: none),
-    each as it was when it changed (a new Open clears the session, not what waits)."""
+    each as it was when it changed (a new Open clears the session, not what waits); `number` orders the
+    changes of all images."""
 
     measurements: tuple | object = UNCHANGED
     key_reason: str | None | object = UNCHANGED
+    number: int = 0
 
     def then(self, newer: "Change") -> "Change":
         """This change followed by `newer`: what `newer` changed, and what it left, as this one had it."""
         return Change(*(new if new is not UNCHANGED else old for new, old in (
-            (newer.measurements, self.measurements), (newer.key_reason, self.key_reason))))
+            (newer.measurements, self.measurements), (newer.key_reason, self.key_reason))), newer.number)
 
 
-def write_changes(archive: "ReadingArchive", changes: dict[Path, Change],
-                  image_for: Callable[[Path], XRayImage]) -> dict[Path, str]:
-    """Writes each image's change; returns {path: "" or why it was not written}."""
-    outcomes = {}
-    for path, change in changes.items():
+class ChangeWriter:
+    """Writes changes from any thread, never one older than a change already written for the same image:
+    a flush as the window closes may overtake a worker still writing, which must not write over it."""
+
+    def __init__(self, archive: Callable[[], "ReadingArchive"]):
+        self.archive = archive
+        self._lock = threading.Lock()
+        self._written: dict[Path, int] = {}
+
+    def write(self, changes: dict[Path, Change], image_for: Callable[[Path], XRayImage]) -> dict[Path, str | None]:
+        """Returns {path: "" (written), why it was not written, or None (overtaken by a newer change)}."""
+        outcomes = {}
+        for path, change in changes.items():
+            with self._lock:
+                if change.number > self._written.get(path, 0):
+                    outcomes[path] = self._write(path, change, image_for)
+                    self._written[path] = change.number
+                else:
+                    outcomes[path] = None
+        return outcomes
+
+    def _write(self, path: Path, change: Change, image_for: Callable[[Path], XRayImage]) -> str:
         try:
             image = image_for(path)
             if change.measurements is not UNCHANGED:
-                archive.save_measurements(image, change.measurements)
+                self.archive().save_measurements(image, change.measurements)
             if change.key_reason is not UNCHANGED:
-                archive.save_key_image(image, change.key_reason)
-            outcomes[path] = ""
+                self.archive().save_key_image(image, change.key_reason)
         except Exception as error:  # noqa: BLE001 - one image's failure, told in the status bar
-            outcomes[path] = failure_reason(error) if isinstance(error, OSError) else str(error)
-    return outcomes
+            return failure_reason(error) if isinstance(error, OSError) else str(error)
+        return ""
 
 
 def find_task(archive: Callable[[], "ReadingArchive"], wanted: list[tuple[Path, str, str, list[Path]]]):
@@ -88,6 +107,8 @@ class ReadingKeeper(QObject):
         self.session, self.layer, self.workers, self.store = session, layer, workers, store
         self._archive: ReadingArchive | None = None
         self._archive_lock = threading.Lock()
+        self._writer = ChangeWriter(self.archive)
+        self._numbers = itertools.count(1)
         self.ask_reason = self._ask_reason  # (current reason) -> chosen reason, NOT_A_KEY_IMAGE, or None (cancel)
         self._saved: dict[Path, tuple] = {}  # measurements as last written or found
         self._saved_keys: dict[Path, str | None] = {}
@@ -150,17 +171,22 @@ class ReadingKeeper(QObject):
         if image is None:
             return
         now = tuple(self.session.measurements.for_image(image.path))
-        if now != self._saved.get(image.path, ()) or image.path in self._waiting:
+        if now != self._saved.get(image.path, ()) or self._pending(image.path):
             self._changed(image.path, measurements=now)
 
     def _on_key_image_changed(self, path: Path, reason: str | None) -> None:
-        if reason != self._saved_keys.get(path):
+        if reason != self._saved_keys.get(path) or self._pending(path):
             self._changed(path, key_reason=reason)
+
+    def _pending(self, path: Path) -> bool:
+        """A change of the image waits or is being written: going back to what was saved is a change too."""
+        return path in self._waiting or path in self._writing
 
     def _changed(self, path: Path, **change) -> None:
         waiting = self._waiting.setdefault(path, Change())
         for name, value in change.items():
             setattr(waiting, name, value)
+        waiting.number = next(self._numbers)
         self._timer.start()
 
     def _write_waiting(self) -> None:
@@ -168,20 +194,22 @@ class ReadingKeeper(QObject):
             return
         self._writing, self._waiting = self._waiting, {}
         changes, image_for = dict(self._writing), self.session.image_source()
-        worker = Worker(lambda report, should_stop: write_changes(self.archive(), changes, image_for))
+        worker = Worker(lambda report, should_stop: self._writer.write(changes, image_for))
         worker.returned.connect(self._written)
         worker.errored.connect(lambda error: self._written({path: failure_reason(error) for path in self._writing}))
         self.workers.start(worker)
 
-    def _written(self, outcomes: dict[Path, str]) -> None:
+    def _written(self, outcomes: dict[Path, str | None]) -> None:
         writing, self._writing = self._writing, {}
         self._note(writing, outcomes)
         if self._waiting:
             self._timer.start()
 
-    def _note(self, changes: dict[Path, Change], outcomes: dict[Path, str]) -> None:
+    def _note(self, changes: dict[Path, Change], outcomes: dict[Path, str | None]) -> None:
         for path, failure in outcomes.items():
             change = changes[path]
+            if failure is None:  # a newer change was written instead
+                continue
             if failure:
                 if path not in self._told:
                     self._told.add(path)
@@ -194,14 +222,14 @@ class ReadingKeeper(QObject):
 
     def flush(self) -> None:
         """Writes at once, on this thread, what waits and what a worker may not have finished (closing the
-        window, sending to a PACS): an image written twice gets one more version of the same reading."""
+        window, sending to a PACS); the ChangeWriter writes each change once, in order."""
         changes = dict(self._writing)
         for path, change in self._waiting.items():
             changes[path] = changes.get(path, Change()).then(change)
         self._timer.stop()
         self._waiting = {}
         if changes:
-            self._note(changes, write_changes(self.archive(), changes, self.session.image_source()))
+            self._note(changes, self._writer.write(changes, self.session.image_source()))
 
     # ------------------------------------------------------------ key images
 
