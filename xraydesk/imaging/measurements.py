@@ -1,6 +1,6 @@
-"""Measurements on an image (ruler, angle, cardiothoracic ratio) and free-text arrows, without Qt. Points are in pixel
-coordinates of the stored image (pixel centres at +0.5), so measurements survive zoom, pan, rotation
-and flips; the canvas and the PDF draw them from `.kind`, `.points` and `.describe(image)`."""
+"""Measurements on an image (ruler, angle, cardiothoracic ratio) and arrows with text, without Qt. Points
+are in pixel coordinates of the stored image (pixel centres at +0.5), so measurements survive zoom, pan,
+rotation and flips; the canvas and the PDF draw them from `.kind`, `.points` and `.describe(image)`."""
 
 import math
 from dataclasses import dataclass, replace

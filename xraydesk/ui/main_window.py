@@ -226,7 +226,8 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&About XRayDesk", self.show_about)
 
     def _build_measure_menu(self, menu) -> None:
-        """Ruler, angle and cardiothoracic ratio: checkable tools, one at a time (Esc cancels)."""
+        """Ruler, angle, cardiothoracic ratio and arrow: checkable tools, one at a time (Esc cancels); and
+        the key-image mark."""
         tools = {}
         for mode, text, key in (("ruler", "&Ruler", "L"), ("angle", "&Angle", "A"),
                                 ("ctr", "&Cardiothoracic ratio", "T"), ("arrow", "Arro&w with text", "Shift+A")):
