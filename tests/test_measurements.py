@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakes import lungs_224, synthetic_analysis
-from PyQt5.QtCore import QEvent, QPoint, Qt
-from ui_helpers import canvas_pixels, drag, mouse
+from PyQt5.QtCore import QPoint, Qt
+from ui_helpers import canvas_pixels, click, drag, screen_point
 
 from xraydesk.ai import overlays
 from xraydesk.ai.analysis import StudyIdentity
@@ -150,15 +150,6 @@ def measuring(qtbot, make_dicom):
     panel = MeasurementPanel(layer)
     qtbot.addWidget(panel)
     return canvas, layer, panel
-
-
-def screen_point(canvas, x, y) -> QPoint:
-    return QPoint(*(round(v) for v in canvas.view.transform.image_to_screen(x, y)))
-
-
-def click(canvas, point: QPoint) -> None:
-    mouse(canvas, QEvent.MouseButtonPress, point, Qt.LeftButton, Qt.LeftButton)
-    mouse(canvas, QEvent.MouseButtonRelease, point, Qt.LeftButton, Qt.NoButton)
 
 
 def shows_measurement_colour(canvas, x: float, y: float) -> bool:

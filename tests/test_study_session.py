@@ -1,4 +1,5 @@
-"""The Qt-free study model: a patient's studies and priors, the shared decoded-image cache, read marks."""
+"""The Qt-free study model: a patient's studies and priors (and the hanging protocol's choice), the shared
+decoded-image cache, read marks, key-image marks, the pixel-less objects of a study."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -6,13 +7,15 @@ from pathlib import Path
 import numpy as np
 
 from xraydesk.events import NewestWins
-from xraydesk.imaging import IMAGE, ImageDisplay, ScanEntry, XRayImage
+from xraydesk.imaging import IMAGE, NON_IMAGE, ImageDisplay, ScanEntry, XRayImage
 from xraydesk.imaging.session import StudySession
 
 
-def image_entry(name: str, patient_id: str, study_uid: str, study_date: str, **times: str) -> ScanEntry:
+def image_entry(name: str, patient_id: str, study_uid: str, study_date: str, view_position: str = "",
+                **times: str) -> ScanEntry:
     return ScanEntry(Path(f"/studies/{name}.dcm"), IMAGE, source_format="DICOM", patient_id=patient_id,
-                     study_uid=study_uid, study_date=study_date, series_uid=f"{study_uid}.1", **times)
+                     study_uid=study_uid, study_date=study_date, series_uid=f"{study_uid}.1",
+                     view_position=view_position, **times)
 
 
 def display_of(path: Path) -> ImageDisplay:
@@ -53,6 +56,42 @@ def test_an_image_without_patient_id_or_date_has_no_prior():
                            image_entry("u1", "P3", "3.1", ""))
     assert session.prior_studies(Path("/studies/x2.dcm")) == []
     assert session.prior_studies(Path("/studies/u1.dcm")) == []
+
+
+def test_the_hanging_protocol_hangs_the_same_view_position_first_then_the_most_recent():
+    session = session_with(*(image_entry(name, "P1", study, date, view) for name, study, date, view in (
+        ("pa1", "1.1", "20200401", "PA"), ("ap2", "1.2", "20200405", "AP"), ("ap3", "1.3", "20200407", "AP"),
+        ("pa3", "1.3", "20200407", "PA"), ("pa4", "1.4", "20200410", "PA"), ("ap4", "1.4", "20200410", "AP"),
+        ("x5", "1.5", "20200412", ""))))
+    studies = session.prior_studies(Path("/studies/pa4.dcm"))
+    index, path = session.hanging_prior(Path("/studies/pa4.dcm"))
+    assert (studies[index].study_uid, path.name) == ("1.3", "pa3.dcm")  # the latest PA, not the first film of 1.3
+    index, path = session.hanging_prior(Path("/studies/ap4.dcm"))
+    assert (studies[index].study_uid, path.name) == ("1.3", "ap3.dcm")
+    index, path = session.hanging_prior(Path("/studies/ap2.dcm"))  # no earlier AP: the most recent prior
+    assert (session.prior_studies(Path("/studies/ap2.dcm"))[index].study_uid, path) == ("1.1", None)
+    assert session.hanging_prior(Path("/studies/x5.dcm")) == (0, None)  # no view position: the most recent
+    assert session.hanging_prior(Path("/studies/pa1.dcm")) is None
+
+
+def test_key_images_and_the_objects_found_with_a_study():
+    report = ScanEntry(Path("/studies/sr.dcm"), NON_IMAGE, "no pixel data", study_uid="1.1", series_uid="1.1.9")
+    elsewhere = ScanEntry(Path("/other/sr.dcm"), NON_IMAGE, "no pixel data", study_uid="7.7")
+    session = session_with(image_entry("a1", "P1", "1.1", "20200401"), image_entry("a2", "P1", "1.2", "20200407"),
+                           report, elsewhere)
+    changes = []
+    session.key_image_changed.connect(lambda path, reason: changes.append((path.name, reason)))
+    first, second = Path("/studies/a1.dcm"), Path("/studies/a2.dcm")
+    assert session.objects_of_study(first) == [report.path] and session.objects_of_study(second) == []
+    session.set_key_image(second, "For Teaching")
+    session.set_key_image(first, "Of Interest")
+    session.set_key_image(first, "Of Interest")  # no change, no event
+    assert session.key_images() == [(first, "Of Interest"), (second, "For Teaching")]
+    session.set_key_image(second, None)
+    assert session.key_reason(second) is None
+    assert changes == [("a2.dcm", "For Teaching"), ("a1.dcm", "Of Interest"), ("a2.dcm", None)]
+    session.clear()
+    assert session.key_images() == []
 
 
 def test_the_cache_keeps_one_display_per_image_and_forgets_the_oldest():

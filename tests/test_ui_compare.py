@@ -1,6 +1,7 @@
 """Compare with prior (pytest-qt, offscreen): the prior picked for a patient, the "PRIOR" corner text with
 the interval, linked window/level, zoom and pan between films of different sizes (and unlinking), the
-prior's own overlay, leaving with C or Esc, and the message when there is no prior."""
+prior's own overlay, leaving with C or Esc, the message when there is no prior, and the hanging protocol
+(current and prior laid out on open, the prior of the same view position first)."""
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from ui_helpers import WAIT_MS, drag, open_and_wait, shown_window, wait_for_imag
 from xraydesk.imaging import Window, fit_transform
 from xraydesk.imaging.study_order import StudyMoment
 from xraydesk.ui.compare import NO_PRIOR, linked_window, prior_caption
+from xraydesk.ui.main_window import settings
 
 
 @pytest.fixture
@@ -25,6 +27,20 @@ def serial_studies(make_dicom):
             "prior": film("p1_prior.dcm", 96, 120, "P1", "1.2", "20200402"),
             "current": film("p1_current.dcm", 128, 160, "P1", "1.3", "20200408"),
             "other": film("p2.dcm", 64, 64, "P2", "2.1", "20200405")}
+
+
+@pytest.fixture
+def views_over_time(make_dicom):
+    """Patient P1: PA, then AP, then two PA films (current); patient P2 once."""
+    def film(name, patient, study_uid, date, view):
+        return make_dicom(name, np.full((64, 64), 100, np.uint16), PatientID=patient, StudyInstanceUID=study_uid,
+                          SeriesInstanceUID=study_uid + ".1", StudyDate=date, ViewPosition=view)
+
+    return {"first_pa": film("p1_pa.dcm", "P1", "1.1", "20200328", "PA"),
+            "prior_ap": film("p1_ap.dcm", "P1", "1.2", "20200402", "AP"),
+            "current_pa": film("p1_current.dcm", "P1", "1.3", "20200408", "PA"),
+            "current_second": film("p1_current_2.dcm", "P1", "1.3", "20200408", "PA"),
+            "other": film("p2.dcm", "P2", "2.1", "20200405", "PA")}
 
 
 @pytest.fixture
@@ -168,3 +184,27 @@ def test_window_links_in_units_of_each_films_default_window():
     linked = linked_window(Window(2048 + 400, 1024), default, other)
     assert (linked.center, linked.width) == (128 + 25, 64)
     assert prior_caption(StudyMoment.parse("20200402"), StudyMoment.parse("20200403")) == "PRIOR — 1 day earlier"
+
+
+def test_the_hanging_protocol_lays_out_a_study_opened_beside_its_prior_of_the_same_view(qtbot, window, views_over_time):
+    assert not window.hanging_action.isChecked()  # off until the reader turns it on
+    open_and_wait(qtbot, window, [views_over_time["current_pa"].parent])
+    window.browser.select_path(views_over_time["current_pa"])
+    wait_for_image(qtbot, window, views_over_time["current_pa"])
+    assert not window.compare_action.isChecked()
+    window.hanging_action.trigger()
+    assert settings().value("hanging_protocol", type=bool)  # remembered
+
+    for path in (views_over_time["other"], views_over_time["current_pa"]):  # no prior; another study opened
+        window.browser.select_path(path)
+        wait_for_image(qtbot, window, path)
+    assert window.compare_action.isChecked()
+    view = window.compare_view
+    qtbot.waitUntil(lambda: view.prior.image is not None, timeout=WAIT_MS)
+    assert view.prior.image.path == views_over_time["first_pa"]  # PA beside PA, not the later AP
+    assert view.prior_menu.currentIndex() == 1
+
+    qtbot.keyClick(window.canvas, Qt.Key_Escape)  # left: another image of the same study does not hang it again
+    window.browser.select_path(views_over_time["current_second"])
+    wait_for_image(qtbot, window, views_over_time["current_second"])
+    assert not window.compare_action.isChecked()

@@ -62,3 +62,17 @@ SIX_ZONE_SCORE = _private("SIX-ZONE-SCORE", "Six-zone score (0-6)")
 GEOGRAPHIC_EXTENT = _private("GEO-EXTENT", "Geographic extent (0-4 per lung, 0-8 both)")
 OPACITY_SCORE = _private("OPACITY-SCORE", "Degree of opacity (0-4 per lung, 0-8 both)")
 RESEARCH_USE = _private("RESEARCH-USE", "Research use statement")
+
+# The reader's measurements and annotations (reading_record)
+PIXELS = hd.sr.CodedConcept("{pixels}", "UCUM", "pixels")  # lengths of a film without pixel spacing
+CARDIOTHORACIC_RATIO = _private("CTR", "Cardiothoracic ratio")
+ARROW = _private("ARROW", "Arrow annotation")
+NO_MEASUREMENTS = _private("NONE", "No measurements: the reader deleted them")
+PLACEMENT = _private("PLACEMENT", "Point placement")
+ESTIMATED_FROM_MASK = _private("ESTIMATED", "Estimated from the AI lung mask, not checked by the reader")
+# Key Object Selection document titles (CID 7010) offered as the reason an image is a key image. The
+# titles of Instance Availability Notification and of IOCM rejection (113001, 113037-113039: they make an
+# archive hide the images) are not offered.
+KEY_IMAGE_REASONS = {code.meaning: code for code in (
+    codes.DCM.OfInterest, codes.DCM.ForTeaching, codes.DCM.ForResearch, codes.DCM.ForConference,
+    codes.DCM.ForPeerReview, codes.DCM.ForReferringProvider, codes.DCM.QualityIssue)}

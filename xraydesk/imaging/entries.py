@@ -32,7 +32,10 @@ class ScanEntry:
     modality: str = ""
     instance_number: int | None = None
     acquisition_time: str = ""  # study_order.image_time
-    sop_instance_uid: str = ""  # one image, wherever its file is (a retrieved copy of an open image)
+    # one image, wherever its file is (a retrieved copy of an open image); also for NON_IMAGE objects, with
+    # their study and series (a saved reading's SR or KO)
+    sop_instance_uid: str = ""
+    view_position: str = ""  # AP, PA, LL... as the header gives it (the hanging protocol's first choice)
 
     @property
     def named_by_uid(self) -> bool:

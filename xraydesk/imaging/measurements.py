@@ -1,6 +1,6 @@
-"""Measurements on an image (ruler, angle, cardiothoracic ratio), without Qt. Points are in pixel
-coordinates of the stored image (pixel centres at +0.5), so measurements survive zoom, pan, rotation
-and flips; the canvas and the PDF draw them from `.kind`, `.points` and `.describe(image)`."""
+"""Measurements on an image (ruler, angle, cardiothoracic ratio) and arrows with text, without Qt. Points
+are in pixel coordinates of the stored image (pixel centres at +0.5), so measurements survive zoom, pan,
+rotation and flips; the canvas and the PDF draw them from `.kind`, `.points` and `.describe(image)`."""
 
 import math
 from dataclasses import dataclass, replace
@@ -185,9 +185,28 @@ class CardiothoracicRatio:
         return replace(self, points=_replaced(self.points, index, point), estimated=False)
 
 
-Measurement = Ruler | Angle | CardiothoracicRatio
-POINT_COUNTS = {"ruler": 2, "angle": 3, "ctr": 4}
-KINDS = {"ruler": Ruler, "angle": Angle, "ctr": CardiothoracicRatio}
+@dataclass(frozen=True)
+class Arrow:
+    """An arrow pointing at `points[0]` from `points[1]`, where its free text is written: an
+    annotation, not a measurement, kept and saved with them."""
+
+    points: tuple[Point, Point]
+    text: str = ""
+    kind: ClassVar[str] = "arrow"
+
+    def describe(self, image: XRayImage) -> str:
+        return f"Arrow: {self.text}" if self.text else "Arrow"
+
+    def caption(self, image: XRayImage) -> str:
+        return self.text
+
+    def moved(self, index: int, point: Point) -> "Arrow":
+        return replace(self, points=_replaced(self.points, index, point))
+
+
+Measurement = Ruler | Angle | CardiothoracicRatio | Arrow
+POINT_COUNTS = {"ruler": 2, "angle": 3, "ctr": 4, "arrow": 2}
+KINDS = {"ruler": Ruler, "angle": Angle, "ctr": CardiothoracicRatio, "arrow": Arrow}
 
 
 def make_measurement(kind: str, points: list[Point]) -> Measurement:
@@ -216,6 +235,10 @@ class MeasurementList:
     def add(self, measurement: Measurement) -> int:
         self._items.append(measurement)
         return len(self._items) - 1
+
+    def put_back(self, saved) -> None:
+        """Measurements saved earlier, before any made since the image opened (xraydesk.jobs.saved_reading)."""
+        self._items[:0] = list(saved)
 
     def replace(self, index: int, measurement: Measurement) -> None:
         self._items[index] = measurement

@@ -27,7 +27,7 @@ from xraydesk.imaging.study_order import TIME_KEYWORDS, image_time
 HEADER_TAGS = [
     "SOPClassUID", "SOPInstanceUID", "Modality", "Rows", "PatientName", "PatientID", "StudyInstanceUID", "StudyDate",
     "StudyDescription", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "InstanceNumber",
-    *TIME_KEYWORDS,
+    *TIME_KEYWORDS, "ViewPosition",
 ]  # fmt: skip
 
 
@@ -140,7 +140,9 @@ def _scan_dicom(path: Path) -> tuple[ScanEntry, list[Path]]:
     if dataset.file_meta.get("MediaStorageSOPClassUID") == MediaStorageDirectoryStorage:
         return _scan_dicomdir(path)
     if "Rows" not in dataset:
-        return ScanEntry(path, NON_IMAGE, f"no pixel data ({describe_non_image(dataset)})"), []
+        return ScanEntry(path, NON_IMAGE, f"no pixel data ({describe_non_image(dataset)})",
+                         study_uid=_text(dataset, "StudyInstanceUID"), series_uid=_text(dataset, "SeriesInstanceUID"),
+                         sop_instance_uid=_text(dataset, "SOPInstanceUID")), []
     return ScanEntry(
         path,
         IMAGE,
@@ -158,6 +160,7 @@ def _scan_dicom(path: Path) -> tuple[ScanEntry, list[Path]]:
         instance_number=optional_int(dataset.get("InstanceNumber")),
         acquisition_time=image_time(dataset),
         sop_instance_uid=_text(dataset, "SOPInstanceUID"),
+        view_position=_text(dataset, "ViewPosition").strip().upper(),
     ), []
 
 

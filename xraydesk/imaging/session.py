@@ -2,7 +2,10 @@
 (files, folders, DICOMDIRs, a PACS retrieve, the DICOM listener), the decoded-image cache (one
 ImageDisplay per cached image, shared by the canvas, the thumbnails and the report), and what the
 reader did to each image (read marks, measurements). Qt views observe its events; workers run its
-tasks."""
+tasks.
+
+What the reader did is kept here while the app runs; xraydesk.jobs.saved_reading keeps it beyond (the
+app writes it there as it changes, and puts back what it finds when a study opens)."""
 
 from collections import OrderedDict
 from collections.abc import Callable
@@ -15,7 +18,7 @@ from PIL import Image
 from xraydesk import imaging  # load_image and scan_paths through it: pydicom loads on first use, in a worker
 from xraydesk.events import Event
 from xraydesk.imaging.display import ImageDisplay
-from xraydesk.imaging.entries import IMAGE, ScanEntry
+from xraydesk.imaging.entries import IMAGE, NON_IMAGE, ScanEntry
 from xraydesk.imaging.image import Preview, XRayImage, failure_reason
 from xraydesk.imaging.measurements import MeasurementStore
 from xraydesk.imaging.study_order import StudyMoment, earlier_indices
@@ -40,11 +43,13 @@ class StudySession:
         self.entry_added = Event()  # ScanEntry
         self.cleared = Event()
         self.read_changed = Event()  # Path, bool
+        self.key_image_changed = Event()  # Path, reason (None: no longer a key image)
         self._entries: list[ScanEntry] = []
         self._images: dict[Path, ScanEntry] = {}
         self._instances: set[str] = set()  # SOP Instance UIDs of the images held
         self._cache: OrderedDict[Path, ImageDisplay] = OrderedDict()
         self._read: set[Path] = set()
+        self._key_images: dict[Path, str] = {}
         self.measurements = MeasurementStore()
         self.drafts: dict[Path, str] = {}  # the reader's edits of each image's draft report
 
@@ -56,6 +61,7 @@ class StudySession:
         self._instances.clear()
         self._cache.clear()
         self._read.clear()
+        self._key_images.clear()
         self.measurements.clear()
         self.drafts.clear()
         self.cleared.emit()
@@ -79,6 +85,18 @@ class StudySession:
         """How lists name the image (ScanEntry.image_name)."""
         entry = self._images.get(path)
         return entry.image_name if entry is not None else path.name
+
+    def entry(self, path: Path) -> ScanEntry | None:
+        """The scan's entry of an image."""
+        return self._images.get(path)
+
+    def objects_of_study(self, path: Path) -> list[Path]:
+        """The pixel-less DICOM objects found in the image's study (reports, key-object documents,
+        presentation states): where a saved reading may be besides the local store."""
+        entry = self._images.get(path)
+        if entry is None or not entry.study_uid:
+            return []
+        return [other.path for other in self._entries if other.kind == NON_IMAGE and other.study_uid == entry.study_uid]
 
     def image_count(self) -> int:
         return len(self._images)
@@ -117,6 +135,18 @@ class StudySession:
 
     def study_of(self, path: Path) -> Study | None:
         return next((study for study in self.studies_of_patient(path) if path in study.paths), None)
+
+    def hanging_prior(self, path: Path) -> tuple[int, Path | None] | None:
+        """The hanging protocol's prior for the image, as (index in prior_studies, image): the most
+        recent earlier image of the same view position (PA beside PA, AP beside AP), else the most recent
+        prior study with no image chosen (its first frontal film is the viewer's to find). None: no prior."""
+        priors = self.prior_studies(path)
+        view = self._images[path].view_position if priors else ""
+        for index, study in enumerate(priors if view else ()):
+            same_view = [other for other in study.paths if self._images[other].view_position == view]
+            if same_view:
+                return index, same_view[0]
+        return (0, None) if priors else None
 
     def prior_studies(self, path: Path) -> list[Study]:
         """The studies of the image's patient made before its own, the most recent (the prior) first: the
@@ -163,6 +193,25 @@ class StudySession:
             return
         (self._read.add if read else self._read.discard)(path)
         self.read_changed.emit(path, read)
+
+    # ------------------------------------------------------------ key images
+
+    def key_reason(self, path: Path) -> str | None:
+        """Why the image is a key image (a Key Object Selection title: "Of Interest", ...), or None."""
+        return self._key_images.get(path)
+
+    def set_key_image(self, path: Path, reason: str | None) -> None:
+        if reason == self._key_images.get(path):
+            return
+        if reason is None:
+            del self._key_images[path]
+        else:
+            self._key_images[path] = reason
+        self.key_image_changed.emit(path, reason)
+
+    def key_images(self) -> list[tuple[Path, str]]:
+        """(image, reason) of every key image, in browser order."""
+        return [(path, self._key_images[path]) for path in self.image_paths() if path in self._key_images]
 
 
 # ------------------------------------------------------------ tasks the app runs on workers

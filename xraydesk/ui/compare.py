@@ -1,7 +1,9 @@
 """Compare with prior: the current image on the right (the window's own canvas, lent to this view), an
-earlier study of the same patient on the left, each with its own corner text and its own heatmap and
-zones; the prior's corner text opens with "PRIOR — how long before", above its date. The prior is the
-rule of xraydesk.imaging.study_order (the trend's): a study of the same day counts when its time is earlier.
+earlier study of the same patient on the left (the hanging protocol's choice, StudySession.hanging_prior:
+the most recent earlier film of the same view position, else the most recent earlier study), each with
+its own corner text and its own heatmap and zones; the prior's corner text opens with "PRIOR — how long
+before", above its date. "Earlier" is the rule of xraydesk.imaging.study_order (the trend's): a study of
+the same day counts when its time is earlier.
 
 The two viewports are linked while "Link views" is on: a change of window/level, zoom or pan in one is
 applied to the other. The films of two studies rarely have the same size or detector, so the link
@@ -269,8 +271,9 @@ class CompareView(QWidget):
         self.current_moment = study.moment if study is not None else None
         self.priors = self.session.prior_studies(image.path)
         self._fill_prior_menu()
-        if self.priors:
-            self._show_prior(0)
+        hanging = self.session.hanging_prior(image.path)
+        if hanging is not None:
+            self._show_prior(*hanging)
         else:
             self._wanted_prior = None
             self.prior.show_message(NO_PRIOR)
@@ -289,8 +292,9 @@ class CompareView(QWidget):
 
     # ------------------------------------------------------------ the prior
 
-    def _show_prior(self, index: int) -> None:
-        path = study_image(self.priors[index], self.analyses)
+    def _show_prior(self, index: int, path: Path | None = None) -> None:
+        """The prior study at `index` in the menu: `path`, else its first frontal film (study_image)."""
+        path = path or study_image(self.priors[index], self.analyses)
         self.prior.caption = prior_caption(self.priors[index].moment, self.current_moment)
         self.prior_menu.setCurrentIndex(index)
         self._wanted_prior = path

@@ -42,6 +42,7 @@ from xraydesk.ui.pacs_controller import PacsController, count_words
 from xraydesk.ui.pacs_dialogs import PacsSettingsDialog, QueryDialog, SendResultsDialog
 from xraydesk.ui.read_marks import ReadMarker
 from xraydesk.ui.results_panel import ResultsPanel
+from xraydesk.ui.saved_reading import ReadingKeeper
 from xraydesk.ui.session_controller import SessionController
 from xraydesk.ui.tag_view import DicomTagView
 from xraydesk.ui.workers import Worker, WorkerPool
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
         self._connect_studies()
         self._connect_analysis()
         self._connect_pacs()
+        self._connect_saved_reading()
         self.canvas.viewChanged.connect(self._on_view_changed)
         self.canvas.cursorValue.connect(self.cursor_label.setText)
         self.measurement_layer.message.connect(lambda text: text and self._set_status(text))
@@ -229,19 +231,22 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&About XRayDesk", self.show_about)
 
     def _build_measure_menu(self, menu) -> None:
-        """Ruler, angle and cardiothoracic ratio: checkable tools, one at a time (Esc cancels)."""
+        """Ruler, angle, cardiothoracic ratio and arrow: checkable tools, one at a time (Esc cancels); and
+        the key-image mark."""
         tools = {}
         for mode, text, key in (("ruler", "&Ruler", "L"), ("angle", "&Angle", "A"),
-                                ("ctr", "&Cardiothoracic ratio", "T")):
+                                ("ctr", "&Cardiothoracic ratio", "T"), ("arrow", "Arro&w with text", "Shift+A")):
             tools[mode] = self._action(menu, text, lambda on, mode=mode: self.measurement_layer.set_mode(
                 mode if on else "navigate"), key, True)
         self.measurement_layer.modeChanged.connect(
             lambda current: [action.setChecked(mode == current) for mode, action in tools.items()])
+        menu.addSeparator()
+        self._action(menu, "Mark as &key image…", self.mark_key_image, "K")
 
-    def _setting_action(self, menu, text: str, key: str) -> QAction:
-        """A checkable option remembered between sessions (on by default)."""
+    def _setting_action(self, menu, text: str, key: str, default: bool = True) -> QAction:
+        """A checkable option remembered between sessions."""
         action = self._action(menu, text, lambda checked: settings().setValue(key, checked), checkable=True)
-        action.setChecked(settings().value(key, True, type=bool))
+        action.setChecked(settings().value(key, default, type=bool))
         return action
 
     def shortcut_table(self) -> list[tuple[str, str]]:
@@ -554,7 +559,9 @@ class MainWindow(QMainWindow):
         if not paths:
             self._set_status("Send results: open and analyse an image, or select rows in the worklist, first.")
             return
-        dialog = SendResultsDialog(self.pacs, paths, dict(self.analysis.results), self.session.image_source(), self)
+        self.reading.flush()  # the newest version goes
+        dialog = SendResultsDialog(self.pacs, paths, dict(self.analysis.results), self.session.image_source(), self,
+                                   reading_files=self.reading.files_to_send)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.open()
 
@@ -583,6 +590,20 @@ class MainWindow(QMainWindow):
         self.studies.open_paths(folders, replace=False)
         self._set_status(f"Listener: received {count_words(count, 'object', 'objects')} "
                          f"({count_words(len(folders), 'study', 'studies')})")
+
+    # ------------------------------------------------------------ the reader's work, kept
+
+    def _connect_saved_reading(self) -> None:
+        """Measurements, arrows and key-image marks are written to the local store as they change and put
+        back when a scan finds their image (xraydesk.ui.saved_reading)."""
+        self.reading = ReadingKeeper(self.session, self.measurement_layer, self.workers, self.pacs.store, self)
+        self.studies.scanFinished.connect(self.reading.look_up)
+        self.reading.message.connect(self._set_status)
+        self.session.key_image_changed.connect(self.browser.set_key_image)
+
+    def mark_key_image(self) -> None:
+        if self.canvas.image is not None:
+            self.reading.mark_key_image(self.canvas.image.path)
 
     # ------------------------------------------------------------ PDF summary
 
@@ -723,11 +744,15 @@ class MainWindow(QMainWindow):
         self.compare_action = self._action(self.view_menu, "&Compare with prior", self.set_compare, "C", True)
         self.link_views_action = self._action(self.view_menu, "&Link views (compare)", lambda: None, checkable=True)
         self.link_views_action.setChecked(True)
+        self.hanging_action = self._setting_action(self.view_menu, "&Hang the prior beside a study on open",
+                                                   "hanging_protocol", default=False)
+        self._hung_study: tuple | None = None
         self.compare_view = CompareView((self.heatmap_layer, self.zone_layer), self.session, self.studies.decode_for,
                                         self.analysis.results, self.link_views_action)
         self.compare_view.leaveRequested.connect(self.compare_action.trigger)
         self.compare_view.analyseRequested.connect(self.analysis.request)
         self.studies.imageReady.connect(self._compare_current)
+        self.studies.imageReady.connect(self._hang_prior)
         self.analysis.analysed.connect(self.compare_view.show_analysis)
         self.analysis.worklistEntry.connect(lambda entry: self.compare_view.show_analysis(entry.analysis))
         for signal in (self.heatmap_action.toggled, self.zones_action.toggled, self.hide_patient_action.triggered,
@@ -757,6 +782,15 @@ class MainWindow(QMainWindow):
     def _compare_current(self, display: ImageDisplay) -> None:
         if self.compare_action.isChecked():
             self.compare_view.set_current(display.image)
+
+    def _hang_prior(self, display: ImageDisplay) -> None:
+        """The hanging protocol, when on: a study opened (an image of another study than the one before)
+        whose patient has an earlier study is laid out beside it (StudySession.hanging_prior)."""
+        entry = self.session.entry(display.image.path)
+        study, self._hung_study = self._hung_study, entry.study_key if entry else None
+        if (self.hanging_action.isChecked() and entry is not None and entry.study_key != study
+                and not self.compare_action.isChecked() and self.session.hanging_prior(entry.path) is not None):
+            self.compare_action.trigger()
 
     # ------------------------------------------------------------ severity trend (results dock)
 
@@ -817,6 +851,7 @@ class MainWindow(QMainWindow):
     join_workers_on_close = True
 
     def closeEvent(self, event) -> None:
+        self.reading.flush()
         self.workers.shutdown(join=self.join_workers_on_close)
         self.pacs.shutdown()
         super().closeEvent(event)

@@ -128,9 +128,11 @@ def retrieve_summary(results: list[tuple[StudyRow, RetrieveOutcome | None, str]]
 
 
 def send_results_task(node: Node, local: LocalSide, paths: list[Path], analyses: dict[Path, ImageAnalysis],
-                      image_for: Callable[[Path], XRayImage], store: LocalStore):
+                      image_for: Callable[[Path], XRayImage], store: LocalStore,
+                      reading_files: Callable[[XRayImage], list[tuple[str, Path]]] | None = None):
     """Writes the SR and the secondary capture of each analysed DICOM image into the store's results
-    folder, then sends them all in one go; returns one ImageOutcome per image, in order."""
+    folder, then sends them all in one go, with the reader's saved work on each image (`reading_files`:
+    (what, file) of it); returns one ImageOutcome per image, in order."""
 
     def run(report, should_stop) -> list[ImageOutcome]:
         # highdicom loads on first use, not at start-up
@@ -139,21 +141,29 @@ def send_results_task(node: Node, local: LocalSide, paths: list[Path], analyses:
         node.check()
         outcomes: dict[Path, ImageOutcome] = {}
         written: dict[Path, list[Path]] = {}
+        what: dict[Path, list[str]] = {}  # in words, per image
         for index, path in enumerate(paths):
             report(("Writing results", index, len(paths)))
             analysis = analyses.get(path)
             if should_stop():
                 outcomes[path] = ImageOutcome(path, False, "not sent: cancelled")
-            elif analysis is None:
-                outcomes[path] = ImageOutcome(path, False, NOT_ANALYSED)
-            else:
-                try:
-                    image = image_for(path)
+                continue
+            try:
+                image = image_for(path) if analysis is not None or reading_files else None
+                saved = reading_files(image) if reading_files else []
+                if analysis is None and not saved:
+                    outcomes[path] = ImageOutcome(path, False, NOT_ANALYSED)
+                    continue
+                written[path], what[path] = [file for _what, file in saved], [words for words, _file in saved]
+                if analysis is not None:
                     folder = results_folder(store, str(source_header(image).StudyInstanceUID))
-                    written[path] = write_results(analysis, image, folder)
-                except Exception as error:  # noqa: BLE001 - one image's failure, listed beside it
-                    words = str(error) if isinstance(error, ResultsError) else failure_words(error)
-                    outcomes[path] = ImageOutcome(path, False, f"skipped: {words}")
+                    results = write_results(analysis, image, folder)
+                    written[path][:0] = results
+                    what[path][:0] = ["SR and secondary capture" if len(results) > 1 else "SR"]
+            except Exception as error:  # noqa: BLE001 - one image's failure, listed beside it
+                written.pop(path, None)
+                words = str(error) if isinstance(error, ResultsError) else failure_words(error)
+                outcomes[path] = ImageOutcome(path, False, f"skipped: {words}")
         if written:
             files = [file for files in written.values() for file in files]
             sent = client_for(node, local).send(files, should_stop=should_stop,
@@ -162,7 +172,7 @@ def send_results_task(node: Node, local: LocalSide, paths: list[Path], analyses:
             for path, files in written.items():
                 failures = [by_file[file].message for file in files if not by_file[file].ok]
                 outcomes[path] = ImageOutcome(path, not failures, "; ".join(failures) if failures else
-                                              f"sent ({'SR and secondary capture' if len(files) > 1 else 'SR'})")
+                                              f"sent ({', '.join(what[path])})")
         return [outcomes[path] for path in paths]
 
     return run
@@ -305,11 +315,13 @@ class PacsController(QObject):
     # ------------------------------------------------------------ Send results
 
     def send_results(self, node: Node, paths: list[Path], analyses: dict[Path, ImageAnalysis],
-                     image_for: Callable[[Path], XRayImage]) -> bool:
+                     image_for: Callable[[Path], XRayImage],
+                     reading_files: Callable[[XRayImage], list[tuple[str, Path]]] | None = None) -> bool:
         """False when a send runs already. `analyses` is read on the worker: pass a copy."""
         if self._send is not None or not paths:
             return False
-        worker = Worker(send_results_task(node, self.settings.local, paths, analyses, image_for, self.store))
+        worker = Worker(send_results_task(node, self.settings.local, paths, analyses, image_for, self.store,
+                                          reading_files))
         worker.yielded.connect(lambda step: self.sendProgress.emit(*step))
         worker.returned.connect(self._sent)
         worker.errored.connect(self._send_failed)
