@@ -146,8 +146,8 @@ def _probability_groups(analysis: ImageAnalysis) -> list:
     extra = {
         "abnormal": [_call(prediction.abnormal_positive, prediction.abnormal_borderline),
                      hd.sr.QualitativeEvaluation(NORMAL_RULEOUT, CLEARED if prediction.normal_ruleout else NOT_CLEARED),
-                     _TextEvaluation(ANSWER, answer(prediction)),
-                     _TextEvaluation(DRAFT_REPORT, draft_report(analysis))],
+                     TextEvaluation(ANSWER, answer(prediction)),
+                     TextEvaluation(DRAFT_REPORT, draft_report(analysis))],
         "pneumonia": [_call(prediction.pneumonia_positive, prediction.pneumonia_borderline),
                       TextEvaluation(READING, reading(analysis))],
         "covid": [TextEvaluation(codes.DCM.Comment, COVID_CAVEAT)],  # the COVID-19 figure never goes alone
