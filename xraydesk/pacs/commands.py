@@ -123,6 +123,9 @@ def pacs_main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         _say(f"{args.command}: interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`find --csv | head`): nothing more to say to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush does not fail again
+        return EXIT_OK
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -213,7 +216,7 @@ def _find(args, local: LocalSide, settings) -> int:
             print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
     else:
         _say(f"find: no study on {node.label} matches")
-    return EXIT_OK
+    return EXIT_SOME_FAILED if rows.truncated else EXIT_OK
 
 
 def _cells(row: StudyRow) -> tuple:
@@ -232,9 +235,11 @@ def _retrieve(args, local: LocalSide, settings) -> int:
         finally:
             close_progress()
     already = sum(1 for stored in outcome.files if stored.outcome == ALREADY_STORED)
-    print(f"retrieved {len(outcome.files)} file(s) of study {args.study_uid} into {store.study_folder(args.study_uid)}"
+    count = f"{len(outcome.files)} of {outcome.total}" if outcome.total > len(outcome.files) else len(outcome.files)
+    print(f"retrieved {count} file(s) of study {args.study_uid} into {store.study_folder(args.study_uid)}"
           + (f" ({already} already there)" if already else "")
-          + (f"; {outcome.failed} failed" if outcome.failed else "") + ("; cancelled" if outcome.cancelled else ""))
+          + (f"; {outcome.failed} failed: {outcome.reason}" if outcome.failed else "")
+          + ("; cancelled" if outcome.cancelled else ""))
     if outcome.cancelled:
         return EXIT_INTERRUPTED
     if not outcome.files:

@@ -10,6 +10,7 @@ import io
 import logging
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ STORED_BESIDE = "stored beside a different file of the same UID"
 
 REQUIRED_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 INCOMING_FOLDER = ".incoming"  # temporary files, on the store's own file system so a link is atomic
+PARTIAL_SUFFIX = ".partial"  # PID-RANDOM.partial: the process that writes it, so leftovers of dead ones are known
 
 
 class RefusedObject(Exception):
@@ -80,14 +82,17 @@ class LocalStore:
     def study_folder(self, study_uid: str) -> Path:
         return self.root / safe_name(study_uid)
 
-    def store_encoded(self, data: bytes) -> StoredFile:
-        """Keeps a DICOM file given as bytes (preamble, file meta and data set). Raises
-        RefusedObject when the object is unreadable or incomplete, OSError when the disk fails."""
+    def incoming_path(self) -> Path:
+        """A new temporary file name in the incoming folder, to write an object into and then keep()."""
         incoming = self.root / INCOMING_FOLDER
         incoming.mkdir(parents=True, exist_ok=True)
-        temporary = incoming / f"{uuid.uuid4().hex}.partial"
+        return incoming / f"{os.getpid()}-{uuid.uuid4().hex}{PARTIAL_SUFFIX}"
+
+    def keep(self, temporary: Path) -> StoredFile:
+        """Checks a complete object written to incoming_path() and places it; the temporary file is
+        gone afterwards, whatever happens. Raises RefusedObject when the object is unreadable or
+        incomplete, OSError when the disk fails."""
         try:
-            temporary.write_bytes(data)
             dataset = _checked_dataset(temporary)
             uids = [str(dataset[keyword].value) for keyword in REQUIRED_UIDS[1:]]
             sop_uid, study_uid, series_uid = uids
@@ -95,6 +100,39 @@ class LocalStore:
         finally:
             temporary.unlink(missing_ok=True)
         return StoredFile(path, study_uid, series_uid, sop_uid, outcome)
+
+    def store_encoded(self, data: bytes) -> StoredFile:
+        """Keeps a DICOM file given as bytes (preamble, file meta and data set)."""
+        temporary = self.incoming_path()
+        try:
+            temporary.write_bytes(data)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return self.keep(temporary)
+
+    def store_moved(self, source: Path) -> StoredFile:
+        """Keeps a DICOM file written elsewhere (pynetdicom's temporary file of an object received
+        in chunks), moved in rather than read into memory."""
+        temporary = self.incoming_path()
+        try:
+            shutil.move(source, temporary)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return self.keep(temporary)
+
+    def clean_incoming(self) -> int:
+        """Removes the temporary files that processes no longer running left behind (a Ctrl+C or a
+        crash during a transfer); those of running ones are in use. Returns how many went."""
+        removed = 0
+        for leftover in (self.root / INCOMING_FOLDER).glob(f"*{PARTIAL_SUFFIX}"):
+            if not _writer_running(leftover):
+                leftover.unlink(missing_ok=True)
+                removed += 1
+        if removed:
+            LOGGER.info("%s: removed %d unfinished object(s) left by an interrupted transfer", self.root, removed)
+        return removed
 
     def store_dataset(self, dataset: Dataset) -> StoredFile:
         buffer = io.BytesIO()
@@ -124,6 +162,21 @@ class LocalStore:
             LOGGER.warning("%s already holds a different object with SOP Instance UID %s; kept it and stored "
                            "the new one as %s", folder, sop_uid, candidate.name)
             return candidate, STORED_BESIDE
+
+
+def _writer_running(partial: Path) -> bool:
+    """Whether the process named in PID-RANDOM.partial still runs (a name without one is older
+    than the naming, so its writer is gone)."""
+    pid = partial.name.split("-", 1)[0]
+    if not pid.isdigit() or "-" not in partial.name:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _checked_dataset(path: Path) -> Dataset:
