@@ -116,7 +116,9 @@ def pacs_main(argv: list[str]) -> int:
     try:
         settings = load_settings()
         local = _local_side(args, settings.local)
-        return args.run(args, local, settings)
+        code = args.run(args, local, settings)
+        sys.stdout.flush()  # here, where a reader gone away is caught, not at the interpreter's exit
+        return code
     except PacsError as error:
         _say(f"{args.command}: {error}")
         return EXIT_UNUSABLE
@@ -242,7 +244,7 @@ def _retrieve(args, local: LocalSide, settings) -> int:
           + ("; cancelled" if outcome.cancelled else ""))
     if outcome.cancelled:
         return EXIT_INTERRUPTED
-    if not outcome.files:
+    if not outcome.files and not outcome.failed:
         _say(f"retrieve: {node.label} sent nothing for study {args.study_uid} (unknown study, or none of its "
              "objects is an image or report XRayDesk keeps)")
     return EXIT_SOME_FAILED if outcome.failed or not outcome.files else EXIT_OK

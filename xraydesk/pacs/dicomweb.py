@@ -20,8 +20,9 @@ from urllib.parse import quote
 import requests
 from dicomweb_client import DICOMwebClient
 from pydicom.dataset import Dataset
-from python_multipart.multipart import MultipartParser
+from python_multipart.multipart import MultipartParser, MultipartState
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from xraydesk.imaging.loading import optional_int
@@ -65,14 +66,14 @@ _CURRENT_DEADLINE: ContextVar["_Deadline | None"] = ContextVar("dicomweb_deadlin
 class _Deadline:
     """One request's time limit as a whole. requests' timeout bounds each read, so a server sending
     a byte now and then would hold a call forever: at the deadline a watchdog shuts the call's
-    connections, which ends a blocked read at once. A download moves the deadline on as it
+    sockets, which ends a blocked read at once. A download moves the deadline on as it
     progresses (`progressed`)."""
 
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.end = time.monotonic() + seconds
         self.expired = False
-        self._connections = []
+        self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._finished = threading.Event()
 
@@ -88,44 +89,63 @@ class _Deadline:
     def progressed(self) -> None:
         self.end = time.monotonic() + self.seconds
 
-    def watch(self, connection) -> None:
+    def watch(self, sock: socket.socket) -> None:
         with self._lock:
-            self._connections.append(connection)
+            self._sockets.append(sock)
             if self.expired:
-                _shut(connection)
+                _shut(sock)
 
     def _watch(self) -> None:
         while not self._finished.wait(max(0.0, self.end - time.monotonic())):
             if time.monotonic() >= self.end:
                 with self._lock:
                     self.expired = True
-                    for connection in self._connections:
-                        _shut(connection)
+                    for sock in self._sockets:
+                        _shut(sock)
                 return
 
 
-def _shut(connection) -> None:
-    if connection.sock is not None:
-        with contextlib.suppress(OSError):
-            connection.sock.shutdown(socket.SHUT_RDWR)
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _watched(sock: socket.socket | None) -> None:
+    """Hands a socket to the deadline of the request under way (the response keeps reading from it
+    even where the connection lets go of it)."""
+    if sock is not None and (deadline := _CURRENT_DEADLINE.get()) is not None:
+        deadline.watch(sock)
+
+
+class _WatchedConnect:
+    def connect(self) -> None:
+        super().connect()
+        _watched(self.sock)
+
+
+class _WatchedHTTPConnection(_WatchedConnect, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnect, HTTPSConnection):
+    pass
 
 
 class _WatchedPool:
-    """Hands each connection it gives out to the deadline of the request under way."""
+    """Its connections' sockets, new or kept alive, go to the deadline of the request under way."""
 
     def _get_conn(self, timeout=None):
         connection = super()._get_conn(timeout)
-        if (deadline := _CURRENT_DEADLINE.get()) is not None:
-            deadline.watch(connection)
+        _watched(connection.sock)
         return connection
 
 
 class _WatchedHTTPPool(_WatchedPool, HTTPConnectionPool):
-    pass
+    ConnectionCls = _WatchedHTTPConnection
 
 
 class _WatchedHTTPSPool(_WatchedPool, HTTPSConnectionPool):
-    pass
+    ConnectionCls = _WatchedHTTPSConnection
 
 
 class _WatchedAdapter(HTTPAdapter):
@@ -258,20 +278,25 @@ class DicomWebClient:
         """One request bounded as a whole (by the timeout unless `seconds` says), its failures as
         PacsError naming the node, the action and the reason."""
         deadline = _Deadline(seconds or self.timeout_s)
+        timeout = PacsError(self.node.label, f"{action}: no complete answer within {deadline.seconds:g} s (timeout; "
+                                             "the server stalls or trickles)")
         try:
             with deadline:
                 yield deadline
-        except (PacsError, _StoreFailure):
+        except _StoreFailure:
             raise
         except Exception as exc:
             if deadline.expired:
-                raise PacsError(self.node.label, f"{action}: no complete answer within {deadline.seconds:g} s "
-                                                 "(timeout; the server stalls or trickles)") from exc
+                raise timeout from exc
+            if isinstance(exc, PacsError):
+                raise
             if isinstance(exc, requests.exceptions.RequestException):
                 raise PacsError(self.node.label, f"{action}: {self._reason(exc)}") from exc
             if isinstance(exc, (ValueError, KeyError, TypeError)):
                 raise PacsError(self.node.label, f"{action}: the answer is not what DICOMweb defines ({exc})") from exc
             raise
+        if deadline.expired:  # the shut connection looked like the end of the answer
+            raise timeout
 
     def _reason(self, exc: requests.exceptions.RequestException) -> str:
         if isinstance(exc, requests.exceptions.SSLError):
@@ -404,7 +429,8 @@ class DicomWebClient:
                     unacknowledged = 0
                 if should_stop and should_stop():
                     return
-            parser.finalize()
+            if parser.state != MultipartState.END:
+                raise PacsError(self.node.label, "WADO-RS: the answer broke off part way (the connection was closed)")
 
     def send(self, paths: Sequence[Path], *, progress: ProgressCallback | None = None,
              should_stop: StopCheck | None = None) -> list[SendOutcome]:
