@@ -2,19 +2,20 @@
 partial retrieves said as partial for every protocol, DICOMweb requests bounded as a whole, limits
 on PDUs, objects, connections and find rows, one-line errors, and no leftovers."""
 
+import contextlib
 import io
-import logging
 import re
 import socket
 import struct
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import replace
 
 import pydicom
 import pytest
-from hostile_http import send_json, send_multipart, serving, series_answer, trickle
+from hostile_http import send_json, send_multipart, series_answer, serving, trickle
 from orthanc_server import OrthancServer
 from pydicom.uid import CTImageStorage, generate_uid
 from pynetdicom import AE
@@ -23,7 +24,6 @@ from xraydesk.cli import main
 from xraydesk.pacs import dicomweb
 from xraydesk.pacs.client import StudyQuery, client_for
 from xraydesk.pacs.dimse import MAX_PDU_BYTES, OUT_OF_RESOURCES, Listener
-from xraydesk.pacs.local_store import LocalStore
 from xraydesk.pacs.nodes import LocalSide, Node, PacsError, PacsSettings, save_settings
 
 PUSHER = "PUSHER"
@@ -261,9 +261,9 @@ def test_a_wado_rs_part_over_the_limit_is_refused_and_the_next_kept(make_dicom, 
 
 def test_a_qido_rs_answer_over_the_size_limit_is_refused(monkeypatch):
     monkeypatch.setattr(dicomweb, "MAX_JSON_BYTES", 100_000)
-    with serving(lambda request: send_json(request, [{}] * 100_000)) as url:
-        with pytest.raises(PacsError, match="QIDO-RS: the answer is larger than"):
-            client_for(Node(url=url), LocalSide(timeout_s=5)).find(StudyQuery())
+    with serving(lambda request: send_json(request, [{}] * 100_000)) as url, \
+            pytest.raises(PacsError, match="QIDO-RS: the answer is larger than"):
+        client_for(Node(url=url), LocalSide(timeout_s=5)).find(StudyQuery())
 
 
 @pytest.mark.parametrize("protocol", ["dimse", "dicomweb"])
@@ -307,6 +307,17 @@ def test_idle_connections_from_one_address_cannot_take_the_listener(store, caplo
     assert caplog.text.count("refused a connection from 127.0.0.2: 2 connections from there are open") == 8
 
 
+def test_a_caller_trickling_its_association_request_is_cut_off(store, caplog):
+    local = LocalSide(ae_title="XRAYDESK", listener_port=0, allowed_calling_aets=[PUSHER], timeout_s=1)
+    with Listener(local, store) as listener, socket.create_connection(("127.0.0.1", listener.port)) as caller:
+        caller.sendall(struct.pack(">BBL", 0x01, 0, 100))
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            for _ in range(100):  # 20 s, unless cut off
+                caller.sendall(b"\0")
+                time.sleep(0.2)
+    assert "closed the connection from 127.0.0.1: no whole PDU within 1 s" in caplog.text
+
+
 # ------------------------------------------------------------ 6. one line instead of a traceback
 
 
@@ -336,10 +347,9 @@ def test_an_unwritable_store_on_wado_rs_is_one_line(orthanc, capsys, tmp_path, m
 
 
 def test_a_qido_rs_array_of_non_objects_is_one_line():
-    with serving(lambda request: send_json(request, [1, "two", None])) as url:
-        with pytest.raises(PacsError, match="QIDO-RS: the answer is not what DICOMweb defines "
-                                            r"\(not a JSON array of DICOM objects\)"):
-            client_for(Node(url=url), LocalSide(timeout_s=5)).find(StudyQuery())
+    with serving(lambda request: send_json(request, [1, "two", None])) as url, \
+            pytest.raises(PacsError, match=r"QIDO-RS: the answer is not what DICOMweb defines \(not a JSON array"):
+        client_for(Node(url=url), LocalSide(timeout_s=5)).find(StudyQuery())
 
 
 @pytest.mark.parametrize(("argv", "words"), [
@@ -365,7 +375,8 @@ def test_find_into_a_closed_pipe_ends_quietly(orthanc, tmp_path):
 def test_listener_removes_unfinished_objects_of_dead_processes(store):
     incoming = store.root / ".incoming"
     incoming.mkdir(parents=True)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
     left_before = [incoming / f"{dead.stdout.strip()}-a.partial", incoming / "0123abcd.partial"]  # the old naming too
     in_use = store.incoming_path()  # this process runs: its file is being written
     for path in [*left_before, in_use]:

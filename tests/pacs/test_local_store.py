@@ -103,3 +103,44 @@ def test_settings_round_trip_privately(tmp_path):
     path.write_text("{broken")
     with pytest.raises(PacsError, match="pacs.json"):
         load_settings()
+
+
+@pytest.mark.parametrize("planted", ["link", "stale world-readable file"])
+def test_settings_never_go_through_a_planted_temporary_file(tmp_path, planted):
+    """The temporary file is created anew and private: a link or a stale 0644 file waiting under
+    a predictable name (pacs.json.tmp) neither receives the password nor makes the file readable."""
+    path = settings_path()
+    path.parent.mkdir(parents=True)
+    victim = tmp_path / "elsewhere.txt"
+    victim.write_text("untouched")
+    waiting = path.parent / "pacs.json.tmp"
+    if planted == "link":
+        waiting.symlink_to(victim)
+    else:
+        waiting.write_text("stale")
+        waiting.chmod(0o644)
+    save_settings(PacsSettings(nodes=[Node(name="cloud", url="https://pacs/dicom-web", secret="password")]))
+    assert victim.read_text() == "untouched"
+    assert path.stat().st_mode & 0o777 == 0o600 and not path.is_symlink()
+    assert load_settings().nodes[0].secret == "password"
+    assert sorted(item.name for item in path.parent.iterdir()) == ["pacs.json", "pacs.json.tmp"]  # nothing else left
+
+
+def test_settings_replace_a_link_rather_than_write_through_it(tmp_path):
+    path = settings_path()
+    path.parent.mkdir(parents=True)
+    victim = tmp_path / "elsewhere.txt"
+    victim.write_text("untouched")
+    path.symlink_to(victim)
+    save_settings(PacsSettings())
+    assert victim.read_text() == "untouched" and not path.is_symlink()
+
+
+def test_incoming_leftovers_of_dead_writers_are_cleaned(store):
+    store.incoming_path().write_bytes(b"this process's, being written")
+    running_writers = store.root / ".incoming" / "1-0123.partial"  # PID 1 always runs
+    running_writers.write_bytes(b"being written")
+    legacy = store.root / ".incoming" / "0123abcd.partial"  # named before the writer was: its writer is gone
+    legacy.write_bytes(b"half an object")
+    assert store.clean_incoming() == 1
+    assert not legacy.exists() and running_writers.exists() and len(list(legacy.parent.iterdir())) == 2

@@ -11,8 +11,8 @@ import socketserver
 import struct
 import threading
 import time
-from pathlib import Path
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Self
 
 from pydicom.dataset import Dataset
@@ -57,7 +57,6 @@ from pynetdicom.sop_class import (
     StudyRootQueryRetrieveInformationModelMove,
     Verification,
 )
-from pynetdicom.transport import ThreadedAssociationServer
 from pynetdicom.status import (
     QR_FIND_SERVICE_CLASS_STATUS,
     QR_GET_SERVICE_CLASS_STATUS,
@@ -69,6 +68,7 @@ from pynetdicom.status import (
     STORAGE_SERVICE_CLASS_STATUS,
     code_to_category,
 )
+from pynetdicom.transport import ThreadedAssociationServer
 
 from xraydesk.pacs.client import (
     ProgressCallback,
@@ -513,7 +513,11 @@ class _PduGuard(socket.socket):
         if self._deadline is None:  # a PDU begins
             self._deadline = time.monotonic() + self.pdu_timeout
         remaining = self._deadline - time.monotonic()
-        if remaining <= 0 or not select.select([self], [], [], remaining)[0]:
+        try:
+            readable = remaining > 0 and select.select([self], [], [], remaining)[0]
+        except ValueError as exc:  # closed meanwhile by another thread (an abort): pynetdicom expects an OSError
+            raise ConnectionAbortedError("the connection was closed") from exc
+        if not readable:
             LOGGER.warning("%s: closed the connection from %s: no whole PDU within %g s", self.where, self.peer,
                            self.pdu_timeout)
             raise TimeoutError(f"no whole PDU within {self.pdu_timeout:g} s")
