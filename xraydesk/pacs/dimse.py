@@ -90,8 +90,8 @@ LOGGER = logging.getLogger(__name__)
 # (pynetdicom's option, process-wide; the C-STORE handlers below read `event.dataset_path`).
 _config.STORE_RECV_CHUNKED_DATASET = True
 
-# The largest PDU we take (announced as our maximum length, enforced by the listener on every PDU,
-# A-ASSOCIATE-RQ included): a peer cannot make us buffer more than this per connection.
+# The largest PDU we take: announced as our maximum length on every association, and enforced by
+# the listener on every PDU, A-ASSOCIATE-RQ included (pynetdicom would buffer any announced length).
 MAX_PDU_BYTES = 256 * 1024
 PDU_HEADER_BYTES = 6
 MIB = 1024 * 1024
@@ -231,7 +231,7 @@ class DimseClient:
         started = time.monotonic()
         try:
             association = ae.associate(self.node.host, self.node.port, ae_title=self.node.ae_title,
-                                       ext_neg=list(roles),
+                                       max_pdu=MAX_PDU_BYTES, ext_neg=list(roles),
                                        evt_handlers=[(evt.EVT_CONN_OPEN, lambda _event: connected.set()), *handlers])
         except OSError as exc:  # the host name does not resolve
             raise self._error(_os_error_words(exc, self.node.host, self.node.port, self.local.timeout_s)) from exc
