@@ -178,7 +178,6 @@ def store_received(event, store: LocalStore, on_stored: StoredCallback, where: s
     return _status(SUCCESS)
 
 
-
 def _caller(association: Association) -> str:
     """'MODALITY1 (10.0.0.7)': the calling AE title and its address, for log lines."""
     requestor = association.requestor
@@ -306,9 +305,7 @@ class DimseClient:
     def _announced(self, study_uid: str) -> int | None:
         """How many objects the node says the study holds (None when it does not say); PacsError when
         it does not hold the study."""
-        identifier = Dataset()
-        identifier.QueryRetrieveLevel = "STUDY"
-        identifier.StudyInstanceUID = study_uid
+        identifier = _study_level(study_uid)
         identifier.NumberOfStudyRelatedInstances = ""
         with self._association([build_context(StudyRootQueryRetrieveInformationModelFind)]) as association:
             answers = list(self._find_answers(association, identifier))
@@ -324,9 +321,7 @@ class DimseClient:
         C-FIND first, then in its sub-operation counts) and did not arrive counts as failed, with
         the reason: a final failure status, or the connection lost part way."""
         outcome = RetrieveOutcome(study_uid, announced=self._announced(study_uid))
-        identifier = Dataset()
-        identifier.QueryRetrieveLevel = "STUDY"
-        identifier.StudyInstanceUID = study_uid
+        identifier = _study_level(study_uid)
         try:
             if move:
                 self._move(identifier, store, outcome, progress, should_stop, listener)
@@ -457,6 +452,13 @@ class DimseClient:
         return SendOutcome(path, category != STATUS_FAILURE, "stored" if int(status.Status) == SUCCESS else message)
 
 
+def _study_level(study_uid: str) -> Dataset:
+    identifier = Dataset()
+    identifier.QueryRetrieveLevel = "STUDY"
+    identifier.StudyInstanceUID = study_uid
+    return identifier
+
+
 def _study_identifier(query: StudyQuery) -> Dataset:
     identifier = Dataset()
     identifier.QueryRetrieveLevel = "STUDY"
@@ -501,11 +503,10 @@ class _PduGuard(socket.socket):
     at once, and each PDU must arrive whole within `pdu_timeout` seconds."""
 
     @classmethod
-    def wrap(cls, accepted: socket.socket, pdu_timeout: float, where: str) -> Self:
+    def wrap(cls, accepted: socket.socket, peer: str, pdu_timeout: float, where: str) -> Self:
         guard = cls(accepted.family, accepted.type, accepted.proto, fileno=accepted.detach())
         guard.settimeout(pdu_timeout)
-        guard.pdu_timeout, guard.where = pdu_timeout, where
-        guard.peer = guard.getpeername()[0]
+        guard.peer, guard.pdu_timeout, guard.where = peer, pdu_timeout, where
         guard._header, guard._left, guard._deadline = bytearray(), 0, None
         return guard
 
@@ -558,7 +559,7 @@ class _GuardedServer(ThreadedAssociationServer):
 
     def get_request(self) -> tuple[socket.socket, tuple]:
         accepted, address = super().get_request()
-        return _PduGuard.wrap(accepted, self.local.timeout_s, self.where), address
+        return _PduGuard.wrap(accepted, address[0], self.local.timeout_s, self.where), address
 
     def verify_request(self, request: _PduGuard, client_address) -> bool:
         self._open = [connection for connection in self._open if connection.fileno() != -1]  # closed ones go
