@@ -1,6 +1,7 @@
 """The local store (layout, atomic writes, never overwriting different content, never inside a
 source folder) and the PACS settings file (nodes parsed and saved)."""
 
+import numpy as np
 import pydicom
 import pytest
 
@@ -60,6 +61,13 @@ def test_refused_objects_leave_nothing_behind(store, make_dicom):
     with pytest.raises(IncompleteObject, match="StudyInstanceUID"):
         store.store_dataset(dataset)
     assert [path.name for path in store.root.rglob("*")] == [".incoming"]
+
+
+def test_a_large_image_cut_short_is_refused_without_reading_it_whole(store, make_dicom):
+    image = make_dicom("large.dcm", pixels=np.zeros((1024, 1024), dtype=np.uint16))  # pixel data left in the file
+    with pytest.raises(UnreadableObject, match=r"pixel data cut short \(2,096,152 of 2,097,152 bytes\)"):
+        store.store_encoded(image.read_bytes()[:-1000])
+    assert store.store_encoded(image.read_bytes()).outcome == STORED
 
 
 @pytest.mark.filterwarnings("ignore:Invalid value for VR UI")

@@ -32,6 +32,9 @@ STORED_BESIDE = "stored beside a different file of the same UID"
 
 REQUIRED_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 INCOMING_FOLDER = ".incoming"  # temporary files, on the store's own file system so a link is atomic
+# Values larger than this are checked where they lie in the file, not read: a received object is
+# never held whole in memory.
+DEFER_BYTES = 1024 * 1024
 PARTIAL_SUFFIX = ".partial"  # PID-RANDOM.partial: the process that writes it, so leftovers of dead ones are known
 
 
@@ -183,12 +186,12 @@ def _checked_dataset(path: Path) -> Dataset:
     try:
         from xraydesk.imaging.loading import read_dicom
 
-        dataset, _ = read_dicom(path)
+        dataset, _ = read_dicom(path, defer_size=DEFER_BYTES)
     except ImageLoadError as error:
         raise UnreadableObject(error.reason) from error
     except Exception as exc:
         raise UnreadableObject(f"undecodable data set ({exc})") from exc
-    _check_native_pixel_length(dataset)
+    _check_native_pixel_length(dataset, path)
     missing = [keyword for keyword in REQUIRED_UIDS if not str(dataset.get(keyword) or "").strip()]
     if missing:
         raise IncompleteObject(f"no {', '.join(missing)}")
@@ -201,9 +204,10 @@ def _checked_dataset(path: Path) -> Dataset:
     return dataset
 
 
-def _check_native_pixel_length(dataset: Dataset) -> None:
+def _check_native_pixel_length(dataset: Dataset, path: Path) -> None:
     """pydicom reads native pixel data cut short without a word (encapsulated data cut short is
-    caught by read_dicom): a transfer broken off inside the image must not be kept as an image."""
+    caught by read_dicom): a transfer broken off inside the image must not be kept as an image.
+    Pixel data left in the file (deferred) is measured there."""
     syntax = dataset.file_meta.get("TransferSyntaxUID")
     if "PixelData" not in dataset or syntax is None or syntax.is_encapsulated:
         return
@@ -213,5 +217,12 @@ def _check_native_pixel_length(dataset: Dataset) -> None:
         expected = get_expected_length(dataset, unit="bytes")
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise UnreadableObject(f"pixel data without a usable image description ({exc})") from exc
-    if len(dataset.PixelData) < expected:
-        raise UnreadableObject(f"pixel data cut short ({len(dataset.PixelData):,} of {expected:,} bytes)")
+    from pydicom.dataelem import RawDataElement
+
+    element = dataset.get_item("PixelData", keep_deferred=True)
+    if isinstance(element, RawDataElement) and element.value is None:  # deferred: its bytes are still in the file
+        present = min(element.length, path.stat().st_size - element.value_tell)
+    else:
+        present = len(dataset.PixelData)
+    if present < expected:
+        raise UnreadableObject(f"pixel data cut short ({present:,} of {expected:,} bytes)")
