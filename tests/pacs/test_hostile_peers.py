@@ -9,10 +9,13 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 
+import numpy as np
 import pydicom
 import pytest
 from hostile_http import send_json, send_multipart, series_answer, serving, trickle
@@ -231,8 +234,6 @@ def push(port: int, path, ae_title: str = PUSHER):
 
 
 def test_an_object_over_the_limit_is_refused_with_a_status_and_a_log_line(listener, received, make_dicom, caplog):
-    import numpy as np
-
     big = make_dicom("big.dcm", pixels=np.zeros((1024, 1024), dtype=np.uint16))  # 2 MiB of pixels, the limit 1
     status = push(listener.port, big)
     assert int(status.Status) == OUT_OF_RESOURCES and "over the 1 MiB object limit" in status.ErrorComment
@@ -241,8 +242,6 @@ def test_an_object_over_the_limit_is_refused_with_a_status_and_a_log_line(listen
 
 
 def test_a_wado_rs_part_over_the_limit_is_refused_and_the_next_kept(make_dicom, store):
-    import numpy as np
-
     big = make_dicom("big.dcm", pixels=np.zeros((1024, 1024), dtype=np.uint16), StudyInstanceUID=STUDY)
     small = make_dicom("small.dcm", StudyInstanceUID=STUDY)
 
@@ -419,3 +418,55 @@ def test_parallel_senders_get_one_line_per_file(tmp_path, make_dicom):
         listener.terminate()
         listener.wait(timeout=20)
     assert all(re.fullmatch(r"stored  \S+\.dcm\n", line) for line in lines), lines
+
+
+@contextlib.contextmanager
+def held_back_after(target_port: int, passed_bytes: int) -> Iterator[int]:
+    """A TCP relay to `target_port` that passes a caller's first `passed_bytes` on and holds the rest
+    back: a transfer stopped part way for as long as the test likes. Yields the relay's port."""
+    relay = socket.create_server(("127.0.0.1", 0))
+
+    def pump(source: socket.socket, sink: socket.socket, limit: float) -> None:
+        passed = 0
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if passed < limit:
+                    sink.sendall(data[:int(min(len(data), limit - passed))])
+                passed += len(data)
+
+    def serve() -> None:
+        caller, _ = relay.accept()
+        upstream = socket.create_connection(("127.0.0.1", target_port))
+        threading.Thread(target=pump, args=(upstream, caller, float("inf")), daemon=True).start()
+        pump(caller, upstream, passed_bytes)
+
+    threading.Thread(target=serve, daemon=True).start()
+    with relay:
+        yield relay.getsockname()[1]
+
+
+def test_a_store_interrupted_part_way_leaves_nothing_behind(store, make_dicom, tmp_path, monkeypatch):
+    """Ctrl+C (the listener stopping) while an object is half received: pynetdicom's temporary file
+    of it goes too."""
+    temporary = tmp_path / "temporary"  # where pynetdicom writes an object as it arrives
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    image = make_dicom("large.dcm", pixels=np.zeros((1024, 1024), dtype=np.uint16))
+    listener = Listener(LocalSide(ae_title="XRAYDESK", listener_port=0, allowed_calling_aets=[PUSHER], timeout_s=30),
+                        store)
+    listener.start()
+    with held_back_after(listener.port, 1_000_000) as port:
+        def sender():
+            with contextlib.suppress(Exception):  # its association is aborted under it
+                push(port, image)
+
+        threading.Thread(target=sender, daemon=True).start()
+        finishes(lambda: wait_for(lambda: any(path.stat().st_size > 500_000 for path in temporary.glob("*.dcm"))))
+        listener.stop()
+    assert list(temporary.iterdir()) == [] and list(store.root.rglob("*.dcm")) == []
+    assert list((store.root / ".incoming").glob("*")) == []
+
+
+def wait_for(condition) -> None:
+    while not condition():
+        time.sleep(0.05)

@@ -253,6 +253,17 @@ def _multipart_boundary(content_type: str) -> str:
     return boundary
 
 
+def _missing(series_uid: str, expected: int | None, writer: _PartWriter, problems: list[str]) -> tuple[int, list[str]]:
+    """How many objects of a series are missing, and why: `problems` (the download failed), the
+    parts refused, or fewer parts than QIDO-RS announced. A series that failed while its size is
+    unknown misses at least one."""
+    problems = [*problems, *writer.refused]
+    missing = len(writer.refused) if expected is None else max(0, expected - len(writer.kept))
+    if missing and not problems:
+        problems.append(f"series {series_uid}: {len(writer.kept)} of {expected} objects arrived")
+    return max(missing, 1 if problems else 0), problems
+
+
 def _datasets(body: bytes) -> list[Dataset]:
     """A QIDO-RS answer: a JSON array of DICOM JSON objects (an empty body: none)."""
     items = json.loads(body) if body.strip() else []
@@ -404,11 +415,8 @@ class DicomWebClient:
             if should_stop and should_stop():
                 outcome.cancelled = True
                 break
-            problems += writer.refused
-            missing = len(writer.refused) if expected is None else max(0, expected - len(writer.kept))
-            if missing and not problems:
-                problems.append(f"series {series_uid}: {len(writer.kept)} of {expected} objects arrived")
-            outcome.failed += missing or bool(problems)  # a series that failed with its size unknown: at least one
+            missing, problems = _missing(series_uid, expected, writer, problems)
+            outcome.failed += missing
             reasons += problems
             if store_failed:
                 break
