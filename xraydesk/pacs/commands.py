@@ -2,8 +2,9 @@
 NODE is AET@HOST:PORT (DIMSE), an http(s):// DICOMweb URL, or the name of a node saved in the app's
 settings. Errors are one line naming the node and the reason.
 
-Exit codes: 0 done; 1 some files failed, the retrieve was partial or found nothing to retrieve;
-2 usage error, unusable settings, or the node unreachable or refusing the operation; 130 interrupted."""
+Exit codes: 0 done; 1 some files failed, the retrieve was partial or found nothing to retrieve, or
+more studies matched than a find keeps; 2 usage error, unusable settings, or the node unreachable or
+refusing the operation; 130 interrupted."""
 
 import argparse
 import contextlib
@@ -35,8 +36,8 @@ PASSWORD_VARIABLE = "XRAYDESK_PACS_PASSWORD"
 TOKEN_VARIABLE = "XRAYDESK_PACS_TOKEN"
 TABLE_COLUMNS = ("Patient", "ID", "Date", "Description", "Modalities", "Images", "Study UID", "Accession")
 EPILOG = ("NODE: AET@HOST:PORT (DIMSE), an http(s):// DICOMweb URL, or a node saved in the app's settings. "
-          "Exit codes: 0 done, 1 some files failed or the retrieve was partial, 2 usage error or the node "
-          f"unreachable / refusing, 130 interrupted. {RESEARCH_USE_NOTICE}")
+          "Exit codes: 0 done, 1 some files failed, the retrieve was partial or the find cut off, 2 usage error "
+          f"or the node unreachable / refusing, 130 interrupted. {RESEARCH_USE_NOTICE}")
 
 
 def _say(message: str) -> None:

@@ -120,7 +120,7 @@ def retrieve_summary(results: list[tuple[StudyRow, RetrieveOutcome | None, str]]
     words = [f"Retrieved {retrieved} ({count_words(images, 'object', 'objects')})"]
     reasons = [outcome.reason for _row, outcome, _failure in results if outcome and outcome.reason]
     if refused:
-        words.append(f"{count_words(refused, 'object', 'objects')} not received ({reasons[0]})")
+        words.append(f"{count_words(refused, 'object', 'objects')} not received" + (f" ({reasons[0]})" if reasons else ""))
     if cancelled:
         words.append("cancelled")
     words += failures
