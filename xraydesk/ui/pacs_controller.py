@@ -119,8 +119,9 @@ def retrieve_summary(results: list[tuple[StudyRow, RetrieveOutcome | None, str]]
     cancelled = any(outcome.cancelled for _row, outcome, _failure in results if outcome) or len(results) < asked
     retrieved = count_words(asked, "study", "studies") if studies == asked else f"{studies} of {asked} studies"
     words = [f"Retrieved {retrieved} ({count_words(images, 'object', 'objects')})"]
+    reasons = [outcome.reason for _row, outcome, _failure in results if outcome and outcome.reason]
     if refused:
-        words.append(f"{count_words(refused, 'object', 'objects')} not received")
+        words.append(f"{count_words(refused, 'object', 'objects')} not received" + (f" ({reasons[0]})" if reasons else ""))
     if cancelled:
         words.append("cancelled")
     words += failures
