@@ -7,8 +7,10 @@ from xraydesk.ai.model import calibrated_probabilities, outcome_flags, predictio
 from xraydesk.ai.preprocess import to_model_input
 
 METADATA = {
-    "temperatures": {"pneumonia": 1.5, "cause": 2.0, "zones": 1.0},
-    "operating_points": {"pneumonia": {"threshold": 0.3, "band": [0.25, 0.36]},
+    "temperatures": {"abnormal": 1.2, "pneumonia": 1.5, "cause": 2.0, "zones": 1.0},
+    "operating_points": {"normal_ruleout": {"threshold": 0.05},
+                         "abnormal": {"threshold": 0.6, "band": [0.55, 0.65]},
+                         "pneumonia": {"threshold": 0.3, "band": [0.25, 0.36]},
                          "covid": {"threshold": 0.4, "band": [0.35, 0.45]},
                          "zone": {"threshold": 0.5}},
 }
@@ -18,15 +20,20 @@ LIMITS = {"reconstruction_error_max": 0.2, "reconstruction_error_unfamiliar": 0.
 
 def _raw(n=5, seed=0):
     rng = np.random.default_rng(seed)
-    return {"pneumonia": rng.normal(0, 3, (n, 1)), "cause": rng.normal(0, 3, (n, 3)),
+    return {"abnormal": rng.normal(0, 3, (n, 1)), "pneumonia": rng.normal(0, 3, (n, 1)),
+            "cause": rng.normal(0, 3, (n, 3)),
             "zones": rng.normal(0, 3, (n, 6)), "lung_extent": rng.normal(0, 3, (n, 2)),
             "lung_opacity": rng.normal(0, 3, (n, 2))}
 
 
-def test_joint_probabilities_sum_to_one_and_respect_operating_points():
+def test_three_answers_are_coherent_and_respect_operating_points():
     for prediction in predictions(_raw(50), METADATA):
-        total = prediction.p_normal + prediction.p_bacterial + prediction.p_viral + prediction.p_covid
-        assert total == pytest.approx(1.0)
+        causes = prediction.p_bacterial + prediction.p_viral + prediction.p_covid
+        assert causes == pytest.approx(prediction.p_pneumonia)
+        assert prediction.p_abnormal >= prediction.p_pneumonia  # a pneumonia is an abnormality
+        assert prediction.p_normal == pytest.approx(1 - prediction.p_abnormal)
+        assert prediction.abnormal_positive == (prediction.p_abnormal >= 0.6)
+        assert prediction.normal_ruleout == (prediction.p_abnormal < 0.05 and prediction.p_pneumonia < 0.25)
         assert prediction.pneumonia_positive == (prediction.p_pneumonia >= 0.3)
         assert prediction.covid_positive == (prediction.p_covid >= 0.4)
         assert prediction.pneumonia_borderline == (0.25 <= prediction.p_pneumonia < 0.36)
@@ -37,8 +44,8 @@ def test_joint_probabilities_sum_to_one_and_respect_operating_points():
 
 def test_a_chest_film_unlike_the_training_data_is_analysed_with_a_flag():
     unfamiliar = gate.check_learned(0.05, 20.0, LIMITS)
-    assert unfamiliar.accepted and unfamiliar.unfamiliar.startswith("unfamiliar image: lower confidence")
-    assert "20.0 > 15.0" in unfamiliar.unfamiliar
+    assert unfamiliar.accepted and unfamiliar.unfamiliar.startswith("unfamiliar image: what the network sees")
+    assert "(score 20.0, limit 15.0)" in unfamiliar.unfamiliar
     assert gate.check_learned(0.05, 10.0, LIMITS) == gate.ACCEPTED
     # carried through the other checks, and raised as a flag beside the prediction
     combined = gate.first_refusal(gate.ACCEPTED, unfamiliar, gate.ACCEPTED)
@@ -58,6 +65,7 @@ def test_flags_name_what_a_reader_must_know():
     raw = {name: np.zeros_like(value[:1]) for name, value in _raw().items()}
     raw["pneumonia"][:] = 4.0  # clearly positive
     raw["zones"][:] = -4.0  # and no zone above its operating point
+    raw["lung_extent"][:] = -4.0  # nor any extent to disagree with the zones
     prediction = predictions(raw, METADATA)[0]
     assert outcome_flags(gate.ACCEPTED, prediction, PLAUSIBLE) == ("positive_no_zones",)
     failed = LungMaskCheck(False, "lung mask implausible")
@@ -70,7 +78,8 @@ def test_flags_name_what_a_reader_must_know():
 def test_temperature_changes_confidence_not_ranking():
     raw = _raw(50)
     cooler = calibrated_probabilities(raw, METADATA)["pneumonia"]
-    plain = calibrated_probabilities(raw, {"temperatures": {"pneumonia": 1, "cause": 1, "zones": 1}})["pneumonia"]
+    plain = calibrated_probabilities(raw, {"temperatures": {"abnormal": 1, "pneumonia": 1, "cause": 1,
+                                                            "zones": 1}})["pneumonia"]
     assert np.array_equal(np.argsort(cooler), np.argsort(plain))
     assert np.abs(cooler - 0.5).max() < np.abs(plain - 0.5).max()
 
