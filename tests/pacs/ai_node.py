@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from PIL import Image
+from pydicom.filereader import read_file_meta_info
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from pynetdicom import AE, _config
 from pynetdicom.sop_class import Verification
@@ -142,8 +143,8 @@ def push(paths: Sequence[Path], port: int, deadline_s: float = 600, on_answer=la
     """C-STOREs each file, as it is, to the node as a modality does: again, on a new association, until the
     node answers (a lost association means no answer), but never again once it answered. Returns each
     file's status; `on_answer` is called after each answer."""
-    headers = [pydicom.dcmread(path, stop_before_pixels=True) for path in paths]
-    contexts = {(header.SOPClassUID, header.file_meta.TransferSyntaxUID) for header in headers}
+    metas = [read_file_meta_info(path) for path in paths]  # a corrupt data set still has its file meta
+    contexts = {(meta.MediaStorageSOPClassUID, meta.TransferSyntaxUID) for meta in metas}
     answered: dict[Path, int] = {}
     deadline = time.monotonic() + deadline_s
     while len(answered) < len(paths):

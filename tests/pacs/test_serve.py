@@ -12,6 +12,7 @@ from pathlib import Path
 import pydicom
 import pytest
 from ai_node import (
+    SENDER_AET,
     SUCCESS,
     NodeProcess,
     node_films,
@@ -24,10 +25,10 @@ from ai_node import (
 from orthanc_server import OrthancServer, OrthancUnavailable, free_port
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import BasicTextSRStorage, ComprehensiveSRStorage, ExplicitVRLittleEndian, generate_uid
+from pynetdicom.status import STATUS_FAILURE, code_to_category
 from required_tools import tool_missing
 
 RESULTS_TIMEOUT_S = 900
-CANNOT_UNDERSTAND = 0xC000
 
 
 @pytest.fixture
@@ -40,6 +41,21 @@ def destination(tmp_path):
         tool_missing(str(error))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def start_node(tmp_path):
+    """Starts `xraydesk serve` on a store of this test's, sending to the nodes given; whatever still runs at
+    the test's end is killed."""
+    started = []
+
+    def start(destinations: list[str], options: tuple[str, ...] = ()) -> NodeProcess:
+        started.append(NodeProcess(tmp_path / "store", free_port(), destinations, list(options)).start())
+        return started[-1]
+
+    yield start
+    for node in started:
+        node.kill()
 
 
 def address(orthanc: OrthancServer) -> str:
@@ -74,9 +90,9 @@ def assert_one_result_each(orthanc: OrthancServer, results: dict, sources: set[s
 
 @pytest.mark.slow  # minutes: 200 films analysed, the node started three times
 def test_every_film_gets_one_result_through_two_kills_and_an_outage_of_the_destination(destination, rsna_files,
-                                                                                        tmp_path):
+                                                                                        start_node, tmp_path):
     films = node_films(rsna_files[:10], 200, tmp_path / "films")
-    node = NodeProcess(tmp_path / "store", free_port(), [address(destination)]).start()
+    node = start_node([address(destination)])
     answers = 0
     lock = threading.Lock()
 
@@ -139,27 +155,28 @@ def text_report(path: Path) -> Path:
 
 
 def test_a_corrupt_object_is_refused_and_what_is_no_chest_film_gets_the_sr_of_a_refusal(destination, rsna_files,
-                                                                                         dicom_dir, tmp_path):
+                                                                                         dicom_dir, start_node,
+                                                                                         tmp_path):
     film = node_films(rsna_files[:1], 1, tmp_path / "films")[0]
     hip, report = dicom_dir / "nonchest" / "RG2_J2KI__hip.dcm", text_report(tmp_path / "report.dcm")
     corrupt = corrupt_object(tmp_path / "corrupt.dcm")
-    node = NodeProcess(tmp_path / "store", free_port(), [address(destination)]).start()
+    node = start_node([address(destination)])
     statuses = push([corrupt, film, hip, report], node.port)
-    assert statuses[corrupt] == CANNOT_UNDERSTAND  # refused, and the association goes on
+    assert code_to_category(statuses[corrupt]) == STATUS_FAILURE  # refused, and the association goes on
     assert [statuses[path] for path in (film, hip, report)] == [SUCCESS] * 3
     sources = {sop_uid(path) for path in (film, hip, report)}
     results = wait_for_results(destination, sources, node)
     assert_one_result_each(destination, results, sources)
     for refused in (hip, report):
-        (sop_class, report_uid), = results[sop_uid(refused)]
+        ((_, report_uid),) = results[sop_uid(refused)]
         assert refused_by_input_check(destination, report_uid)
-    assert "cannot understand" in node.log_tail()
+    assert f"refused an object from {SENDER_AET}" in node.log.read_text()
     assert node.stop() == 0
 
 
-def test_its_own_results_sent_back_are_not_analysed_again(destination, rsna_files, tmp_path):
+def test_its_own_results_sent_back_are_not_analysed_again(destination, rsna_files, start_node, tmp_path):
     film = node_films(rsna_files[:1], 1, tmp_path / "films")[0]
-    node = NodeProcess(tmp_path / "store", free_port(), [address(destination)]).start()
+    node = start_node([address(destination)])
     push([film], node.port)
     results = wait_for_results(destination, {sop_uid(film)}, node)
     returned = []
@@ -186,13 +203,13 @@ def wait_for_counts(node: NodeProcess, done) -> dict:
     return counts
 
 
-def test_a_node_killed_analyses_and_sends_on_restart_what_it_acknowledged(rsna_files, tmp_path):
+def test_a_node_killed_analyses_and_sends_on_restart_what_it_acknowledged(rsna_files, start_node, tmp_path):
     """Killed right after the films are acknowledged (its model still loading), then again with their results
     waiting for a destination that is down: each restart goes on from the queue, and --status says where
     everything stands."""
     films = node_films(rsna_files[:3], 6, tmp_path / "films")
     destination = OrthancServer(tmp_path / "orthanc")  # its ports chosen, not started yet
-    node = NodeProcess(tmp_path / "store", free_port(), [address(destination)]).start()
+    node = start_node([address(destination)])
     assert set(push(films, node.port).values()) == {SUCCESS}
     node.kill()
     status = node.status()
@@ -214,3 +231,16 @@ def test_a_node_killed_analyses_and_sends_on_restart_what_it_acknowledged(rsna_f
         assert node.stop() == 0
     finally:
         destination.stop()
+
+
+@pytest.mark.slow  # a Dask LocalCluster starts, its worker loads the model
+def test_the_analysis_runs_on_dask_workers_with_the_receiver_in_one_process(destination, rsna_files, start_node,
+                                                                           tmp_path):
+    pytest.importorskip("dask.distributed", reason="the cluster extra: pip install 'xraydesk[cluster]'")
+    films = node_films(rsna_files[:3], 5, tmp_path / "films")
+    node = start_node([address(destination)], ("--workers", "1"))
+    assert set(push(films, node.port).values()) == {SUCCESS}
+    sources = {sop_uid(film) for film in films}
+    assert_one_result_each(destination, wait_for_results(destination, sources, node), sources)
+    assert "analysing in the Dask cluster at tcp://" in node.log.read_text()
+    assert node.stop() == 0

@@ -79,11 +79,14 @@ def serve_main(argv: list[str]) -> int:
 
 
 def _configure_logging(verbose: bool) -> None:
-    """A line per object received, analysed and sent, and a warning for each failure, on stderr (a
-    service manager's journal); pynetdicom's own log only with --verbose."""
-    logging.basicConfig(format="%(asctime)s %(message)s", level=logging.INFO)
-    logging.getLogger("pynetdicom").setLevel(logging.INFO if verbose else logging.CRITICAL)
-    logging.getLogger("distributed").setLevel(logging.INFO if verbose else logging.ERROR)
+    """A line per object received, analysed and sent, and one for each failure, on stderr (a service
+    manager's journal); what the libraries say (pynetdicom, pydicom's warnings on a malformed object,
+    highdicom, Dask) only with --verbose: every failure is already said in one line."""
+    logging.basicConfig(format="%(asctime)s %(message)s", level=logging.INFO if verbose else logging.WARNING)
+    logging.captureWarnings(True)
+    logging.getLogger("xraydesk").setLevel(logging.INFO)
+    for library in ("pynetdicom", "pydicom", "highdicom", "distributed", "py.warnings"):
+        logging.getLogger(library).setLevel(logging.INFO if verbose else logging.CRITICAL)
 
 
 def _serve(args) -> int:
@@ -130,15 +133,11 @@ def _analysis(args):
 def _run(args, store, local, destinations) -> int:
     from xraydesk.jobs.node import AiNode
 
-    def ready(address: str) -> None:
-        accepted = "any calling AE title" if local.allow_any_calling_aet else ", ".join(local.allowed_calling_aets)
-        print(f"{PROGRAM}: listening as {address} (accepting {accepted}), sending to "
-              f"{', '.join(destination.label for destination in destinations)}, store {store.root}; "
-              "SIGTERM or Ctrl+C stops", file=sys.stderr, flush=True)
-
+    accepted = "any calling AE title" if local.allow_any_calling_aet else ", ".join(local.allowed_calling_aets)
+    logging.getLogger(__name__).info("accepting %s", accepted)
     stop = threading.Event()
     with stop_on_signals(stop):
-        AiNode(store, local, destinations).run(stop, partial(_analysis, args), ready)
+        AiNode(store, local, destinations).run(stop, partial(_analysis, args))
     print(f"{PROGRAM}: stopped", file=sys.stderr, flush=True)
     return EXIT_OK
 

@@ -178,7 +178,7 @@ class ClusterAnalysis:
             try:
                 done += future.result()
             except Exception as error:  # noqa: BLE001 - a worker lost (killed, out of memory): its objects fail
-                done += [Done(item.object_id, FAILED, reason=f"the analysis worker failed ({type(error).__name__}: "
+                done += [Done(item, FAILED, reason=f"the analysis worker failed ({type(error).__name__}: "
                                                              f"{error})") for item in work]
         return done
 
@@ -191,6 +191,7 @@ class Sender:
         self.key = destination.address
         self.wake = threading.Event()
         self._failures = 0  # tries in a row that found the destination down
+        self._last_error = ""
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -210,12 +211,14 @@ class Sender:
             self._failures += 1
             delay = retry_delay(self._failures)
             self.queue.postpone_all(self.key, time.time() + delay, error.reason)
-            LOGGER.warning("%s: %s; %d result(s) wait, next try in %g s", self.destination.label, error.reason,
-                           len(due), delay)
+            if error.reason != self._last_error:  # once, not at every try while it stays down
+                LOGGER.warning("%s: %s; its results wait, tried again after 1, 2, 4 ... %g s", self.destination.label,
+                               error.reason, RETRY_CAP_S)
+            self._last_error = error.reason
             return
         if self._failures:
-            LOGGER.warning("%s answers again", self.destination.label)
-        self._failures = 0
+            LOGGER.warning("%s answers again after %d failed tries", self.destination.label, self._failures)
+        self._failures, self._last_error = 0, ""
         sent, retries = [], {}
         for delivery in due:
             answers = [next(outcomes) for _ in delivery.files]
@@ -242,12 +245,11 @@ class AiNode:
         self.senders = [Sender(destination, local, self.queue, store) for destination in destinations]
         self.arrived = threading.Event()
 
-    def run(self, stop: threading.Event, analysis: Callable[[], ContextManager[LocalAnalysis | ClusterAnalysis]],
-            ready: Callable[[str], None] = lambda _address: None) -> None:
+    def run(self, stop: threading.Event, analysis: Callable[[], ContextManager[LocalAnalysis | ClusterAnalysis]]
+            ) -> None:
         """Receives, analyses and sends until `stop` is set; then ends the batch in hand and the sends in
         progress. The listener and the senders start first, then `analysis()` (the model loading, the cluster
-        starting): what arrives meanwhile is acknowledged and waits in the queue. `ready` is told the
-        listener's address once it listens."""
+        starting): what arrives meanwhile is acknowledged and waits in the queue."""
         from xraydesk.pacs.dimse import Listener
 
         self.store.remove_empty_folders()
@@ -256,10 +258,11 @@ class AiNode:
         threads = [threading.Thread(target=sender.run, args=(stop,), name=f"send to {sender.key}", daemon=True)
                    for sender in self.senders]
         try:
-            with Listener(self.local, received) as listener:
+            with Listener(self.local, received):
                 for thread in threads:
                     thread.start()
-                ready(listener.address)
+                LOGGER.info("results go to %s; store %s; SIGTERM or Ctrl+C stops",
+                            ", ".join(sender.destination.label for sender in self.senders), self.store.root)
                 with analysis() as started:
                     LOGGER.info("analysing in %s", started.where)
                     self._analyse_until(stop, started)
@@ -295,15 +298,15 @@ class AiNode:
                 self.arrived.wait(IDLE_WAIT_S)
 
     def _record(self, done: Done) -> None:
+        object_id, name = done.work.object_id, done.work.path.name
         if done.state != ANALYSED:
-            self.queue.set_aside(done.object_id, done.state, done.reason)
+            self.queue.set_aside(object_id, done.state, done.reason)
             if done.state == SKIPPED:
-                self.queue.discard([done.object_id], SKIPPED, self.store.discard)
-            LOGGER.warning("%s object %d: %s", done.state, done.object_id, done.reason)
+                self.queue.discard([object_id], SKIPPED, self.store.discard)
+            LOGGER.warning("%s %s: %s", done.state, name, done.reason)
             return
-        self.queue.analysed(done.object_id, done.files, done.model, done.reason,
-                            [sender.key for sender in self.senders])
+        self.queue.analysed(object_id, done.files, done.model, done.reason, [sender.key for sender in self.senders])
         for sender in self.senders:
             sender.wake.set()
-        LOGGER.info("analysed object %d: %s", done.object_id,
-                    f"refused ({done.reason})" if done.reason else f"{len(done.files)} result(s)")
+        LOGGER.info("analysed %s: %s", name, f"refused ({done.reason}): the SR says so" if done.reason else
+                    "SR" + " and secondary capture" * (len(done.files) > 1))

@@ -39,7 +39,7 @@ class Work:
 
 @dataclass(frozen=True)
 class Done:
-    object_id: int
+    work: Work
     state: str  # ANALYSED, FAILED or SKIPPED
     files: tuple[Path, ...] = ()
     reason: str = ""  # ANALYSED: the refusal its SR states ("" when the model answered); else why
@@ -82,7 +82,7 @@ def _answer_or_prepare(model, item: Work) -> Prepared | Done:
     def prepared_or_refused():
         header, _ = read_dicom(item.path, stop_before_pixels=True)
         if made_by_xraydesk(header):
-            return Done(item.object_id, SKIPPED, reason="an XRayDesk result, not an image to analyse")
+            return Done(item, SKIPPED, reason="an XRayDesk result, not an image to analyse")
         prepared = prepare(item.path, dicom_source)
         if isinstance(prepared, Unreadable):
             return _written(model, item, refusal_datasets(model, item.path, prepared.reason), prepared.reason)
@@ -99,10 +99,10 @@ def _settled(item: Work, step):
     try:
         return step()
     except ResultsError as error:
-        return Done(item.object_id, FAILED, reason=str(error))
+        return Done(item, FAILED, reason=str(error))
     except Exception as error:  # noqa: BLE001 - one object's failure is its own, said in --status
         LOGGER.warning("%s: no result (%s)", item.path, failure_reason(error))
-        return Done(item.object_id, FAILED, reason=failure_reason(error))
+        return Done(item, FAILED, reason=failure_reason(error))
 
 
 def _written(model, item: Work, datasets, refusal: str) -> Done:
@@ -114,4 +114,4 @@ def _written(model, item: Work, datasets, refusal: str) -> Done:
     files = write_datasets(datasets, item.results)
     for file in files:
         flush(file, item.results.parent)
-    return Done(item.object_id, ANALYSED, tuple(files), refusal, model.version)
+    return Done(item, ANALYSED, tuple(files), refusal, model.version)

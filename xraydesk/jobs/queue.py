@@ -224,6 +224,10 @@ class NodeQueue:
                           (state, limit))
         return [(Path(path), reason) for path, reason in rows]
 
+    def sent_times(self) -> dict[str, float]:
+        """When each SENT object's results reached the last destination, by SOP Instance UID."""
+        return dict(self._read("SELECT sop_uid, changed_at FROM objects WHERE state = ?", (SENT,)))
+
     def backlog(self) -> list[Backlog]:
         rows = self._read(
             "SELECT destination, COUNT(*), MIN(due), (SELECT error FROM deliveries e WHERE e.destination = "
