@@ -66,11 +66,9 @@ def wait_for_results(orthanc: OrthancServer, sources: set[str], node: NodeProces
     """Orthanc's results once every source has its report and the node has nothing left to send."""
     deadline = time.monotonic() + RESULTS_TIMEOUT_S
     while time.monotonic() < deadline:
-        results = results_in(orthanc)
-        if sources <= set(results):
-            counts = status_counts(node.status())
-            if counts["received"] == counts["analysed"] == 0:
-                return results
+        counts = status_counts(node.status())
+        if counts["received"] == counts["analysed"] == 0 and sources <= set(results := results_in(orthanc)):
+            return results
         time.sleep(3)
     raise AssertionError(f"results for {len(sources - set(results_in(orthanc)))} of {len(sources)} films never "
                          f"came: {node.status()} {node.log_tail()}")

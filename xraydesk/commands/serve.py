@@ -124,6 +124,10 @@ def _analysis(args):
     from xraydesk.jobs.node import ClusterAnalysis, LocalAnalysis
 
     if args.scheduler or args.workers:
+        if not args.verbose:  # read as distributed is imported, and passed on to the workers it starts
+            import dask
+
+            dask.config.set({"logging.distributed": "error"})
         with cluster_client(args.scheduler, args.workers) as client:
             yield ClusterAnalysis(client, args.models)
     else:
