@@ -60,12 +60,12 @@ def sent_at(store: NodeStore) -> dict[str, float]:
 def throughput(node: NodeProcess, films: list[Path]) -> None:
     store = NodeStore(node.store)
     already = finished(store)
-    samples: list[float] = []
+    samples: list[tuple[int, float]] = []  # (films done, RSS)
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.wait(1):
-            samples.append(rss_mib(node.process.pid))
+            samples.append((finished(store) - already, rss_mib(node.process.pid)))
 
     sampler = threading.Thread(target=sample, daemon=True)
     start_rss = rss_mib(node.process.pid)
@@ -84,8 +84,10 @@ def throughput(node: NodeProcess, films: list[Path]) -> None:
     sampler.join()
     print(f"throughput: {len(films)} films in {seconds:.1f} s = {len(films) / seconds:.1f} films/s end to end "
           f"(pushed in {pushed - start:.1f} s = {len(films) / (pushed - start):.1f} films/s received)")
-    print(f"node RSS: {start_rss:.0f} MiB at the start, largest {max(samples, default=start_rss):.0f} MiB, "
-          f"{samples[-1] if samples else start_rss:.0f} MiB at the end")
+    quarters = [next((rss for done, rss in samples if done >= len(films) * quarter / 4), start_rss)
+                for quarter in range(1, 5)]
+    print(f"node RSS: {start_rss:.0f} MiB at the start; after 1/4, 2/4, 3/4, 4/4 of the films "
+          f"{', '.join(f'{rss:.0f}' for rss in quarters)} MiB; largest {max((rss for _, rss in samples), default=start_rss):.0f} MiB")
 
 
 def latency(node: NodeProcess, films: list[Path]) -> None:
