@@ -39,7 +39,10 @@ def chunks_in_flight(client) -> int:
 
 @lru_cache(maxsize=1)
 def worker_model(models: Path | None):
-    """(model, Grad-CAM) of this worker process, loaded by its first chunk (jobs.pipeline.load_model)."""
+    """(model, Grad-CAM) of this worker process, loaded (and its functions traced) by its first chunk."""
+    from xraydesk.ai.analysis import warm_up
     from xraydesk.jobs.pipeline import load_model
 
-    return load_model(models)
+    model, gradcam = load_model(models)
+    warm_up(model, gradcam)
+    return model, gradcam

@@ -111,14 +111,16 @@ class NodeStore:
 class LocalAnalysis:
     """The analysis in this process: one batch at a time, done when submitted."""
 
+    in_hand: frozenset = frozenset()  # nothing is out while the node looks for work
+    where = "this process"
+
     def __init__(self, models: Path | None):
+        from xraydesk.ai.analysis import warm_up
         from xraydesk.jobs.pipeline import load_model
 
         self.model, self.gradcam = load_model(models)
+        warm_up(self.model, self.gradcam)
         self._done: list[Done] = []
-        self.where = "this process"
-
-    in_hand: frozenset = frozenset()
 
     @property
     def busy(self) -> bool:
@@ -164,13 +166,12 @@ class ClusterAnalysis:
 
     def collect(self, timeout: float) -> list[Done]:
         from dask.distributed import wait
-        from distributed import TimeoutError as DaskTimeout
 
         if not self._futures:
             return []
         try:
             finished = wait(list(self._futures), timeout=timeout, return_when="FIRST_COMPLETED").done
-        except DaskTimeout:
+        except TimeoutError:
             return []
         done = []
         for future in finished:
@@ -196,12 +197,17 @@ class Sender:
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             self.wake.clear()
-            due = self.queue.due(self.key, SEND_BATCH)
-            if due:
-                self._send(due)
-            else:
+            try:
+                due = self.queue.due(self.key, SEND_BATCH)
+                if due:
+                    self._send(due)
+                    continue
                 next_due = self.queue.next_due(self.key)
-                self.wake.wait(IDLE_WAIT_S if next_due is None else min(max(next_due - time.time(), 0), IDLE_WAIT_S))
+            except Exception as error:  # noqa: BLE001 - the store or queue failing (disk full): said, tried again
+                LOGGER.warning("sending to %s: %s: %s; tried again in %g s", self.destination.label,
+                               type(error).__name__, error, RETRY_CAP_S)
+                next_due = time.time() + RETRY_CAP_S
+            self.wake.wait(IDLE_WAIT_S if next_due is None else min(max(next_due - time.time(), 0), IDLE_WAIT_S))
 
     def _send(self, due) -> None:
         files = [file for delivery in due for file in delivery.files]
