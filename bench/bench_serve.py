@@ -78,6 +78,7 @@ def throughput(node: NodeProcess, films: list[Path]) -> None:
     if any(statuses):
         print(f"{sum(map(bool, statuses))} films refused by the node")
     while finished(store) < already + len(films):
+        node.check_running()
         time.sleep(0.2)
     seconds = time.perf_counter() - start
     stop.set()
@@ -99,6 +100,7 @@ def latency(node: NodeProcess, films: list[Path]) -> None:
         time.sleep(max(0.0, 1.0 - (time.time() - pushed_at[sop_uid(film)])))
     deadline = time.monotonic() + 300
     while not set(pushed_at) <= set(done := sent_at(store)) and time.monotonic() < deadline:
+        node.check_running()
         time.sleep(0.5)
     delays = sorted(done[uid] - pushed_at[uid] for uid in pushed_at if uid in done)
     print(f"latency at 1 film/s ({len(delays)} films): median {statistics.median(delays):.2f} s, "
@@ -124,6 +126,7 @@ def main() -> None:
             try:
                 push(warm_up, node.port)  # the model traces its functions on the first batch
                 while finished(NodeStore(node.store)) < len(warm_up):
+                    node.check_running()
                     time.sleep(0.2)
                 where = f"Dask, {args.workers} workers" if args.workers else "in the node process"
                 print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; films {args.side}x{args.side} "

@@ -102,6 +102,11 @@ class NodeProcess:
         self.process = None
         return code
 
+    def check_running(self) -> None:
+        """Raises, with the end of its log, when the node has stopped without being asked to."""
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"xraydesk serve is not running: {self.log_tail()}")
+
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log and self.log.exists() else ""
 

@@ -66,6 +66,7 @@ def wait_for_results(orthanc: OrthancServer, sources: set[str], node: NodeProces
     """Orthanc's results once every source has its report and the node has nothing left to send."""
     deadline = time.monotonic() + RESULTS_TIMEOUT_S
     while time.monotonic() < deadline:
+        node.check_running()
         counts = status_counts(node.status())
         if counts["received"] == counts["analysed"] == 0 and sources <= set(results := results_in(orthanc)):
             return results
@@ -196,6 +197,7 @@ def test_its_own_results_sent_back_are_not_analysed_again(destination, rsna_file
 def wait_for_counts(node: NodeProcess, done) -> dict:
     deadline = time.monotonic() + RESULTS_TIMEOUT_S
     while not done(counts := status_counts(node.status())):
+        node.check_running()
         assert time.monotonic() < deadline, f"{node.status()} {node.log_tail()}"
         time.sleep(1)
     return counts

@@ -107,6 +107,11 @@ def _serve(args) -> int:
         return _fail(str(error))
     except OSError as error:
         return _fail(f"{store.root}: {error.strerror or error}")
+    except Exception as error:  # one line (the traceback with --verbose); what was received waits
+        if args.verbose:
+            logging.getLogger(__name__).exception("unforeseen error")
+        return _fail(f"stopped by an unforeseen error ({type(error).__name__}: {error}); what was received "
+                     "waits in the queue for the next start")
 
 
 def _local_side(args, saved):

@@ -46,3 +46,9 @@ def worker_model(models: Path | None):
     model, gradcam = load_model(models)
     warm_up(model, gradcam)
     return model, gradcam
+
+
+def load_worker_model(models: Path | None) -> str:
+    """Loads this worker's model now (run on every worker as the node starts: a model missing there fails
+    the start, not the first films); its version (the model itself stays in the worker)."""
+    return worker_model(models)[0].version

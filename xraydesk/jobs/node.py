@@ -141,10 +141,10 @@ class ClusterAnalysis:
     """The analysis on a Dask cluster: a few batches per worker out at a time (jobs.cluster)."""
 
     def __init__(self, client, models: Path | None):
-        from xraydesk.jobs.cluster import worker_model
+        from xraydesk.jobs.cluster import load_worker_model
 
         self.client, self.models = client, models.resolve() if models else None
-        client.run(worker_model, self.models)  # each worker loads the model now: a missing one fails the start
+        client.run(load_worker_model, self.models)
         self._futures: dict = {}  # future -> the work it carries
         self.where = f"the Dask cluster at {client.scheduler.address}"
 
