@@ -3,7 +3,8 @@ two pynetdicom senders, a throw-away Orthanc on loopback as the destination. Pri
 - throughput: films/s from the first C-STORE until every film's results are in Orthanc (--images films
   pushed as fast as two senders go), with the node's RSS (start, largest, end) sampled every second;
 - latency: the median and largest time from a film's C-STORE until its results are in Orthanc, one film
-  a second (--latency-films of them).
+  a second (--latency-films of them);
+- where an analysis process spends its time per film, stage by stage (here, after the node stopped).
 Films are copies of the shared RSNA films under new UIDs, reduced to --side pixels (1024: their own size),
 uncompressed. Targets (issue 17, 2 cores, one analysis process): >= 20 films/s, median latency <= 2 s at
 1 film/s, memory flat over 2,000 films. Needs Debian's orthanc.
@@ -85,7 +86,7 @@ def throughput(node: NodeProcess, films: list[Path]) -> None:
     sampler.join()
     print(f"throughput: {len(films)} films in {seconds:.1f} s = {len(films) / seconds:.1f} films/s end to end "
           f"(pushed in {pushed - start:.1f} s = {len(films) / (pushed - start):.1f} films/s received)")
-    quarters = [next((rss for done, rss in samples if done >= len(films) * quarter / 4), start_rss)
+    quarters = [next((rss for done, rss in samples if done >= len(films) * quarter / 4), samples[-1][1] if samples else start_rss)
                 for quarter in range(1, 5)]
     print(f"node RSS: {start_rss:.0f} MiB at the start; after 1/4, 2/4, 3/4, 4/4 of the films "
           f"{', '.join(f'{rss:.0f}' for rss in quarters)} MiB; largest {max((rss for _, rss in samples), default=start_rss):.0f} MiB")
@@ -107,6 +108,37 @@ def latency(node: NodeProcess, films: list[Path]) -> None:
           f"largest {delays[-1]:.2f} s (C-STORE sent -> SR and SC stored in Orthanc)")
 
 
+def stages(films: list[Path]) -> None:
+    """Where an analysis process spends its time per film, stage by stage (a batch of 16, model warm)."""
+    from xraydesk.ai.analysis import warm_up
+    from xraydesk.dicom_results import write_datasets
+    from xraydesk.dicom_results.secondary_capture import secondary_capture
+    from xraydesk.dicom_results.structured_report import structured_report
+    from xraydesk.jobs.pipeline import analyse, dicom_source, image_analysis, load_model, prepare
+
+    model, gradcam = load_model(None)
+    warm_up(model, gradcam)
+    times = {}
+
+    def timed(stage: str, step):
+        start = time.perf_counter()
+        result = step()
+        times[stage] = (time.perf_counter() - start) / len(films) * 1000
+        return result
+
+    prepared = timed("load and prepare", lambda: [prepare(film, dicom_source) for film in films])
+    analysed = timed("model and Grad-CAM", lambda: analyse(model, prepared, gradcam))
+    analyses = [image_analysis(model, item) for item in analysed]
+    pairs = list(zip(analyses, prepared))
+    reports = timed("SR (highdicom)", lambda: [structured_report(a, p.kept.header) for a, p in pairs])
+    captures = timed("secondary capture", lambda: [secondary_capture(a, p.kept.header, p.kept.display)
+                                                   for a, p in pairs if a.prediction is not None])
+    with tempfile.TemporaryDirectory() as folder:
+        timed("writing both", lambda: write_datasets([*reports, *captures], Path(folder)))
+    print("analysis per film: " + ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in times.items())
+          + f"; {sum(times.values()):.0f} ms in all")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=200)
@@ -118,14 +150,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as folder:
         folder = Path(folder)
         films = node_films(sources, args.images + args.latency_films, folder / "films", args.side)
-        warm_up = node_films(sources[:4], 4, folder / "warm-up", args.side)
+        first_films = node_films(sources[:4], 4, folder / "warm-up", args.side)
         with OrthancServer(folder / "orthanc") as orthanc:
             options = ["--workers", str(args.workers)] if args.workers else []
             node = NodeProcess(folder / "store", free_port(), [f"{orthanc.aet}@{orthanc.host}:{orthanc.dicom_port}"],
                                options).start()
             try:
-                push(warm_up, node.port)  # the model traces its functions on the first batch
-                while finished(NodeStore(node.store)) < len(warm_up):
+                push(first_films, node.port)  # the first batch, before any figure
+                while finished(NodeStore(node.store)) < len(first_films):
                     node.check_running()
                     time.sleep(0.2)
                 where = f"Dask, {args.workers} workers" if args.workers else "in the node process"
@@ -135,6 +167,7 @@ def main() -> None:
                 latency(node, films[args.images:])
             finally:
                 node.stop()
+        stages(node_films(sources, 16, folder / "stages", args.side))
 
 
 if __name__ == "__main__":
