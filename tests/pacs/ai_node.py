@@ -114,6 +114,18 @@ class NodeProcess:
         return node_status(self.store)
 
 
+def queue_counts(store: Path) -> dict[str, int]:
+    """The node's queue, read directly (as --status does, without starting a process)."""
+    from xraydesk.jobs.node import NodeStore
+    from xraydesk.jobs.queue import NodeQueue
+
+    queue = NodeQueue(NodeStore(store).queue_path)
+    try:
+        return queue.counts()
+    finally:
+        queue.close()
+
+
 def node_status(store: Path) -> str:
     return subprocess.run([sys.executable, "-m", "xraydesk", "serve", "--store", str(store), "--status"],
                           capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
@@ -144,10 +156,10 @@ def echo(port: int) -> bool:
     return bool(status) and status.Status == SUCCESS
 
 
-def push(paths: Sequence[Path], port: int, deadline_s: float = 600, on_answer=lambda: None) -> dict[Path, int]:
+def push(paths: Sequence[Path], port: int, deadline_s: float = 600, pause_s: float = 0.0) -> dict[Path, int]:
     """C-STOREs each file, as it is, to the node as a modality does: again, on a new association, until the
-    node answers (a lost association means no answer), but never again once it answered. Returns each
-    file's status; `on_answer` is called after each answer."""
+    node answers (a lost association means no answer), but never again once it answered; `pause_s` after
+    each answer (a modality's pace). Returns each file's status."""
     metas = [read_file_meta_info(path) for path in paths]  # a corrupt data set still has its file meta
     contexts = {(meta.MediaStorageSOPClassUID, meta.TransferSyntaxUID) for meta in metas}
     answered: dict[Path, int] = {}
@@ -167,7 +179,7 @@ def push(paths: Sequence[Path], port: int, deadline_s: float = 600, on_answer=la
             if not status:  # no answer: the association is gone
                 break
             answered[path] = int(status.Status)
-            on_answer()
+            time.sleep(pause_s)
         if association.is_established:
             association.release()
     return answered
