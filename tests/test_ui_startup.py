@@ -20,7 +20,7 @@ def test_viewer_start_up_does_not_import_the_heavy_libraries():
 
 def test_command_line_help_lists_every_command_and_the_viewer_options():
     usage = run_python("main.py", "--help").stdout
-    for command in ("predict", "report", "pacs", "evaluate", "train"):
+    for command in ("predict", "report", "pacs", "serve", "evaluate", "train"):
         assert f"\n  {command} " in usage
     assert "Research use only" in usage
     assert "--install-desktop" in run_python("main.py", "--help-viewer").stdout

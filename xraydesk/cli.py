@@ -12,6 +12,8 @@ COMMANDS = {
     "report": ("xraydesk.commands.report:report_main", "PDF summary of files/folders, with a trend page per patient"),
     "export": ("xraydesk.commands.export:export_main", "de-identified copies of DICOM images (--deidentify)"),
     "pacs": ("xraydesk.commands.pacs:pacs_main", "echo, find, retrieve, send and listen (DIMSE or DICOMweb)"),
+    "serve": ("xraydesk.commands.serve:serve_main",
+              "the AI node: receive films by C-STORE, send each one's result into its study"),
     "evaluate": ("xraydesk.commands.training:evaluate_main", "evaluate the shipped model on the shared data"),
     "train": ("xraydesk.commands.training:train_main", "train the model from the shared data (hours on a CPU)"),
 }

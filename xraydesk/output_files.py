@@ -1,6 +1,6 @@
 """How XRayDesk writes an output file (the CSV, its sidecar, the PDF): into a hidden temporary file
-beside the target, renamed into place only when complete, with the mode a plain open() would give it.
-A leaf, below every package that writes files."""
+beside the target, renamed into place only when complete, with the mode a plain open() would give it;
+and how what must survive a crash is flushed to disk. A leaf, below every package that writes files."""
 
 import os
 import tempfile
@@ -20,3 +20,14 @@ def temporary_beside(target: Path) -> tuple[int, Path]:
     descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     os.fchmod(descriptor, readable_mode())
     return descriptor, Path(name)
+
+
+def flush(path: Path, up_to: Path) -> None:
+    """fsync of `path` (a file or a folder) and of each folder above it up to `up_to`, which holds it: a
+    new name is on disk only once the folder holding it is."""
+    for item in (path, *path.parents[:len(path.relative_to(up_to).parts)]):
+        descriptor = os.open(item, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)

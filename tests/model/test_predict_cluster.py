@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from xraydesk.commands import cluster
-from xraydesk.commands.batch import BATCH_SIZE
 from xraydesk.commands.common import EXIT_SOME_FAILED, EXIT_UNUSABLE
 from xraydesk.commands.predict import predict_main
+from xraydesk.jobs.cluster import worker_model
+from xraydesk.jobs.pipeline import BATCH_SIZE
 
 pytestmark = pytest.mark.slow  # starts Dask clusters of worker processes, each loading the model
 
@@ -55,7 +56,7 @@ def test_an_existing_cluster_gives_the_single_process_csv(archive, single_proces
         out = tmp_path / "out.csv"
         code = predict_main([str(archive), "--csv", str(out), "--scheduler", local.scheduler_address])
         worker_processes = {pid for pid in client.run(os.getpid).values()}
-        models_loaded = client.run(lambda: cluster._worker_model.cache_info().currsize)
+        models_loaded = client.run(lambda: worker_model.cache_info().currsize)
     assert code == EXIT_SOME_FAILED
     assert rows_without_timing(out) == single_process
     assert len(worker_processes) == 2 and os.getpid() not in worker_processes

@@ -126,11 +126,15 @@ class OrthancServer:
         log = self.folder / "orthanc.log"
         return log.read_text(errors="replace")[-2000:] if log.exists() else ""
 
-    def _request(self, path: str, data: bytes | None = None):
+    def raw_get(self, path: str, data: bytes | None = None) -> bytes:
+        """The body of a GET (or, with data, a POST) of the REST API, as it comes (a DICOM file, say)."""
         credentials = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         request = urllib.request.Request(self.http_url + path, data=data, headers={"Authorization": f"Basic {credentials}"})
         with urllib.request.urlopen(request, timeout=30) as answer:
-            return json.load(answer)
+            return answer.read()
+
+    def _request(self, path: str, data: bytes | None = None):
+        return json.loads(self.raw_get(path, data))
 
     def rest_get(self, path: str):
         return self._request(path)

@@ -17,8 +17,8 @@ from required_tools import require_tool
 
 from xraydesk import RESEARCH_USE_NOTICE
 from xraydesk.ai import overlays
-from xraydesk.ai.outputs import ZONES
 from xraydesk.ai.analysis import DEFAULT_HEATMAP
+from xraydesk.ai.outputs import ZONES
 from xraydesk.ai.words import answer, reading
 from xraydesk.dicom_results import ResultsError, write_dataset, write_results
 from xraydesk.dicom_results.codes import FLAG_CODES

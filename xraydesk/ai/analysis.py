@@ -122,6 +122,13 @@ class ImageAnalysis:
         return outcome_flags(self.check, self.prediction, self.lung_check)
 
 
+def warm_up(model: ChestXRayModel, gradcam) -> None:
+    """Traces the model's functions now (about 1.5 s), while loading, not in the first analysis."""
+    blank = np.zeros((1, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 1), np.float32)
+    model.analyse_inputs(blank, [ACCEPTED])
+    gradcam.heatmaps(blank, GRADCAM_TARGETS[0])
+
+
 class Analyser:
     """Loads the model on first use (in whatever thread calls it first) and analyses images one at
     a time; a lock serialises callers, so a worklist and the image on screen can share one model.
@@ -159,15 +166,9 @@ class Analyser:
             except ModelUnavailableError as error:
                 self._load_error = error
                 raise
-            self._warm_up(model)
+            warm_up(model, self._gradcam)
             self._model = model
         return self._model
-
-    def _warm_up(self, model: ChestXRayModel) -> None:
-        """Traces the model's functions now (about 1.5 s), while loading, not in the first analysis."""
-        blank = np.zeros((1, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 1), np.float32)
-        model.analyse_inputs(blank, [ACCEPTED])
-        self._gradcam.heatmaps(blank, GRADCAM_TARGETS[0])
 
     def analyse(self, image: XRayImage) -> ImageAnalysis:
         from xraydesk.ai.inputs import prepare_image

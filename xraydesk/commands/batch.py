@@ -1,6 +1,7 @@
 """The batching engine of `xraydesk predict`: image paths in, one CSV row per image out, in small
 batches for throughput (one bad file never stops the batch), with each analysed image's heatmap
-(`--heatmaps`) and DICOM result (`--dicom-out`) written as the batch goes."""
+(`--heatmaps`) and DICOM result (`--dicom-out`) written as the batch goes. The image -> result steps
+are xraydesk.jobs.pipeline's, which `xraydesk serve` takes too; this module adds the CSV rows and files."""
 
 import hashlib
 import os
@@ -8,35 +9,29 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from xraydesk.ai.gate import InputCheck
 from xraydesk.commands.common import Progress
 from xraydesk.commands.predict_csv import error_row, join_keys, outcome_row
-
-if TYPE_CHECKING:
-    from pydicom.dataset import Dataset
-
-BATCH_SIZE = 16
+from xraydesk.jobs.pipeline import (
+    BATCH_SIZE,
+    Analysed,
+    DicomSource,
+    Prepared,
+    Unreadable,
+    analyse,
+    dicom_source,
+    prepare,
+    result_datasets,
+)
 
 
 @dataclass(frozen=True)
-class DicomSource:
-    header: "Dataset"  # the source's header without its pixels
-    display: np.ndarray  # the image at its default window, reduced for the secondary capture
-
-
-@dataclass
-class Pending:
-    path: Path
-    model_input: np.ndarray
-    prior_check: InputCheck
-    seconds: float
-    shape: tuple[int, int]  # (height, width) of the image as loaded
+class Kept:
+    """What a CSV row and --dicom-out need of an image besides its model input."""
     keys: dict = field(default_factory=dict)  # JOIN_KEYS columns
-    dicom: DicomSource | None = None  # what --dicom-out needs of a DICOM image, kept instead of its pixels
+    dicom: DicomSource | None = None  # for --dicom-out, a DICOM image's header and capture picture
 
 
 def heatmap_file_name(path: Path) -> str:
@@ -47,12 +42,6 @@ def heatmap_file_name(path: Path) -> str:
     return f"{stem}-{digest}.png"
 
 
-def pneumonia_maps(gradcam, inputs: np.ndarray, outcomes) -> dict[int, np.ndarray]:
-    """The pneumonia Grad-CAM of each analysed image of the batch, by its index in the batch."""
-    analysed = [i for i, outcome in enumerate(outcomes) if outcome.prediction is not None]
-    return dict(zip(analysed, gradcam.heatmaps(inputs[analysed], "pneumonia"))) if analysed else {}
-
-
 class HeatmapWriter:
     """`--heatmaps DIR`: each analysed image's pneumonia map as an 8-bit grayscale PNG at the
     image's own pixel size, stretched as the image was squashed for the model."""
@@ -61,17 +50,19 @@ class HeatmapWriter:
         self.gradcam, self.folder = gradcam, folder
         folder.mkdir(parents=True, exist_ok=True)
 
-    def write(self, pending: list[Pending], maps: dict[int, np.ndarray]) -> list[str]:
+    def write(self, analysed: list[Analysed]) -> list[str]:
         """The path written for each image, "" for those the model did not analyse (no map)."""
         from PIL import Image
 
         from xraydesk.ai.gradcam import upsample
 
-        paths = [""] * len(pending)
-        for i, heatmap in maps.items():
-            levels = np.round(np.clip(upsample(heatmap, pending[i].shape), 0.0, 1.0) * 255).astype(np.uint8)
-            target = self.folder / heatmap_file_name(pending[i].path)
-            Image.fromarray(levels).save(target)
+        paths = [""] * len(analysed)
+        for i, item in enumerate(analysed):
+            if item.pneumonia_map is None:
+                continue
+            levels = np.round(np.clip(upsample(item.pneumonia_map, item.prepared.shape), 0.0, 1.0) * 255)
+            target = self.folder / heatmap_file_name(item.prepared.path)
+            Image.fromarray(levels.astype(np.uint8)).save(target)
             paths[i] = str(target)
         return paths
 
@@ -81,7 +72,7 @@ class DicomResultWriter:
     DIR as the batch goes; counts what it wrote and what it could not, for the closing summary."""
 
     def __init__(self, model, gradcam, folder: Path):
-        self.model, self.gradcam, self.folder = model, gradcam, folder  # gradcam: for pneumonia_maps
+        self.model, self.gradcam, self.folder = model, gradcam, folder  # gradcam: for the capture's map
         folder.mkdir(parents=True, exist_ok=True)
         self.files = self.not_dicom = 0
         self.failures: list[str] = []
@@ -94,22 +85,19 @@ class DicomResultWriter:
             self.not_dicom += 1
             return None
         try:
-            return DicomSource(dicom_results.source_header(image), dicom_results.capture_display(image))
+            return dicom_source(image)
         except dicom_results.ResultsError as error:
             self.failures.append(str(error))
             return None
 
-    def write(self, pending: list[Pending], outcomes, maps: dict[int, np.ndarray]) -> None:
+    def write(self, analysed: list[Analysed]) -> None:
         from xraydesk import dicom_results
-        from xraydesk.ai.analysis import ImageAnalysis, StudyIdentity
 
-        for index, (item, outcome) in enumerate(zip(pending, outcomes)):
-            if item.dicom is None:
+        for item in analysed:
+            if item.prepared.kept.dicom is None:
                 continue
-            heatmaps = {"pneumonia": maps[index]} if index in maps else {}
-            analysis = ImageAnalysis.of_outcome(StudyIdentity(item.path), self.model, outcome, heatmaps)
             try:
-                datasets = dicom_results.result_datasets(analysis, item.dicom.header, item.dicom.display)
+                datasets = result_datasets(self.model, item, item.prepared.kept.dicom)
                 self.files += len(dicom_results.write_datasets(datasets, self.folder))
             except dicom_results.ResultsError as error:
                 self.failures.append(str(error))
@@ -121,33 +109,24 @@ class DicomResultWriter:
         return lines + [f"no DICOM result for {failure}" for failure in self.failures]
 
 
-def _prepare(path: Path, dicom: DicomResultWriter | None = None) -> Pending | dict:
-    from xraydesk.ai.inputs import prepare_image
-    from xraydesk.imaging import failure_reason, load_image
-
-    start = time.perf_counter()
-    try:
-        image = load_image(path)
-        model_input, check = prepare_image(image)
-    except Exception as error:  # an unforeseen decoder failure stays one row, not the whole batch
-        return error_row(path, failure_reason(error), time.perf_counter() - start)
-    return Pending(path, model_input, check, time.perf_counter() - start, (image.height, image.width),
-                   join_keys(image.dataset), dicom.source(image) if dicom else None)
+def _prepare(path: Path, dicom: DicomResultWriter | None = None) -> Prepared | dict:
+    prepared = prepare(path, lambda image: Kept(join_keys(image.dataset), dicom.source(image) if dicom else None))
+    if isinstance(prepared, Unreadable):
+        return error_row(path, prepared.reason, prepared.seconds)
+    return prepared
 
 
-def _analyse(model, pending: list[Pending], heatmaps: HeatmapWriter | None,
+def _analyse(model, pending: list[Prepared], heatmaps: HeatmapWriter | None,
              dicom: DicomResultWriter | None = None) -> list[dict]:
     start = time.perf_counter()
-    inputs = np.stack([p.model_input for p in pending])
-    outcomes = model.analyse_inputs(inputs, [p.prior_check for p in pending])
     writer = heatmaps or dicom
-    maps = pneumonia_maps(writer.gradcam, inputs, outcomes) if writer else {}  # once for both outputs
-    written = heatmaps.write(pending, maps) if heatmaps else [""] * len(pending)
+    analysed = analyse(model, pending, writer.gradcam if writer else None)  # one map per image for both outputs
+    written = heatmaps.write(analysed) if heatmaps else [""] * len(pending)
     if dicom:
-        dicom.write(pending, outcomes, maps)
+        dicom.write(analysed)
     share = (time.perf_counter() - start) / len(pending)
-    return [{**outcome_row(p.path, outcome, p.seconds + share, heatmap), **p.keys}
-            for p, outcome, heatmap in zip(pending, outcomes, written)]
+    return [{**outcome_row(p.path, item.outcome, p.seconds + share, heatmap), **p.kept.keys}
+            for p, item, heatmap in zip(pending, analysed, written)]
 
 
 def predict_rows(model, paths: list[Path], progress: Progress | None = None,
@@ -157,9 +136,9 @@ def predict_rows(model, paths: list[Path], progress: Progress | None = None,
     a multiple of BATCH_SIZE paths forms the same batches and gives the very same figures."""
     for start in range(0, len(paths), BATCH_SIZE):
         prepared = [_prepare(path, dicom) for path in paths[start:start + BATCH_SIZE]]
-        pending = [item for item in prepared if isinstance(item, Pending)]
+        pending = [item for item in prepared if isinstance(item, Prepared)]
         analysed = iter(_analyse(model, pending, heatmaps, dicom) if pending else [])
-        yield from (next(analysed) if isinstance(item, Pending) else item for item in prepared)
+        yield from (next(analysed) if isinstance(item, Prepared) else item for item in prepared)
         progress and progress.advance(len(prepared))
 
 

@@ -1,59 +1,25 @@
 """`predict --scheduler ADDRESS` / `--workers N`: the per-image work of a batch on a Dask distributed
-cluster (an existing one, or a LocalCluster of N processes here). Each worker process loads the model
-once; chunks of paths go out a few per worker at a time and their rows come back to the one CSV writer
-in input order. Dask is the optional extra `cluster`: imported only here, only when asked for."""
+cluster (xraydesk.jobs.cluster). Each worker process loads the model once; chunks of paths go out a few
+per worker at a time and their rows come back to the one CSV writer in input order."""
 
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 
-from xraydesk.commands.batch import BATCH_SIZE, HeatmapWriter, predict_rows
+from xraydesk.commands.batch import HeatmapWriter, predict_rows
 from xraydesk.commands.common import Progress
+from xraydesk.jobs.cluster import chunks_in_flight, worker_model
+from xraydesk.jobs.pipeline import BATCH_SIZE
 
 # A multiple of BATCH_SIZE, so a worker forms the batches a single process would (same figures).
 CHUNK = 2 * BATCH_SIZE  # a task is ~1 s of work: dask's few ms per task are noise
-CHUNKS_IN_FLIGHT_PER_WORKER = 2  # one running, one queued: workers never wait, memory stays bounded
-
-
-class ClusterUnavailableError(Exception):
-    pass
-
-
-@lru_cache(maxsize=1)
-def _worker_model(models: Path | None, heatmaps: Path | None):
-    """The model (and heatmap writer) of this worker process, loaded by its first chunk."""
-    from xraydesk.ai.gradcam import GradCam
-    from xraydesk.ai.model import ChestXRayModel
-
-    model = ChestXRayModel.load(models)
-    return model, HeatmapWriter(GradCam.from_metadata(model.classifier, model.metadata), heatmaps) if heatmaps else None
 
 
 def analyse_chunk(paths: list[Path], models: Path | None, heatmaps: Path | None) -> list[dict]:
     """Runs on a worker."""
-    model, heatmap_writer = _worker_model(models, heatmaps)
-    return list(predict_rows(model, paths, None, heatmap_writer))
-
-
-@contextmanager
-def cluster_client(scheduler: str | None, workers: int | None):
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError as error:
-        raise ClusterUnavailableError("--scheduler and --workers need Dask: pip install 'xraydesk[cluster]'") from error
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout="30s")
-        except OSError as error:
-            raise ClusterUnavailableError(f"no Dask scheduler answers at {scheduler} ({error})") from error
-        with client:
-            yield client
-        return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
-        yield client
+    model, gradcam = worker_model(models)
+    return list(predict_rows(model, paths, None, HeatmapWriter(gradcam, heatmaps) if heatmaps else None))
 
 
 def _absolute(path: Path | None) -> Path | None:
@@ -70,8 +36,7 @@ def cluster_rows(client, paths: list[Path], models: Path | None, heatmaps: Path 
         return chunk, client.submit(analyse_chunk, [path.absolute() for path in chunk], _absolute(models),
                                     _absolute(heatmaps), pure=False)
 
-    in_flight = CHUNKS_IN_FLIGHT_PER_WORKER * max(1, len(client.scheduler_info()["workers"]))
-    pending = deque(submit(chunk) for chunk in islice(chunks, in_flight))
+    pending = deque(submit(chunk) for chunk in islice(chunks, chunks_in_flight(client)))
     while pending:
         chunk, future = pending.popleft()
         rows = future.result()

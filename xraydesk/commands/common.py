@@ -1,9 +1,13 @@
-"""What every command line shares: its exit codes, its progress bar and its rule for output paths."""
+"""What every command line shares: its exit codes, its progress bar, its rule for output paths and its
+stop on a signal."""
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 # Each command's --help epilog says what they mean for it.
@@ -12,6 +16,20 @@ EXIT_SOME_FAILED = 1  # a partial result: some inputs unreadable or files failed
 EXIT_UNUSABLE = 2  # the model, the cluster or the node is unavailable; also argparse's usage errors
 EXIT_OUTPUT_FAILED = 3  # the output could not be written (predict: nor resumed); nothing written
 EXIT_INTERRUPTED = 130  # Ctrl+C (predict: the rows done so far are in the CSV)
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl+C or a service manager's SIGTERM sets `stop` (`pacs listen`, `serve` end cleanly), also where
+    SIGINT was ignored on start (a background job of a shell). The main thread must wait on `stop` with a
+    timeout, so that the handler runs promptly."""
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = [signal.signal(number, lambda _signal, _frame: stop.set()) for number in handled]
+    try:
+        yield
+    finally:
+        for number, handler in zip(handled, previous):
+            signal.signal(number, handler)
 
 
 class OutputError(Exception):

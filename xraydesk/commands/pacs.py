@@ -19,7 +19,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from xraydesk import RESEARCH_USE_NOTICE
-from xraydesk.commands.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE, Progress
+from xraydesk.commands.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_UNUSABLE,
+    Progress,
+    stop_on_signals,
+)
 from xraydesk.pacs.client import client_for
 from xraydesk.pacs.local_store import ALREADY_STORED, LocalStore, StoredFile, default_store_root
 from xraydesk.pacs.nodes import AUTH_BASIC, AUTH_BEARER, DIMSE, LocalSide, Node, PacsError, load_settings, parse_node
@@ -267,7 +274,7 @@ def _listen(args, local: LocalSide, settings) -> int:
         print(f"{file.outcome}  {file.path}", flush=True)
 
     stop = threading.Event()
-    with Listener(local, store, on_stored=stored) as listener, _stop_on_signals(stop):
+    with Listener(local, store, on_stored=stored) as listener, stop_on_signals(stop):
         accepted = "any calling AE title" if local.allow_any_calling_aet else ", ".join(listener.calling_aets)
         print(f"listening as {listener.address} (accepting {accepted}), storing into {store.root}; Ctrl+C stops",
               flush=True)
@@ -275,16 +282,3 @@ def _listen(args, local: LocalSide, settings) -> int:
             pass
     print("stopped", flush=True)
     return EXIT_OK
-
-
-@contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """Ctrl+C or a service manager's SIGTERM ends `listen` cleanly, also where SIGINT was ignored
-    on start (a background job of a shell)."""
-    handled = (signal.SIGINT, signal.SIGTERM)
-    previous = [signal.signal(number, lambda _signal, _frame: stop.set()) for number in handled]
-    try:
-        yield
-    finally:
-        for number, handler in zip(handled, previous):
-            signal.signal(number, handler)

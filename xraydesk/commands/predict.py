@@ -90,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
 def _analysis(args, model, progress: Progress):
     """What turns a list of image paths into rows: this process, or the Dask cluster asked for."""
     if args.scheduler or args.workers:
-        from xraydesk.commands.cluster import cluster_client, cluster_rows
+        from xraydesk.commands.cluster import cluster_rows
+        from xraydesk.jobs.cluster import cluster_client
 
         with cluster_client(args.scheduler, args.workers) as client:
             yield lambda paths: cluster_rows(client, paths, args.models, args.heatmaps, progress)
@@ -149,7 +150,7 @@ def _write_rows(args, model, output: OutputFiles, progress: Progress, rows_of) -
     """Writes `rows_of(analyse)` (analyse: this process's or the cluster's) and commits the output;
     an interruption keeps the rows done, any other failure leaves everything as it was."""
     from xraydesk.ai.model import ModelUnavailableError
-    from xraydesk.commands.cluster import ClusterUnavailableError
+    from xraydesk.jobs.cluster import ClusterUnavailableError
 
     provenance = partial(_provenance, model, args.paths, bool(args.heatmaps))
     try:

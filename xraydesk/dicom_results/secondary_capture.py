@@ -22,6 +22,7 @@ from xraydesk.dicom_results.source import (
     ResultsError,
     building,
     header_of,
+    result_uids,
     software_versions,
 )
 from xraydesk.imaging import XRayImage, render_default
@@ -38,11 +39,12 @@ def secondary_capture(analysis: ImageAnalysis, source: Dataset, display: np.ndar
     header = header_of(source, analysis.path)
     picture_size = capture_size(display.shape)
     picture = overlay_picture(analysis, display)
+    series_uid, sop_uid = result_uids(header, analysis, "SC")
     with building("secondary capture", analysis.path):
         capture = hd.sc.SCImage.from_ref_dataset(
             ref_dataset=header, pixel_array=np.asarray(picture), photometric_interpretation="RGB", bits_allocated=8,
-            coordinate_system="PATIENT", series_instance_uid=hd.UID(), series_number=SC_SERIES_NUMBER,
-            sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER,
+            coordinate_system="PATIENT", series_instance_uid=series_uid, series_number=SC_SERIES_NUMBER,
+            sop_instance_uid=sop_uid, instance_number=1, manufacturer=MANUFACTURER,
             patient_orientation=("L", "F"),  # highdicom wants one; the source's replaces it below
             transfer_syntax_uid=ExplicitVRLittleEndian,
             series_description=SC_SERIES_DESCRIPTION, manufacturer_model_name=MANUFACTURER,

@@ -2,6 +2,7 @@
 who made them, their character set, and ResultsError."""
 
 import copy
+import uuid
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ PATIENT_AND_STUDY_TYPE_2 = ("PatientID", "PatientName", "PatientBirthDate", "Pat
                             "StudyID", "StudyDate", "StudyTime", "ReferringPhysicianName")
 SEXES = ("M", "F", "O")  # Patient's Sex: the enumerated values (empty when unknown)
 IDENTITY = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
+_UID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_OID, MANUFACTURER)
 
 
 class ResultsError(Exception):
@@ -53,6 +55,26 @@ def header_of(source: Dataset, path: Path | str = "source") -> Dataset:
     if header.PatientSex not in SEXES:  # e.g. "U", common in archives, outside the enumerated values
         header.PatientSex = None
     return header
+
+
+def result_uids(header: Dataset, analysis: ImageAnalysis, kind: str) -> tuple[str, str]:
+    """(Series, SOP Instance UID) of the `kind` result ("SR", "SC") of the source whose header is
+    `header`: derived from the source's UIDs and the model version, so that the same image analysed by
+    the same model gives the very same object (a resend, a restart or a second push makes no duplicate
+    in the archive) and a new model version a new one. One result series per source series and kind."""
+    return (derived_uid(header.SeriesInstanceUID, analysis.model_version, f"{kind} series"),
+            derived_uid(header.SOPInstanceUID, analysis.model_version, kind))
+
+
+def derived_uid(*parts: str) -> str:
+    """The same UID every time for the same parts: 2.25 and a name-based UUID of them as an integer
+    (PS3.5 B.2), which no other source of UIDs can give."""
+    return f"2.25.{uuid.uuid5(_UID_NAMESPACE, '/'.join(parts)).int}"
+
+
+def made_by_xraydesk(dataset: Dataset) -> bool:
+    """Whether the object is one of XRayDesk's own results (not an image to analyse)."""
+    return dataset.get("Manufacturer") == MANUFACTURER
 
 
 def _valid(element) -> bool:

@@ -81,6 +81,7 @@ from xraydesk.dicom_results.source import (
     building,
     header_of,
     model_name_and_version,
+    result_uids,
     software_versions,
 )
 
@@ -202,6 +203,12 @@ def device_observer(model_name: str) -> hd.sr.ObserverContext:
     return hd.sr.ObserverContext(observer_type=codes.DCM.Device, observer_identifying_attributes=device)
 
 
+def _image_library(header: Dataset) -> list[Dataset] | None:
+    """The source in the report's image library when it is an image; a non-image object (a report, a
+    key object selection) the node was sent is in the evidence only, with the refusal that says why."""
+    return [library_entry(header)] if "Rows" in header and "Columns" in header else None
+
+
 def library_entry(header: Dataset) -> Dataset:
     """The source as highdicom's image library reads it. It describes a projection radiograph by its
     Patient Orientation and Imager Pixel Spacing and fails on the many films that lack them: those
@@ -222,13 +229,14 @@ def structured_report(analysis: ImageAnalysis, source: Dataset) -> hd.sr.Compreh
 
 
 def _structured_report(analysis: ImageAnalysis, header: Dataset) -> hd.sr.ComprehensiveSR:
+    series_uid, sop_uid = result_uids(header, analysis, "SR")
     context = hd.sr.ObservationContext(observer_device_context=device_observer(analysis.model_version))
     report = hd.sr.MeasurementReport(
         observation_context=context, procedure_reported=PLAIN_CHEST_XRAY,
-        imaging_measurements=measurement_groups(analysis), referenced_images=[library_entry(header)])
+        imaging_measurements=measurement_groups(analysis), referenced_images=_image_library(header))
     return hd.sr.ComprehensiveSR(
-        evidence=[header], content=report[0], series_instance_uid=hd.UID(), series_number=SR_SERIES_NUMBER,
-        sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER, is_complete=True,
+        evidence=[header], content=report[0], series_instance_uid=series_uid, series_number=SR_SERIES_NUMBER,
+        sop_instance_uid=sop_uid, instance_number=1, manufacturer=MANUFACTURER, is_complete=True,
         series_description=SR_SERIES_DESCRIPTION, manufacturer_model_name=MANUFACTURER,
         software_versions=software_versions(analysis), coding_schemes=[CODING_SCHEME],
         specific_character_set=CHARACTER_SET)

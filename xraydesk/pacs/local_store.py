@@ -12,12 +12,13 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xraydesk.imaging.image import ImageLoadError
+from xraydesk.output_files import flush
 from xraydesk.package_data import user_data_home
 from xraydesk.pacs.nodes import PacsError
 
@@ -74,10 +75,14 @@ def safe_name(uid: str) -> str:
 
 class LocalStore:
     """`protected_folders`: folders the user opened as sources; a store inside one is refused, so
-    the app never writes into a user's source folder."""
+    the app never writes into a user's source folder. `durable`: each object kept is on disk (file
+    and folders flushed) before the store returns, so that what a sender was told is stored survives
+    a crash; `on_kept` is told of it then, and what it raises refuses the object (the AI node's queue)."""
 
-    def __init__(self, root: Path | str | None = None, protected_folders: Iterable[Path | str] = ()):
+    def __init__(self, root: Path | str | None = None, protected_folders: Iterable[Path | str] = (), *,
+                 durable: bool = False, on_kept: Callable[[StoredFile], None] | None = None):
         self.root = Path(root or default_store_root()).expanduser().resolve()
+        self.durable, self.on_kept = durable, on_kept
         for folder in protected_folders:
             if self.root.is_relative_to(Path(folder).expanduser().resolve()):
                 raise PacsError(str(self.root), f"the local store may not lie inside the source folder {folder}")
@@ -102,7 +107,12 @@ class LocalStore:
             path, outcome = self._place(temporary, self.study_folder(study_uid) / safe_name(series_uid), sop_uid)
         finally:
             temporary.unlink(missing_ok=True)
-        return StoredFile(path, study_uid, series_uid, sop_uid, outcome)
+        stored = StoredFile(path, study_uid, series_uid, sop_uid, outcome)
+        if self.durable:
+            flush(path, self.root)
+        if self.on_kept:
+            self.on_kept(stored)
+        return stored
 
     def store_encoded(self, data: bytes) -> StoredFile:
         """Keeps a DICOM file given as bytes (preamble, file meta and data set)."""
