@@ -11,7 +11,7 @@ from PIL import Image
 from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.lung_check import LungMaskCheck
 from xraydesk.ai.model import FLAGS, Outcome, Prediction, in_band
-from xraydesk.ai.words import ANSWERS, NO_ABNORMALITY
+from xraydesk.ai.words import ANSWERS, NO_ABNORMALITY, PNEUMONIA_LIKELY
 from xraydesk.commands.batch import heatmap_file_name
 from xraydesk.commands.common import EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE
 from xraydesk.commands.predict import predict_main
@@ -154,8 +154,10 @@ def test_heatmaps_are_written_at_each_images_own_size(mixed_folder, with_heatmap
         with Image.open(rows[name]["heatmap"]) as heatmap:
             assert (heatmap.format, heatmap.mode, heatmap.size) == ("PNG", "L", expected)
             levels = np.asarray(heatmap)
-        assert levels.max() >= 245 and levels.min() < levels.max()  # a map scaled to its peak, not a blank
-    assert set(provenance["heatmap"]) >= {"layer", "method"}
+        # a probability per cell, not scaled to its peak: a film called an opacity shows it, others may not
+        if rows[name]["call"] == PNEUMONIA_LIKELY:
+            assert levels.max() > 25 and levels.min() < levels.max()
+    assert "box" in provenance["heatmap"]["map"]
 
 
 def test_heatmap_names_are_unique_and_safe(tmp_path):

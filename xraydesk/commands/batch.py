@@ -43,11 +43,12 @@ def heatmap_file_name(path: Path) -> str:
 
 
 class HeatmapWriter:
-    """`--heatmaps DIR`: each analysed image's pneumonia map as an 8-bit grayscale PNG at the
+    """`--heatmaps DIR`: each analysed image's opacity map (the localisation head trained on the
+    radiologists' boxes, the map the app shows; 255 = probability 1) as an 8-bit grayscale PNG at the
     image's own pixel size, stretched as the image was squashed for the model."""
 
-    def __init__(self, gradcam, folder: Path):
-        self.gradcam, self.folder = gradcam, folder
+    def __init__(self, folder: Path):
+        self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
     def write(self, analysed: list[Analysed]) -> list[str]:
@@ -58,9 +59,9 @@ class HeatmapWriter:
 
         paths = [""] * len(analysed)
         for i, item in enumerate(analysed):
-            if item.pneumonia_map is None:
+            if item.outcome.opacity_map is None:
                 continue
-            levels = np.round(np.clip(upsample(item.pneumonia_map, item.prepared.shape), 0.0, 1.0) * 255)
+            levels = np.round(np.clip(upsample(item.outcome.opacity_map, item.prepared.shape), 0.0, 1.0) * 255)
             target = self.folder / heatmap_file_name(item.prepared.path)
             Image.fromarray(levels.astype(np.uint8)).save(target)
             paths[i] = str(target)
@@ -71,8 +72,8 @@ class DicomResultWriter:
     """`--dicom-out DIR`: each DICOM image's SR and (when analysed) secondary capture, written into
     DIR as the batch goes; counts what it wrote and what it could not, for the closing summary."""
 
-    def __init__(self, model, gradcam, folder: Path):
-        self.model, self.gradcam, self.folder = model, gradcam, folder  # gradcam: for the capture's map
+    def __init__(self, model, folder: Path):
+        self.model, self.folder = model, folder
         folder.mkdir(parents=True, exist_ok=True)
         self.files = self.not_dicom = 0
         self.failures: list[str] = []
@@ -119,8 +120,7 @@ def _prepare(path: Path, dicom: DicomResultWriter | None = None) -> Prepared | d
 def _analyse(model, pending: list[Prepared], heatmaps: HeatmapWriter | None,
              dicom: DicomResultWriter | None = None) -> list[dict]:
     start = time.perf_counter()
-    writer = heatmaps or dicom
-    analysed = analyse(model, pending, writer.gradcam if writer else None)  # one map per image for both outputs
+    analysed = analyse(model, pending)  # the opacity map comes with each outcome: no Grad-CAM for the files
     written = heatmaps.write(analysed) if heatmaps else [""] * len(pending)
     if dicom:
         dicom.write(analysed)

@@ -18,8 +18,8 @@ CHUNK = 2 * BATCH_SIZE  # a task is ~1 s of work: dask's few ms per task are noi
 
 def analyse_chunk(paths: list[Path], models: Path | None, heatmaps: Path | None) -> list[dict]:
     """Runs on a worker."""
-    model, gradcam = worker_model(models)
-    return list(predict_rows(model, paths, None, HeatmapWriter(gradcam, heatmaps) if heatmaps else None))
+    model, _ = worker_model(models)
+    return list(predict_rows(model, paths, None, HeatmapWriter(heatmaps) if heatmaps else None))
 
 
 def _absolute(path: Path | None) -> Path | None:

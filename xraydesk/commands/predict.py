@@ -11,7 +11,7 @@ is implausible), empty when there are none. So an `ok` row is always an answer, 
 reason is an answer with a caveat to read. `flags` lists the model's flags (`model.FLAGS`),
 `;`-joined. When the lung mask is implausible, the zones, six-zone score and geographic extent are
 left empty: they would be placed on a mask that is not the lungs. `heatmap` is the path of the
-pneumonia map written with `--heatmaps`, empty otherwise. The join keys (`sop_instance_uid` ...
+opacity map (the box-trained head the app shows) written with `--heatmaps`, empty otherwise. The join keys (`sop_instance_uid` ...
 `view_position`) come from the DICOM header, empty for PNG/JPEG; `file_bytes` and `file_mtime_ns`
 identify the file analysed, so that `--resume` keeps only rows of unchanged files.
 
@@ -52,7 +52,8 @@ def _provenance(model, arguments: list[str], heatmaps: bool, interrupted: bool =
                   "inputs": arguments, "operating_points": model.metadata["operating_points"],
                   "notice": "Research use only; not a medical device."}
     if heatmaps:
-        provenance["heatmap"] = model.metadata["heatmap"]
+        provenance["heatmap"] = {"map": "opacity head trained on the RSNA radiologists' boxes, 14x14",
+                                 "levels": "0-255 = probability 0-1 that the cell holds a pneumonia-like opacity"}
     if interrupted:
         provenance["interrupted"] = True
     return provenance
@@ -96,11 +97,8 @@ def _analysis(args, model, progress: Progress):
         with cluster_client(args.scheduler, args.workers) as client:
             yield lambda paths: cluster_rows(client, paths, args.models, args.heatmaps, progress)
         return
-    from xraydesk.ai.gradcam import GradCam
-
-    gradcam = GradCam.from_metadata(model.classifier, model.metadata) if args.heatmaps or args.dicom_out else None
-    heatmaps = HeatmapWriter(gradcam, args.heatmaps) if args.heatmaps else None
-    dicom = DicomResultWriter(model, gradcam, args.dicom_out) if args.dicom_out else None
+    heatmaps = HeatmapWriter(args.heatmaps) if args.heatmaps else None
+    dicom = DicomResultWriter(model, args.dicom_out) if args.dicom_out else None
     yield lambda paths: predict_rows(model, paths, progress, heatmaps, dicom)
     if dicom:
         progress.close()
