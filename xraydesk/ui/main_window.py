@@ -31,6 +31,8 @@ from xraydesk.ai.trend import ChangeLimits
 from xraydesk.ai.words import is_flagged
 from xraydesk.imaging import IMAGE, ImageDisplay, ScanEntry, ViewState, XRayImage
 from xraydesk.imaging.session import StudySession
+from xraydesk.jobs.report import write_report
+from xraydesk.jobs.words import count_words
 from xraydesk.ui.analysis_controller import AnalysisController, WorklistEntry
 from xraydesk.ui.browser import StudyBrowser
 from xraydesk.ui.canvas import KEY_ZOOM_STEP, ImageCanvas
@@ -38,7 +40,7 @@ from xraydesk.ui.compare import NO_PRIOR, CompareView
 from xraydesk.ui.export_dialog import SCOPES, ExportScopeDialog, analyses_in_scope
 from xraydesk.ui.measurements import MeasurementLayer, MeasurementPanel
 from xraydesk.ui.overlays import HeatmapLayer, HeatmapSettings, ZoneLayer
-from xraydesk.ui.pacs_controller import PacsController, count_words
+from xraydesk.ui.pacs_controller import PacsController
 from xraydesk.ui.pacs_dialogs import PacsSettingsDialog, QueryDialog, SendResultsDialog
 from xraydesk.ui.results_panel import ResultsPanel
 from xraydesk.ui.session_controller import SessionController
@@ -61,24 +63,6 @@ def scrollable(widget) -> QScrollArea:
     area = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
     area.setWidget(widget)
     return area
-
-
-def report_task(path: Path, analyses: list[ImageAnalysis], image_for, limits, target: str,
-                views: dict[Path, ViewState], measurements_for, deidentify: bool, overwrite: bool):
-    """Writes the PDF summary (a page per image, a trend page per patient with two or more analysed
-    studies), reporting (page, pages) as it goes. An image in `views` is printed with that view's
-    window and inversion, the others at their default window."""
-
-    def run(report, should_stop):
-        from xraydesk.report import build_pages, write_summary
-
-        pages = build_pages(analyses, image_for, limits, view_for=views.get, target=target,
-                            measurements_for=measurements_for)
-        written = write_summary(path, pages, deidentify=deidentify, overwrite=overwrite,
-                                on_page=lambda number, count: report((number, count)))
-        return written, len(pages)
-
-    return run
 
 
 class MainWindow(QMainWindow):
@@ -606,9 +590,10 @@ class MainWindow(QMainWindow):
         def limits() -> ChangeLimits:  # read only when some patient has a trend page, in the worker
             return ChangeLimits.from_metadata(self.analysis.analyser.model().metadata)
 
-        worker = Worker(report_task(path, analyses, self.session.image_source(), limits,
-                                    self.heatmap_layer.settings.target, views, measurements.get,
-                                    self.deidentify_action.isChecked(), overwrite))
+        image_for, target, deidentify = self.session.image_source(), self.heatmap_layer.settings.target, \
+            self.deidentify_action.isChecked()
+        worker = Worker(lambda report, should_stop: write_report(path, analyses, image_for, limits, target, views,
+                                                                 measurements.get, deidentify, overwrite, report))
         worker.yielded.connect(lambda progress: self._set_status(f"Writing {path.name}: page {progress[0]} of "
                                                                  f"{progress[1]}…", busy=True))
         worker.returned.connect(lambda result: self._set_status(f"Saved {result[0]} ({result[1]} pages)."))

@@ -53,11 +53,9 @@ from xraydesk.pacs.types import (
     StudyRow,
     parse_modalities,
 )
-from xraydesk.ui.pacs_controller import (
-    ImageOutcome,
-    PacsController,
-    count_words,
-)
+from xraydesk.jobs.send_results import ImageOutcome
+from xraydesk.jobs.words import count_words
+from xraydesk.ui.pacs_controller import PacsController
 
 ROW_ROLE = Qt.UserRole
 NO_NODE = "No PACS configured yet: add one in File ▸ PACS ▸ Settings…"
