@@ -24,6 +24,7 @@ from xraydesk import RESEARCH_USE_NOTICE, __version__
 from xraydesk.ai import overlays
 from xraydesk.ai.analysis import DEFAULT_HEATMAP, TARGET_NAMES, ImageAnalysis
 from xraydesk.ai.outputs import ZONES
+from xraydesk.ai.overlay_plan import HeatmapFill, HeatmapSettings, Polyline, overlay_plan
 from xraydesk.ai.words import (
     COVID_CAVEAT,
     covid_category_line,
@@ -42,10 +43,8 @@ MAX_IMAGE_SIDE = 1024  # enough for print at this size; keeps each page a few hu
 HEATMAP_OPACITY = 0.5
 NOTICE_COLOUR = "#b00020"
 # The overlay palette, one colour per meaning, shared with the app and the secondary capture.
-LUNG_OUTLINE, ZONE_BORDER, POSITIVE_ZONE, MEASUREMENT, LABEL_TEXT, LABEL_BACKGROUND = (
-    overlays.hex_colour(colour) for colour in (
-        overlays.LUNG_OUTLINE_COLOUR, overlays.ZONE_BORDER_COLOUR, overlays.POSITIVE_ZONE_COLOUR,
-        overlays.MEASUREMENT_COLOUR, overlays.LABEL_TEXT_COLOUR, overlays.LABEL_BACKGROUND_COLOUR))
+POSITIVE_ZONE, MEASUREMENT = (overlays.hex_colour(colour) for colour in (overlays.POSITIVE_ZONE_COLOUR,
+                                                                          overlays.MEASUREMENT_COLOUR))
 LEFT_MARGIN = 0.06
 TEXT_WIDTH = 0.88  # of the page width
 LINE_SPACING = 1.3
@@ -208,31 +207,23 @@ def _draw_image(axes, display: np.ndarray, title: str) -> None:
 
 
 def _draw_overlay(axes, analysis: ImageAnalysis, target: str, shape: tuple[int, int]) -> None:
+    """The drawing plan (xraydesk.ai.overlay_plan) in matplotlib: weights in half points, labels in 6 pt."""
     height, width = shape
-    rgba = overlays.heatmap_rgba(overlays.heatmap_grid(analysis, target), HEATMAP_OPACITY)
-    axes.imshow(rgba, extent=(0, width, height, 0), interpolation="bilinear")
-    for line in overlays.lung_outline(analysis, shape):
-        axes.plot(line[:, 0], line[:, 1], color=LUNG_OUTLINE, linewidth=1.0)
-    if not analysis.severity_withheld:
-        _draw_zones(axes, analysis, shape)
+    plan = overlay_plan(analysis, shape, HeatmapSettings(target, HEATMAP_OPACITY))
+    for part in plan.primitives():
+        if isinstance(part, HeatmapFill):
+            axes.imshow(part.rgba, extent=(0, width, height, 0), interpolation="bilinear")
+        elif isinstance(part, Polyline):
+            axes.plot(part.points[:, 0], part.points[:, 1], color=overlays.hex_colour(part.colour),
+                      alpha=part.alpha, linewidth=0.5 * part.weight)
+        else:
+            (x, y), side = part.anchor, part.side
+            axes.text(x, y, part.text, fontsize=6, ha="right" if side < 0 else "left", va="center",
+                      color=overlays.hex_colour(part.colour),
+                      bbox={"facecolor": overlays.hex_colour(part.background), "alpha": part.background_alpha,
+                            "pad": 1, "linewidth": 0})
     axes.set_xlim(0, width)
     axes.set_ylim(height, 0)
-
-
-def _draw_zones(axes, analysis: ImageAnalysis, shape: tuple[int, int]) -> None:
-    """Zone borders, and each zone's label outside the lung at its lateral edge (as on screen)."""
-    prediction = analysis.prediction
-    positives = dict(zip(ZONES, prediction.zone_positive))
-    outlines = overlays.zone_outlines(analysis, shape)
-    for zone in sorted(outlines, key=lambda zone: positives[zone]):  # positive borders drawn over shared edges
-        for line in outlines[zone]:
-            axes.plot(line[:, 0], line[:, 1], color=POSITIVE_ZONE if positives[zone] else ZONE_BORDER,
-                      linewidth=1.0 if positives[zone] else 0.5)
-    probabilities = dict(zip(ZONES, prediction.zone_probabilities))
-    for zone, ((x, y), side) in overlays.zone_label_anchors(analysis, shape).items():
-        axes.text(x, y, f"{zone} {probabilities[zone]:.2f}", fontsize=6, ha="right" if side < 0 else "left",
-                  va="center", color=POSITIVE_ZONE if positives[zone] else LABEL_TEXT,
-                  bbox={"facecolor": LABEL_BACKGROUND, "alpha": 0.6, "pad": 1, "linewidth": 0})
 
 
 def _draw_probabilities(axes, analysis: ImageAnalysis) -> None:
