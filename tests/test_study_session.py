@@ -7,11 +7,13 @@ import numpy as np
 from xraydesk.events import NewestWins
 from xraydesk.imaging import IMAGE, ImageDisplay, ScanEntry, XRayImage
 from xraydesk.imaging.session import StudySession
+from xraydesk.imaging.study_keys import StudyKeys
 
 
 def image_entry(name: str, patient_id: str, study_uid: str, study_date: str) -> ScanEntry:
-    return ScanEntry(Path(f"/studies/{name}.dcm"), IMAGE, source_format="DICOM", patient_id=patient_id,
-                     study_uid=study_uid, study_date=study_date, series_uid=f"{study_uid}.1")
+    keys = StudyKeys(patient_id=patient_id, study_uid=study_uid, study_date=study_date, series_uid=f"{study_uid}.1",
+                     study=study_uid)
+    return ScanEntry(Path(f"/studies/{name}.dcm"), IMAGE, source_format="DICOM", keys=keys)
 
 
 def display_of(path: Path) -> ImageDisplay:

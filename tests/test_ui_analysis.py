@@ -401,7 +401,7 @@ def test_pdf_with_patient_data_when_asked_and_selected_rows_only(qtbot, open_win
     window.write_pdf(target, analyses)
     qtbot.waitUntil(lambda: target.exists() and window.workers.is_idle(), timeout=WAIT_MS)
     assert pdf_pages(target) == 1
-    assert analyses[0].identity.patient_name in pdf_text(target)
+    assert analyses[0].identity.keys.patient_name in pdf_text(target)
 
 
 def test_pdf_prints_the_image_on_screen_with_the_readers_window(qtbot, open_window, images, tmp_path):

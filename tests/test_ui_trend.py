@@ -15,6 +15,7 @@ from ui_helpers import WAIT_MS, open_and_wait, wait_for_image
 
 from xraydesk.ai.analysis import StudyIdentity
 from xraydesk.ai.trend import ChangeLimits
+from xraydesk.imaging.study_keys import StudyKeys
 from xraydesk.ui.main_window import MainWindow, scrollable
 from xraydesk.ui.results_panel import ResultsPanel
 from xraydesk.ui.trend_view import study_summary
@@ -23,7 +24,8 @@ LIMITS = {"geographic_extent": 1.0, "six_zone_score": 1.0, "p_pneumonia": 0.5}
 
 
 def analysis_of(path: Path, study_uid: str, date: str, extent: tuple[float, float], zones: tuple[float, ...]):
-    identity = StudyIdentity(path, "Doe^Jane", "P1", date, "CHEST", "DX", study_uid)
+    keys = StudyKeys("Doe^Jane", "P1", study_uid, date, study_description="CHEST", modality="DX", study=study_uid)
+    identity = StudyIdentity(path, keys, "DICOM")
     return synthetic_analysis(path, identity=identity, answer=replace(prediction(0.9, zones=zones), lung_extent=extent))
 
 

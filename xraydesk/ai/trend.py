@@ -151,11 +151,11 @@ def _representative(analyses: list[ImageAnalysis]) -> ImageAnalysis:
 def _study_points(analyses: list[ImageAnalysis]) -> list[StudyPoint]:
     by_study: dict[str, list[ImageAnalysis]] = {}
     for analysis in analyses:
-        by_study.setdefault(analysis.identity.study_uid or analysis.identity.study_date, []).append(analysis)
+        by_study.setdefault(analysis.identity.keys.study, []).append(analysis)
     points = []
     for study_key, members in by_study.items():
         chosen = _representative(members)
-        moment = parse_study_moment(chosen.identity.study_date, chosen.identity.study_time)
+        moment = parse_study_moment(chosen.identity.keys.study_date, chosen.identity.keys.study_time)
         if moment is not None:
             points.append(StudyPoint(moment, study_key, chosen, tuple(a.path for a in members)))
     return sorted(points, key=lambda point: (point.moment, point.study_key))
@@ -166,8 +166,9 @@ def patient_trends(analyses: list[ImageAnalysis]) -> dict[str, Trend]:
     the patients first appear in `analyses`)."""
     by_patient: dict[str, list[ImageAnalysis]] = {}
     for analysis in analyses:
-        if analysis.prediction is not None and analysis.identity.patient_id:
-            by_patient.setdefault(analysis.identity.patient_id, []).append(analysis)
+        patient_id = analysis.identity.keys.patient_id
+        if analysis.prediction is not None and patient_id:
+            by_patient.setdefault(patient_id, []).append(analysis)
     trends = {patient: Trend(patient, tuple(_study_points(members))) for patient, members in by_patient.items()}
     return {patient: trend for patient, trend in trends.items() if len(trend.studies) >= 2}
 

@@ -4,6 +4,8 @@ sorted patient → study → series → instance, skipped files with the reason.
 from dataclasses import dataclass
 from pathlib import Path
 
+from xraydesk.imaging.study_keys import StudyKeys
+
 IMAGE = "image"
 NON_IMAGE = "non_image"  # a DICOM object without pixels: a DICOMDIR, a report, a presentation state
 OTHER_FILE = "other_file"  # neither DICOM, PNG nor JPEG, and not named like one (notes, spreadsheets)
@@ -16,29 +18,20 @@ class ScanEntry:
     kind: str  # IMAGE, NON_IMAGE, OTHER_FILE or ERROR
     reason: str = ""  # why a NON_IMAGE, OTHER_FILE or ERROR entry was skipped
     source_format: str = ""  # "DICOM", "PNG" or "JPEG" for images
-    patient_name: str = ""
-    patient_id: str = ""
-    study_uid: str = ""
-    study_date: str = ""
-    study_description: str = ""
-    series_uid: str = ""
-    series_number: int | None = None
-    series_description: str = ""
-    modality: str = ""
-    instance_number: int | None = None
-    acquisition_time: str = ""
+    keys: StudyKeys = StudyKeys()
 
     @property
     def patient_key(self) -> tuple:
-        return (self.patient_id or self.patient_name, self.patient_name)
+        keys = self.keys
+        return (keys.patient_id or keys.patient_name, keys.patient_name)
 
     @property
     def study_key(self) -> tuple:
-        return (*self.patient_key, self.study_date, self.study_uid)
+        return (*self.patient_key, self.keys.study_date, self.keys.study)
 
     @property
     def series_key(self) -> tuple:
-        return (*self.study_key, _none_last(self.series_number), self.series_uid)
+        return (*self.study_key, _none_last(self.keys.series_number), self.keys.series_uid)
 
     @property
     def sort_key(self) -> tuple:
@@ -46,7 +39,8 @@ class ScanEntry:
         name); skipped entries after them by path."""
         if self.kind != IMAGE:
             return (1, (), str(self.path))
-        return (0, self.series_key, (_none_last(self.instance_number), self.acquisition_time, self.path.name))
+        keys = self.keys
+        return (0, self.series_key, (_none_last(keys.instance_number), keys.acquisition_time, self.path.name))
 
 
 def _none_last(number: int | None) -> tuple:

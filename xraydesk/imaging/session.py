@@ -26,7 +26,7 @@ THUMBNAIL_SIZE = 64
 @dataclass(frozen=True)
 class Study:
     patient_id: str
-    study_uid: str
+    study_uid: str  # StudyKeys.study: the Study Instance UID, or the folder of files without one
     study_date: str  # YYYYMMDD as in the header ("" when unknown)
     description: str
     paths: tuple[Path, ...]
@@ -86,23 +86,24 @@ class StudySession:
         entry = self._images.get(path)
         if entry is None:
             return []
+        patient_id = entry.keys.patient_id
         same_patient = [other for other in self._images.values() if other.study_key == entry.study_key
-                        or (other.patient_id and other.patient_id == entry.patient_id)]
+                        or (patient_id and other.keys.patient_id == patient_id)]
         by_study: dict[str, list[ScanEntry]] = {}
         for other in sorted(same_patient, key=lambda other: other.sort_key):
-            by_study.setdefault(other.study_uid or str(other.path.parent), []).append(other)
-        studies = [Study(group[0].patient_id, uid, group[0].study_date, group[0].study_description,
-                         tuple(member.path for member in group)) for uid, group in by_study.items()]
+            by_study.setdefault(other.keys.study, []).append(other)
+        studies = [Study(group[0].keys.patient_id, study, group[0].keys.study_date, group[0].keys.study_description,
+                         tuple(member.path for member in group)) for study, group in by_study.items()]
         return sorted(studies, key=lambda study: (study.study_date, study.study_uid))
 
     def prior_studies(self, path: Path) -> list[Study]:
         """Earlier studies of the image's patient, the most recent first (dated studies only: an
         undated study cannot be called earlier)."""
         entry = self._images.get(path)
-        if entry is None or not entry.study_date:
+        if entry is None or not entry.keys.study_date:
             return []
         return [study for study in reversed(self.studies_of_patient(path))
-                if study.study_date and study.study_date < entry.study_date]
+                if study.study_date and study.study_date < entry.keys.study_date]
 
     # ------------------------------------------------------------ the decoded-image cache
 

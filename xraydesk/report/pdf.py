@@ -144,8 +144,9 @@ def identity_lines(analysis: ImageAnalysis, deidentify: bool) -> list[str]:
     if deidentify:
         return ["De-identified: patient name, ID, dates, study description and file name removed.",
                 f"Modality: {identity.modality}"]
-    return [f"Patient: {identity.patient_name or '—'}   ID: {identity.patient_id or '—'}",
-            f"Study date: {identity.study_date or '—'}   Study: {identity.study_description or '—'}",
+    keys = identity.keys
+    return [f"Patient: {keys.patient_name or '—'}   ID: {keys.patient_id or '—'}",
+            f"Study date: {keys.study_date or '—'}   Study: {keys.study_description or '—'}",
             f"File: {identity.path}   Modality: {identity.modality}"]
 
 

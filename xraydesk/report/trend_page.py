@@ -61,8 +61,8 @@ def _identity_line(trend: Trend, deidentify: bool) -> str:
     studies = f"{len(trend.studies)} analysed studies"
     if deidentify:
         return f"De-identified: name, ID and dates removed; days are counted from the first study.   {studies}"
-    identity = trend.studies[-1].analysis.identity
-    return f"Patient: {identity.patient_name or '—'}   ID: {trend.patient_id}   {studies}"
+    keys = trend.studies[-1].analysis.identity.keys
+    return f"Patient: {keys.patient_name or '—'}   ID: {trend.patient_id}   {studies}"
 
 
 def _study_name(trend: Trend, index: int) -> str:

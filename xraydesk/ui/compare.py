@@ -176,7 +176,7 @@ class PriorCanvas(ImageCanvas):
 
     def annotation_lines(self) -> dict[str, list[str]]:
         corners = super().annotation_lines()
-        corners["top_right"].insert(0, prior_caption(self.display.image.study_date, self.current_study_date))
+        corners["top_right"].insert(0, prior_caption(self.display.image.keys.study_date, self.current_study_date))
         return corners
 
 
@@ -270,7 +270,7 @@ class CompareView(QWidget):
         if self.current_image is not None and image.path == self.current_image.path:
             return
         self.current_image = image
-        self.prior.current_study_date = image.study_date
+        self.prior.current_study_date = image.keys.study_date
         self.priors = self.session.prior_studies(image.path)
         self._fill_prior_menu()
         if self.priors:
@@ -285,10 +285,10 @@ class CompareView(QWidget):
         self.prior_menu.clear()
         show_date = self.prior.show_patient_data
         for study in self.priors:
-            self.prior_menu.addItem(study_choice(study, self.current_image.study_date, show_date))
+            self.prior_menu.addItem(study_choice(study, self.current_image.keys.study_date, show_date))
         self.prior_menu.setEnabled(bool(self.priors))
         self.prior_menu.setCurrentIndex(min(max(index, 0), len(self.priors) - 1))
-        current_date = format_study_date(self.current_image.study_date) if show_date else ""
+        current_date = format_study_date(self.current_image.keys.study_date) if show_date else ""
         self.current_title.setText(f"<b>Current</b> {current_date}".rstrip())
 
     # ------------------------------------------------------------ the prior

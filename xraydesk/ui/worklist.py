@@ -60,11 +60,11 @@ def entry_cells(entry: WorklistEntry) -> list:
     if analysis is None:
         return ["", "", "", entry.path.name, ("", UNREADABLE_PRIORITY), "", "", None,
                 f"error: {entry.error}"]
-    identity = analysis.identity
-    patient = identity.patient_name
-    if identity.patient_id and identity.patient_id != patient:
-        patient = f"{patient} ({identity.patient_id})".strip()
-    study = " ".join(part for part in (format_study_date(identity.study_date), identity.study_description) if part)
+    keys = analysis.identity.keys
+    patient = keys.patient_name
+    if keys.patient_id and keys.patient_id != patient:
+        patient = f"{patient} ({keys.patient_id})".strip()
+    study = " ".join(part for part in (format_study_date(keys.study_date), keys.study_description) if part)
     prediction = analysis.prediction
     if prediction is None:
         return ["", patient, study, entry.path.name, ("", worklist_priority(analysis)), "", "", None,
