@@ -98,7 +98,7 @@ def test_the_window_shows_the_trend_of_the_patient_on_screen(qtbot, make_dicom):
     current = make_dicom("current.dcm", pixels, PatientID="P1", StudyInstanceUID="1.2", StudyDate="20200408")
     alone = make_dicom("alone.dcm", pixels, PatientID="P2", StudyInstanceUID="2.1", StudyDate="20200405")
     window = MainWindow(TrendLimitsAnalyser())
-    window.auto_analyse_action.setChecked(False)
+    window.actions["auto_analyse"].setChecked(False)
     qtbot.addWidget(window)
     window.show()
     open_and_wait(qtbot, window, [current.parent])

@@ -63,6 +63,9 @@ class StudySession:
             self._images[entry.path] = entry
         self.entry_added.emit(entry)
 
+    def is_open(self, path: Path) -> bool:
+        return path in self._images
+
     def image_count(self) -> int:
         return len(self._images)
 

@@ -21,7 +21,6 @@ from xraydesk.imaging.header import format_age, format_study_date, header_text
 from xraydesk.imaging.view import UPRIGHT, Orientation, ViewTransform
 
 WHEEL_ZOOM_PER_NOTCH = 1.25
-KEY_ZOOM_STEP = 1.25
 ANNOTATION_MARGIN = 8
 
 
@@ -191,8 +190,9 @@ class ImageCanvas(QWidget):
         return fit_transform(width, height, max(self.width(), 1), max(self.height(), 1), orientation)
 
     def set_view(self, view: ViewState) -> None:
-        """Another view's state (a linked viewport): re-rendered only when the window or invert changes."""
-        if self.view is not None:
+        """Another view's state (a linked viewport, the reading model's): re-rendered only when the
+        window or invert changes."""
+        if self.view is not None and view != self.view:
             self._apply_view(view, rerender=(view.window, view.invert) != (self.view.window, self.view.invert))
 
     def _apply_view(self, view: ViewState, rerender: bool = False, dragging: bool = False) -> None:

@@ -115,6 +115,11 @@ class WorklistPanel(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.table)
 
+    def clear(self) -> None:
+        """Open replaced the studies: no rows, nothing running."""
+        self.table.setRowCount(0)
+        self.finish("")
+
     def start(self, count: int) -> None:
         self.table.setRowCount(0)
         self.progress.setRange(0, max(count, 1))
