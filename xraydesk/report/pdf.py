@@ -2,8 +2,10 @@
 the reading, probabilities against their operating points, the COVID-19 category with its caveat,
 the flags in words, the zone diagram, score, extent and opacity (withheld when the lung mask is
 implausible), the reader's measurements, the model version and the research-use statement. The words
-are the dock's (xraydesk.ai.analysis). Other kinds of page (xraydesk.report.trend_page) draw
-themselves the same way: `page.figure(number, count, deidentify, created)`. Written atomically, with
+are the dock's (xraydesk.ai.analysis). A page shows one image, so one patient, and says which patient
+and study it is within the summary ("Patient 2 of 3, study 1 of 2": the pseudonym a de-identified page
+keeps, xraydesk.report.names). Other kinds of page (xraydesk.report.trend_page) draw themselves the same
+way: `page.figure(number, count, deidentify, created, names)`. Written atomically, with
 the user's umask: a hidden temporary file beside the target, renamed into place only when complete,
 so a failure never leaves a partial PDF behind."""
 
@@ -37,6 +39,7 @@ from xraydesk.ai.words import (
 )
 from xraydesk.imaging import ImageDisplay, ViewState, XRayImage
 from xraydesk.output_files import temporary_beside
+from xraydesk.report.names import ExportNames
 
 A4_INCHES = (8.27, 11.69)
 MAX_IMAGE_SIDE = 1024  # enough for print at this size; keeps each page a few hundred KB
@@ -95,8 +98,14 @@ class ReportPage:
         return cls(reduced, analysis, target, caption,
                    tuple(MeasurementMark.of(measurement, image, scale) for measurement in measurements))
 
-    def figure(self, number: int, count: int, deidentify: bool, created: str) -> Figure:
-        return _page_figure(self, number, count, deidentify, created)
+    @property
+    def analyses(self) -> tuple[ImageAnalysis, ...]:
+        return (self.analysis,)
+
+    def figure(self, number: int, count: int, deidentify: bool, created: str,
+               names: ExportNames | None = None) -> Figure:
+        """`names`: the summary's patients and studies (by default this page's alone)."""
+        return _page_figure(self, number, count, deidentify, created, names or ExportNames.of(self.analyses))
 
 
 class ReportError(Exception):
@@ -107,21 +116,23 @@ class ReportError(Exception):
 
 def write_summary(path: Path | str, pages: list, deidentify: bool = True, overwrite: bool = False,
                   on_page: Callable[[int, int], None] | None = None) -> Path:
-    """Writes the summary of `pages` (ReportPage, TrendPage: anything with .figure); raises ReportError
-    (naming the file and the reason) and leaves nothing. `on_page(number, count)` follows the progress."""
+    """Writes the summary of `pages` (ReportPage, TrendPage: anything with .figure and .analyses); raises
+    ReportError (naming the file and the reason) and leaves nothing. `on_page(number, count)` follows the
+    progress."""
     path = Path(path)
     if not pages:
         raise ReportError(path, "no analysed image to report")
     if path.exists() and not overwrite:
         raise ReportError(path, "already exists")
     created = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    names = ExportNames.of(analysis for page in pages for analysis in page.analyses)
     temporary = None
     try:
         handle, temporary = temporary_beside(path)
         os.close(handle)
         with PdfPages(temporary, metadata=_metadata()) as pdf:
             for number, page in enumerate(pages, start=1):
-                pdf.savefig(page.figure(number, len(pages), deidentify, created))
+                pdf.savefig(page.figure(number, len(pages), deidentify, created, names))
                 if on_page is not None:
                     on_page(number, len(pages))
         os.replace(temporary, path)
@@ -139,23 +150,24 @@ def _metadata() -> dict:
             "Subject": RESEARCH_USE_NOTICE}
 
 
-def identity_lines(analysis: ImageAnalysis, deidentify: bool) -> list[str]:
+def identity_lines(analysis: ImageAnalysis, deidentify: bool, names: ExportNames) -> list[str]:
     identity = analysis.identity
+    keys = identity.keys
     if deidentify:
         return ["De-identified: patient name, ID, dates, study description and file name removed.",
-                f"Modality: {identity.modality}"]
-    keys = identity.keys
-    return [f"Patient: {keys.patient_name or '—'}   ID: {keys.patient_id or '—'}",
+                f"{names.study_words(keys)} in this summary   Modality: {identity.modality}"]
+    return [f"Patient: {keys.patient_name or '—'}   ID: {keys.patient_id or '—'}   ({names.study_words(keys)})",
             f"Study date: {keys.study_date or '—'}   Study: {keys.study_description or '—'}",
             f"File: {identity.path}   Modality: {identity.modality}"]
 
 
-def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, created: str) -> Figure:
+def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, created: str,
+                 names: ExportNames) -> Figure:
     figure = Figure(figsize=A4_INCHES)
     analysis = page.analysis
     figure.text(LEFT_MARGIN, 0.965, "XRayDesk — AI second opinion on a chest X-ray", fontsize=15, weight="bold")
     figure.text(0.94, 0.965, f"Page {number} of {count}", fontsize=10, ha="right")
-    figure.text(LEFT_MARGIN, 0.95, "\n".join(identity_lines(analysis, deidentify)), fontsize=8.5, va="top",
+    figure.text(LEFT_MARGIN, 0.95, "\n".join(identity_lines(analysis, deidentify, names)), fontsize=8.5, va="top",
                 linespacing=1.5)
     display = page.display
     image_axes = figure.add_axes((LEFT_MARGIN, 0.60, 0.42, 0.29))
