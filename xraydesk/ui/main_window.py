@@ -12,15 +12,11 @@ from PyQt5.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QFrame,
-    QHeaderView,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QScrollArea,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
 )
 
 from xraydesk import RESEARCH_USE_NOTICE, __version__
@@ -42,6 +38,7 @@ from xraydesk.ui.pacs_controller import PacsController
 from xraydesk.ui.pacs_dialogs import PacsSettingsDialog, QueryDialog, SendResultsDialog
 from xraydesk.ui.results_panel import ResultsPanel
 from xraydesk.ui.session_controller import SessionController
+from xraydesk.ui.shortcuts_dialog import ShortcutsDialog
 from xraydesk.ui.tag_view import DicomTagView
 from xraydesk.ui.workers import Worker, WorkerPool
 from xraydesk.ui.worklist import WorklistPanel
@@ -527,18 +524,8 @@ class MainWindow(QMainWindow):
         return shortcut_rows(ACTIONS, self.actions)
 
     def show_shortcuts(self) -> None:
-        dialog = QDialog(self, windowTitle="Keyboard shortcuts")
-        table = QTableWidget(0, 2, dialog)
-        table.setHorizontalHeaderLabels(["Key", "Action"])
-        table.verticalHeader().hide()
-        for key, text in self.shortcut_table():
-            row = table.rowCount()
-            table.insertRow(row)
-            table.setItem(row, 0, QTableWidgetItem(key))
-            table.setItem(row, 1, QTableWidgetItem(text))
-        table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
-        QVBoxLayout(dialog).addWidget(table)
-        dialog.resize(480, 560)
+        dialog = ShortcutsDialog(self.shortcut_table(), self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.open()
 
     def show_about(self) -> None:
