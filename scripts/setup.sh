@@ -5,7 +5,8 @@
 # the test extras and the Dask cluster extra the batch tests use)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-QT_LIBS="libgl1 libglib2.0-0 libfontconfig1 libfreetype6 fonts-dejavu-core libegl1 libdbus-1-3
+# fonts-wqy-microhei (5 MB): Chinese, Japanese and Korean names in the window and in the PDF (DejaVu has no CJK)
+QT_LIBS="libgl1 libglib2.0-0 libfontconfig1 libfreetype6 fonts-dejavu-core fonts-wqy-microhei libegl1 libdbus-1-3
  libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb1 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
  libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1
  libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1 libxcb-glx0 libxcb-util1 desktop-file-utils"

@@ -80,6 +80,9 @@ class FakeAnalyser:
         self.is_loaded = True
         return SimpleNamespace(version="Fake CXR 0.0")
 
+    def model_version(self) -> str:
+        return "Fake CXR 0.0"
+
     def release(self) -> None:
         self.released.set()
 
@@ -91,3 +94,13 @@ class FakeAnalyser:
         self.analysed.append(image.path)
         p_pneumonia = 0.56 + (sum(map(ord, image.path.name)) % 40) / 100  # positive above the band, distinct per file
         return synthetic_analysis(image.path, p_pneumonia, identity=StudyIdentity.of(image))
+
+
+TREND_LIMITS = {"geographic_extent": 1.0, "six_zone_score": 1.0, "p_pneumonia": 0.5}
+
+
+class TrendLimitsAnalyser(FakeAnalyser):
+    """The fake model with "no clear change" limits (TREND_LIMITS) in its metadata, as the shipped model has them."""
+
+    def model(self):
+        return SimpleNamespace(version="Fake CXR 0.0", metadata={"trend": {"no_clear_change": TREND_LIMITS}})

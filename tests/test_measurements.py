@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakes import lungs_224, synthetic_analysis
-from PyQt5.QtCore import QEvent, QPoint, Qt
-from ui_helpers import canvas_pixels, drag, mouse
+from PyQt5.QtCore import QPoint, Qt
+from ui_helpers import canvas_pixels, click, drag, screen_point
 
 from xraydesk.ai import overlays
 from xraydesk.ai.analysis import StudyIdentity
@@ -58,13 +58,49 @@ def test_angle_in_degrees_in_the_patient_plane(image_with):
 
 def test_cardiothoracic_ratio_takes_the_heart_width_along_the_thorax_line(image_with):
     ctr = CardiothoracicRatio(((40.0, 50.0), (60.0, 58.0), (20.0, 80.0), (100.0, 80.0)))
-    assert ctr.describe(image_with(PixelSpacing=[0.5, 0.5])) == "CTR 0.25 (heart 1.0 cm / thorax 4.0 cm)"
-    assert ctr.describe(image_with(PixelSpacing=[0.5, 0.5], ViewPosition="AP")) == (
-        "CTR 0.25 (heart 1.0 cm / thorax 4.0 cm; AP film: the heart is magnified)")
+    assert ctr.describe(image_with(PixelSpacing=[4.0, 4.0])) == "CTR 0.25 (heart 8.0 cm / thorax 32.0 cm)"
+    assert ctr.describe(image_with(PixelSpacing=[4.0, 4.0], ViewPosition="AP")) == (
+        "CTR 0.25 (heart 8.0 cm / thorax 32.0 cm; AP film: the heart is magnified)")
     assert ctr.describe(image_with()) == "CTR 0.25 (heart 20 px / thorax 80 px; no pixel spacing in the file)"
     estimated = replace(ctr, estimated=True)
     assert "estimated from the AI lung mask" in estimated.describe(image_with())
     assert not estimated.moved(0, (41, 50)).estimated  # a reader's correction is no longer an estimate
+
+
+def test_a_thorax_no_chest_can_have_says_the_pixel_spacing_is_probably_wrong(image_with):
+    ctr = CardiothoracicRatio(((100.0, 50.0), (150.0, 50.0), (20.0, 80.0), (280.0, 80.0)))  # thorax 260 px
+    assert ctr.describe(image_with(PixelSpacing=[1.0, 1.0])) == "CTR 0.19 (heart 5.0 cm / thorax 26.0 cm)"
+    assert ctr.describe(image_with(PixelSpacing=[0.143, 0.143])) == (
+        "CTR 0.19 (heart 0.7 cm / thorax 3.7 cm — impossible for a chest (15–50 cm): the pixel spacing is "
+        "probably wrong)")
+    assert "thorax 52.0 cm — impossible for a chest (15–50 cm)" in ctr.describe(image_with(PixelSpacing=[2.0, 2.0]))
+    # a child's chest can be narrow; none is that wide
+    assert "impossible" not in ctr.describe(image_with(PixelSpacing=[0.143, 0.143], PatientAge="004Y"))
+    assert "thorax 52.0 cm — impossible for a chest (at most 50 cm)" in ctr.describe(
+        image_with(PixelSpacing=[2.0, 2.0], PatientAge="004Y"))
+    assert "impossible" not in ctr.describe(image_with())  # pixels: no length to judge
+
+
+def test_the_rsna_films_spacing_of_the_original_size_is_called_wrong_in_the_panel_and_the_pdf(
+        qtbot, dicom_dir, tmp_path):
+    from test_report_and_overlays import page_words
+
+    from xraydesk.report import ReportPage, write_summary
+
+    image = load_image(dicom_dir / "rsna" / "0004cfab-14fd-4e49-80ba-63a80b6bddd6.dcm")  # 1024 px, 0.143 mm
+    ctr = CardiothoracicRatio(((400.0, 600.0), (700.0, 600.0), (130.0, 600.0), (890.0, 600.0)))
+    wrong = "thorax 10.9 cm — impossible for a chest (15–50 cm): the pixel spacing is probably wrong"
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.set_image(image)
+    layer = MeasurementLayer(canvas, MeasurementStore())
+    panel = MeasurementPanel(layer)
+    qtbot.addWidget(panel)
+    layer.add(ctr)
+    assert wrong in panel.descriptions()[0]
+    page = ReportPage.of(image, synthetic_analysis(image.path), measurements=[ctr])
+    [words] = page_words(write_summary(tmp_path / "m.pdf", [page]))
+    assert wrong in words
 
 
 def with_lungs(lungs: np.ndarray, **changes):
@@ -114,15 +150,6 @@ def measuring(qtbot, make_dicom):
     panel = MeasurementPanel(layer)
     qtbot.addWidget(panel)
     return canvas, layer, panel
-
-
-def screen_point(canvas, x, y) -> QPoint:
-    return QPoint(*(round(v) for v in canvas.view.transform.image_to_screen(x, y)))
-
-
-def click(canvas, point: QPoint) -> None:
-    mouse(canvas, QEvent.MouseButtonPress, point, Qt.LeftButton, Qt.LeftButton)
-    mouse(canvas, QEvent.MouseButtonRelease, point, Qt.LeftButton, Qt.NoButton)
 
 
 def shows_measurement_colour(canvas, x: float, y: float) -> bool:

@@ -2,6 +2,7 @@
 labels, and its Pillow backend (the secondary capture) keeping that order where the positive zones' edge
 lies on the lung outline."""
 
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +28,12 @@ def test_heat_then_grey_borders_then_the_lungs_then_positive_zones_then_labels()
     assert set(colours[first_positive:]) == {overlays.POSITIVE_ZONE_COLOUR}  # their lateral edge stays visible
     assert {line.weight for line in plan.lines if line.colour == overlays.ZONE_BORDER_COLOUR} == {THIN}
     assert {line.weight for line in plan.lines if line.colour != overlays.ZONE_BORDER_COLOUR} == {THICK}
-    labels = {label.text: label.colour for label in plan.labels}
+    labels = {label.text: label for label in plan.labels}
     assert list(labels) == [f"{zone} {p:.2f}" for zone, p in zip(ZONE_NAMES, ZONES)]
-    assert [colour == overlays.POSITIVE_ZONE_COLOUR for colour in labels.values()] == [p >= 0.5 for p in ZONES]
+    positive = [p >= 0.5 for p in ZONES]
+    assert [label.background == overlays.POSITIVE_ZONE_COLOUR for label in labels.values()] == positive
+    assert {(label.colour, label.background, label.background_alpha * 255) for label in labels.values()} == {
+        astuple(overlays.label_colours(is_positive)) for is_positive in positive}  # dark on the positive colour
     assert [label.side for label in plan.labels] == [-1, -1, -1, 1, 1, 1]  # beyond each lung's lateral edge
 
 

@@ -1,6 +1,7 @@
 """The reading model without Qt (xraydesk.reading): the Open rule (Open replaces the studies, the
-analyses, read marks and measurements; Add folder adds), the image on screen and its view, the next
-unread flagged image, header windows, the export scope, recent files and remembered options."""
+analyses, read marks, measurements and drafts; Add folder adds), the image on screen and its view, when
+an image counts as read, the next unread flagged image, the hanging protocol, the draft report, header
+windows, the export scope, recent files and remembered options."""
 
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def test_open_replaces_the_analyses_read_marks_measurements_and_the_screen_and_a
     reading.analyses_cleared.connect(lambda: cleared.append(True))
     reading.closed.connect(lambda: shown.append(None))
     reading.show(display(first[0]))
+    reading.dwelt()
     assert reading.keep(synthetic_analysis(first[0])) and reading.session.is_read(first[0])
     reading.session.measurements.for_image(first[0]).add(Ruler(((1.0, 1.0), (5.0, 1.0))))
     reading.options.set("compare", True)
@@ -68,13 +70,19 @@ def test_add_folder_keeps_what_is_open(reading):
     assert [a.path for a in reading.analyses_to_report("all")] == first + added
 
 
-def test_showing_an_image_marks_it_read_and_asks_for_its_analysis_only_when_wanted(reading):
+def test_an_image_is_read_once_it_stays_on_screen_and_is_analysed_on_showing_only_when_wanted(reading):
     paths = opened(reading, entry("a", "1"), entry("a", "2"))
     wanted, shown = [], []
     reading.analysis_wanted.connect(lambda image: wanted.append(image.path))
     reading.analysis_shown.connect(shown.append)
+    reading.show(display(paths[1]))
+    reading.show(display(paths[0]))  # paged past the first one shown
+    reading.dwelt()  # the second one stayed on screen
+    assert not reading.session.is_read(paths[1]) and reading.session.is_read(paths[0])
+    assert wanted == paths[::-1] and shown == [None, None]
+    wanted.clear()
+    shown.clear()
     reading.show(display(paths[0]))
-    assert wanted == [paths[0]] and shown == [None] and reading.session.is_read(paths[0])
     analysis = synthetic_analysis(paths[0])
     reading.keep(analysis)
     assert shown == [None, analysis]  # the image on screen gets its result
@@ -84,7 +92,8 @@ def test_showing_an_image_marks_it_read_and_asks_for_its_analysis_only_when_want
     assert wanted == [paths[0]]  # analysed already
     reading.options.set("auto_analyse", False)
     reading.show(display(paths[0]))
-    reading.toggle_read()
+    reading.toggle_read()  # M: the reader's word, which the time on screen does not overrule
+    reading.dwelt()
     assert not reading.session.is_read(paths[0])
 
 
@@ -100,6 +109,48 @@ def test_next_unread_flagged_follows_the_given_order_and_skips_read_and_unflagge
     for path in flagged:
         reading.session.set_read(path)
     assert reading.next_unread_flagged(order) is None
+
+
+def test_next_unread_flagged_goes_on_from_the_image_on_screen_and_comes_round_to_a_film_passed_over(reading):
+    paths = opened(reading, *(entry("a", str(index)) for index in range(4)))
+    for path in paths:
+        reading.keep(synthetic_analysis(path, 0.9))
+    reading.show(display(paths[2]))  # unread while on screen: never the next one
+    assert reading.next_unread_flagged(paths) == paths[3]
+    reading.session.set_read(paths[3])
+    assert reading.next_unread_flagged(paths) == paths[0]
+
+
+def test_the_hanging_protocol_turns_compare_on_when_a_study_with_a_prior_opens(reading):
+    def film(folder: str, date: str, view: str) -> ScanEntry:
+        keys = StudyKeys(patient_id="P1", study_uid=f"1.{folder}", study_date=date, view_position=view, study=f"1.{folder}")
+        return ScanEntry(Path(f"/{folder}/{view}.dcm"), IMAGE, source_format="DICOM", keys=keys)
+
+    prior, current, lateral = opened(reading, film("a", "20240101", "PA"), film("b", "20240105", "PA"),
+                                     film("b", "20240105", "LL"))
+    reading.show(display(current))
+    assert reading.options["compare"] is False  # off until the reader turns the protocol on
+    reading.options.set("hanging_protocol", True)
+    reading.show(display(prior))  # the first study: no prior to hang
+    assert reading.options["compare"] is False
+    reading.show(display(current))
+    assert reading.options["compare"] is True
+    assert reading.session.hanging_prior(current) == (0, prior)  # PA beside PA
+    reading.options.set("compare", False)
+    reading.show(display(lateral))  # the same study: the reader's choice stands
+    assert reading.options["compare"] is False
+
+
+def test_the_draft_report_is_the_readers_edit_once_made_and_open_clears_it(reading):
+    [path] = opened(reading, entry("a", "1"))
+    reading.show(display(path))
+    analysis = synthetic_analysis(path)
+    reading.keep(analysis)
+    assert reading.draft_of(analysis)  # the model's own draft
+    reading.keep_draft("Edited by the reader.")
+    assert reading.draft_of(analysis) == "Edited by the reader."
+    reading.session.clear()
+    assert reading.draft_of(analysis) != "Edited by the reader."
 
 
 def test_header_windows_in_turn_presets_and_invert_change_the_view_for_the_canvas(reading):

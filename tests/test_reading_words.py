@@ -127,7 +127,7 @@ def test_bacterial_or_viral_is_named_only_in_children(age, words):
 
 def test_no_cause_words_inside_the_margin():
     close = analysis_of(causes=(0.25, 0.26, 0.49), age=3)
-    assert CAUSE_TOO_CLOSE in close.reading and "more like" not in close.reading
+    assert CAUSE_TOO_CLOSE in reading(close) and "more like" not in reading(close)
     assert cause_column(close) == "cannot be told"
     assert cause_column(analysis_of(causes=(0.7, 0.2, 0.1), age=3)) == "Bacterial"
 

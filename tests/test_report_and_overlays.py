@@ -13,6 +13,7 @@ import pytest
 from fakes import prediction, synthetic_analysis
 from matplotlib.backends.backend_pdf import PdfPages
 
+from xraydesk import __version__
 from xraydesk.ai import overlays
 from xraydesk.ai.analysis import StudyIdentity
 from xraydesk.ai.gate import InputCheck
@@ -196,3 +197,19 @@ def test_the_pdf_is_written_with_the_users_umask(tmp_path):
     finally:
         os.umask(previous)
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_every_page_carries_the_draft_report_or_the_readers_edit(tmp_path):
+    [page] = pages(1)
+    edited = ReportPage(DISPLAY, page.analysis, draft="FINDINGS: edited by the reader.\n\nIMPRESSION: reader's words.")
+    target = write_summary(tmp_path / "s.pdf", [page, edited])
+    drafted, kept = page_words(target)
+    assert "Draft report (AI, for the reader to edit)" in drafted
+    assert "FINDINGS: Pneumonia-like opacity, in the right upper, right middle and left lower zones." in drafted
+    assert "IMPRESSION: Pneumonia-like opacity likely." in drafted or "the rest of the draft is in the app" in drafted
+    assert "FINDINGS: edited by the reader. IMPRESSION: reader's words." in kept
+
+
+def test_each_page_names_the_applications_version_and_the_models(tmp_path):
+    [words] = page_words(write_summary(tmp_path / "v.pdf", pages(1)))
+    assert f"by XRayDesk {__version__}" in words and "Fake CXR 0.0" in words

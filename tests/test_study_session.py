@@ -1,18 +1,21 @@
-"""The Qt-free study model: a patient's studies and priors, the shared decoded-image cache, read marks."""
+"""The Qt-free study model: a patient's studies and priors (and the hanging protocol's choice), the shared
+decoded-image cache, read marks, key-image marks, the pixel-less objects of a study."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from xraydesk.events import NewestWins
-from xraydesk.imaging import IMAGE, ImageDisplay, ScanEntry, XRayImage
+from xraydesk.imaging import IMAGE, NON_IMAGE, ImageDisplay, ScanEntry, XRayImage
 from xraydesk.imaging.session import StudySession
 from xraydesk.imaging.study_keys import StudyKeys
 
 
-def image_entry(name: str, patient_id: str, study_uid: str, study_date: str) -> ScanEntry:
+def image_entry(name: str, patient_id: str, study_uid: str, study_date: str, view_position: str = "",
+                **times: str) -> ScanEntry:
     keys = StudyKeys(patient_id=patient_id, study_uid=study_uid, study_date=study_date, series_uid=f"{study_uid}.1",
-                     study=study_uid)
+                     view_position=view_position, study=study_uid, **times)
     return ScanEntry(Path(f"/studies/{name}.dcm"), IMAGE, source_format="DICOM", keys=keys)
 
 
@@ -37,11 +40,60 @@ def test_priors_are_the_same_patients_earlier_studies_newest_first():
     assert session.prior_studies(Path("/studies/b1.dcm")) == []
 
 
+def test_a_study_of_the_same_day_is_the_prior_when_the_headers_say_it_came_first():
+    session = session_with(image_entry("before", "P1", "1.5", "20200403"),
+                           image_entry("morning", "P1", "1.9", "20200408", study_time="111200"),
+                           image_entry("afternoon", "P1", "1.1", "20200408", acquisition_time="130800"),
+                           image_entry("untimed", "P1", "1.2", "20200408"))
+    assert [study.study_uid for study in session.prior_studies(Path("/studies/afternoon.dcm"))] == ["1.9", "1.5"]
+    assert [study.study_uid for study in session.prior_studies(Path("/studies/morning.dcm"))] == ["1.5"]
+    # no time: not known to come after either study of its day, nor before
+    assert [study.study_uid for study in session.prior_studies(Path("/studies/untimed.dcm"))] == ["1.5"]
+    assert session.study_of(Path("/studies/afternoon.dcm")).moment.time.isoformat() == "13:08:00"
+
+
 def test_an_image_without_patient_id_or_date_has_no_prior():
     session = session_with(image_entry("x1", "", "9.1", "20200401"), image_entry("x2", "", "9.2", "20200405"),
                            image_entry("u1", "P3", "3.1", ""))
     assert session.prior_studies(Path("/studies/x2.dcm")) == []
     assert session.prior_studies(Path("/studies/u1.dcm")) == []
+
+
+def test_the_hanging_protocol_hangs_the_same_view_position_first_then_the_most_recent():
+    session = session_with(*(image_entry(name, "P1", study, date, view) for name, study, date, view in (
+        ("pa1", "1.1", "20200401", "PA"), ("ap2", "1.2", "20200405", "AP"), ("ap3", "1.3", "20200407", "AP"),
+        ("pa3", "1.3", "20200407", "PA"), ("pa4", "1.4", "20200410", "PA"), ("ap4", "1.4", "20200410", "AP"),
+        ("x5", "1.5", "20200412", ""))))
+    studies = session.prior_studies(Path("/studies/pa4.dcm"))
+    index, path = session.hanging_prior(Path("/studies/pa4.dcm"))
+    assert (studies[index].study_uid, path.name) == ("1.3", "pa3.dcm")  # the latest PA, not the first film of 1.3
+    index, path = session.hanging_prior(Path("/studies/ap4.dcm"))
+    assert (studies[index].study_uid, path.name) == ("1.3", "ap3.dcm")
+    index, path = session.hanging_prior(Path("/studies/ap2.dcm"))  # no earlier AP: the most recent prior
+    assert (session.prior_studies(Path("/studies/ap2.dcm"))[index].study_uid, path) == ("1.1", None)
+    assert session.hanging_prior(Path("/studies/x5.dcm")) == (0, None)  # no view position: the most recent
+    assert session.hanging_prior(Path("/studies/pa1.dcm")) is None
+
+
+def test_key_images_and_the_objects_found_with_a_study():
+    report = ScanEntry(Path("/studies/sr.dcm"), NON_IMAGE, "no pixel data",
+                       keys=StudyKeys(study_uid="1.1", series_uid="1.1.9", study="1.1"))
+    elsewhere = ScanEntry(Path("/other/sr.dcm"), NON_IMAGE, "no pixel data", keys=StudyKeys(study_uid="7.7", study="7.7"))
+    session = session_with(image_entry("a1", "P1", "1.1", "20200401"), image_entry("a2", "P1", "1.2", "20200407"),
+                           report, elsewhere)
+    changes = []
+    session.key_image_changed.connect(lambda path, reason: changes.append((path.name, reason)))
+    first, second = Path("/studies/a1.dcm"), Path("/studies/a2.dcm")
+    assert session.objects_of_study(first) == [report.path] and session.objects_of_study(second) == []
+    session.set_key_image(second, "For Teaching")
+    session.set_key_image(first, "Of Interest")
+    session.set_key_image(first, "Of Interest")  # no change, no event
+    assert session.key_images() == [(first, "Of Interest"), (second, "For Teaching")]
+    session.set_key_image(second, None)
+    assert session.key_reason(second) is None
+    assert changes == [("a2.dcm", "For Teaching"), ("a1.dcm", "Of Interest"), ("a2.dcm", None)]
+    session.clear()
+    assert session.key_images() == []
 
 
 def test_the_cache_keeps_one_display_per_image_and_forgets_the_oldest():
@@ -69,6 +121,25 @@ def test_events_summary_and_read_marks():
     assert session.is_read(entry.path) and read == [("a1.dcm", True)]
     session.clear()
     assert session.image_paths() == [] and not session.is_read(entry.path)
+
+
+def test_another_copy_of_an_open_image_is_not_a_second_image():
+    session = StudySession()
+    first = ScanEntry(Path("/open/a.dcm"), IMAGE, keys=StudyKeys(sop_instance_uid="1.2.3.9", instance_number=1))
+    session.add(first)
+    session.add(replace(first, path=Path("/retrieved/1.2.3.9.dcm")))  # the same instance, retrieved again
+    session.add(ScanEntry(Path("/open/b.dcm"), IMAGE, keys=StudyKeys(instance_number=2)))  # no UID: by path only
+    assert session.image_paths() == [first.path, Path("/open/b.dcm")] and session.summary() == "2 images"
+
+
+def test_files_named_by_their_uid_are_listed_by_series_and_instance_numbers():
+    numbered = StudyKeys(series_number=2, instance_number=1)
+    named = ScanEntry(Path("/r/1.2.276.0.7230010.3.1.4.8323329.5797.1517875190.762693.dcm"), IMAGE, keys=numbered)
+    assert named.named_by_uid and named.image_name == "series 2, image 1"
+    assert replace(named, keys=replace(numbered, series_number=None)).image_name == "image 1"
+    assert replace(named, keys=StudyKeys()).image_name == named.path.name  # nothing better
+    plain = ScanEntry(Path("/r/chest-2020.dcm"), IMAGE, keys=numbered)
+    assert not plain.named_by_uid and plain.image_name == "chest-2020.dcm"
 
 
 def test_newest_wins():

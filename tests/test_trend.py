@@ -13,8 +13,9 @@ from xraydesk.ai.analysis import StudyIdentity
 from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.lung_check import LungMaskCheck
 from xraydesk.ai.model import ModelUnavailableError, default_model_dir
-from xraydesk.ai.trend import ChangeLimits, change_lines, parse_study_moment, patient_trends
+from xraydesk.ai.trend import ChangeLimits, change_lines, patient_trends
 from xraydesk.imaging.study_keys import StudyKeys
+from xraydesk.imaging.study_order import StudyMoment, header_time
 from xraydesk.report import TrendPage, trend_pages, write_summary
 
 LIMITS = ChangeLimits(geographic_extent=0.5, six_zone_score=1.0, p_pneumonia=1.0)
@@ -63,13 +64,27 @@ def test_a_change_below_the_limit_is_no_clear_change_and_one_at_the_limit_is_a_c
     assert two_studies({"p": 0.985}, {"p": 0.9999})[2] == "p(pneumonia) 0.98 → > 0.99: no clear change"
 
 
-def test_a_withheld_severity_is_not_judged_and_the_same_day_is_said():
+def test_a_withheld_severity_is_not_judged_and_a_prior_of_the_same_day_is_hours_earlier():
     lines = change_lines(*patient_trends([film("a", "20200402", study_time="0800", study_uid="1.1"),
                                           film("b", "20200402", study_time="1930", study_uid="1.2",
                                                withheld=True)]).values(), LIMITS)
-    assert lines[0] == "extent 5.2 → withheld since 2020-04-02, the same day: not judged (severity withheld: " \
-                       "lung mask implausible)"
+    assert lines[0] == ("extent 5.2 → withheld since 2020-04-02, 11 h 30 min earlier: not judged "
+                        "(severity withheld: lung mask implausible)")
     assert lines[2] == "p(pneumonia) 0.90 → 0.90: no clear change"
+
+
+def test_studies_of_one_day_are_ordered_by_time_not_uid_and_untimed_ones_have_no_prior_that_day():
+    [trend] = patient_trends([film("late", "20200408", extent=3.4, study_time="130800", study_uid="1.1"),
+                              film("early", "20200408", extent=5.2, study_time="111200", study_uid="1.9"),
+                              film("before", "20200403", extent=4.0, study_uid="1.5")]).values()
+    assert [study.analysis.path.stem for study in trend.studies] == ["before", "early", "late"]
+    assert change_lines(trend, LIMITS)[0] == "extent 5.2 → 3.4 since 2020-04-08, 1 h 56 min earlier: improving"
+    assert change_lines(trend, LIMITS, current=1)[0].startswith("extent 4.0 → 5.2 since 2020-04-03, 5 days earlier")
+    [untimed] = patient_trends([film("a", "20200403", study_uid="1.1"), film("b", "20200403", study_uid="1.2"),
+                                film("c", "20200408", study_uid="1.3")]).values()
+    assert change_lines(untimed, LIMITS, current=1) == [
+        "No prior to compare with: the headers do not say which study of 2020-04-03 came first."]
+    assert change_lines(untimed, LIMITS, current=2)[0].startswith("extent 5.2 → 5.2 since 2020-04-03, 5 days")
 
 
 def test_studies_are_grouped_by_patient_and_uid_and_one_image_stands_for_each():
@@ -89,10 +104,14 @@ def test_studies_are_grouped_by_patient_and_uid_and_one_image_stands_for_each():
 
 
 def test_study_dates_and_times_are_read_as_dicom_writes_them():
-    assert parse_study_moment("20200402", "153025.123").isoformat() == "2020-04-02T15:30:25"
-    assert parse_study_moment("20200402", "1530").isoformat() == "2020-04-02T15:30:00"
-    assert parse_study_moment("20200402", "garbage").isoformat() == "2020-04-02T00:00:00"
-    assert parse_study_moment("", "1530") is None and parse_study_moment("2020-04-02") is None
+    assert StudyMoment.parse("20200402", "153025.123").as_datetime().isoformat() == "2020-04-02T15:30:25"
+    assert StudyMoment.parse("20200402", "1530").as_datetime().isoformat() == "2020-04-02T15:30:00"
+    assert StudyMoment.parse("20200402", "garbage").time is None
+    assert StudyMoment.parse("", "1530") is None and StudyMoment.parse("2020-04-02") is None
+    # without a Study Time, the image's own time stands in (a DT's time part, without its UTC offset)
+    assert header_time({"StudyTime": "1112", "AcquisitionTime": "0900"}) == "1112"
+    assert header_time({"AcquisitionDateTime": "20200408130800.5+0100", "ContentTime": "0900"}) == "130800.5"
+    assert header_time({}) == ""
 
 
 def test_the_limits_are_read_from_the_model_metadata_or_their_absence_is_explained():

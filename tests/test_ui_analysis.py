@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fakes import HOT_CELL, FakeAnalyser, prediction, synthetic_analysis
 from PyQt5.QtCore import QPoint, Qt
-from PyQt5.QtWidgets import QAction, QDialog, QFileDialog, QMessageBox
+from PyQt5.QtWidgets import QAction, QApplication, QDialog, QFileDialog, QMessageBox
 from ui_helpers import WAIT_MS, canvas_pixels, drag, open_and_wait, shown_window, wait_for_image
 
 from xraydesk.ai.analysis import StudyIdentity
@@ -23,7 +23,7 @@ from xraydesk.ui.analysis_controller import WorklistEntry
 from xraydesk.ui.export_dialog import ExportScopeDialog
 from xraydesk.ui.main_window import MainWindow
 from xraydesk.ui.results_panel import ResultsPanel
-from xraydesk.ui.worklist import COLUMNS, PRIORITY_COLUMN, READ_MARK, SORT_ROLE, entry_cells
+from xraydesk.ui.worklist import COLUMNS, PRIORITY_COLUMN, READ_MARK, SORT_ROLE, WorklistPanel, entry_cells
 
 FOLDER_SIZE = 5
 
@@ -126,9 +126,21 @@ def test_the_dock_explains_flags_and_withholds_severity_on_an_implausible_lung_m
     assert not panel.zones.isVisible() and not panel.extent.isVisible() and not panel.evidence.isVisible()
 
 
+def test_the_worklist_writes_probabilities_as_the_dock_does_and_sorts_them_by_value(qtbot):
+    panel = WorklistPanel()
+    qtbot.addWidget(panel)
+    panel.start(4)
+    for name, p in (("a.dcm", 0.998), ("b.dcm", 0.9996), ("c.dcm", 0.87)):
+        panel.add_entry(WorklistEntry(Path(name), synthetic_analysis(Path(name), p)), False, name)
+    panel.add_entry(WorklistEntry(Path("d.dcm"), error="unreadable"), False, "d.dcm")
+    shown = [(panel.path_at(row).name, panel.table.item(row, PRIORITY_COLUMN).text()) for row in range(4)]
+    # never "1" beside "0.998": both beyond what the calibration resolves; still ranked by value
+    assert shown == [("b.dcm", "> 0.99"), ("a.dcm", "> 0.99"), ("c.dcm", "0.87"), ("d.dcm", "")]
+
+
 def test_the_worklist_uses_the_docks_words():
     def cells(analysis):
-        return dict(zip(COLUMNS, entry_cells(WorklistEntry(analysis.path, analysis))))
+        return dict(zip(COLUMNS, entry_cells(WorklistEntry(analysis.path, analysis), analysis.path.name)))
 
     clear = cells(synthetic_analysis(Path("a.dcm")))
     assert clear["Cause"] == "cannot be told" and clear["Status"] == "Pneumonia-like opacity likely"
@@ -259,22 +271,49 @@ def test_worklist_fills_a_sortable_table_and_double_click_opens_the_image(qtbot,
     qtbot.mouseDClick(table.viewport(), Qt.LeftButton, pos=table.visualItemRect(table.item(2, 1)).center())
     wait_for_image(qtbot, window, target)
     qtbot.waitUntil(lambda: shown_analysis_path(window) == target, timeout=WAIT_MS)
-    assert table.item(2, 0).text() == READ_MARK  # opened is read
+    qtbot.waitUntil(lambda: table.item(2, 0).text() == READ_MARK, timeout=WAIT_MS)  # read once seen a moment
+    table.setCurrentCell(4, 1)
+    qtbot.keyClick(table, Qt.Key_Return)  # Enter opens the current row
+    wait_for_image(qtbot, window, window.worklist.path_at(4))
+
+
+def test_paging_past_images_leaves_them_unread_and_a_moment_on_screen_or_m_reads_one(qtbot, open_window, images):
+    window = open_window(FakeAnalyser(), auto_analyse=False)
+    window.read_marker.timer.setInterval(60_000)  # longer than this test takes to page
+    open_and_wait(qtbot, window, [images[0].parent])
+    wait_for_image(qtbot, window, images[0])
+    for path in images[1:]:
+        qtbot.keyClick(window.canvas, Qt.Key_PageDown)
+        wait_for_image(qtbot, window, path)
+    qtbot.keyClick(window.canvas, Qt.Key_PageUp)
+    wait_for_image(qtbot, window, images[-2])
+    assert not any(window.session.is_read(path) for path in images)
+    qtbot.keyClick(window.canvas, Qt.Key_M)  # the reader's word: read now, and the timer no longer decides
+    assert window.session.is_read(images[-2]) and not window.read_marker.timer.isActive()
+    window.read_marker.timer.setInterval(50)
+    qtbot.keyClick(window.canvas, Qt.Key_PageUp)
+    wait_for_image(qtbot, window, images[-3])
+    qtbot.waitUntil(lambda: window.session.is_read(images[-3]), timeout=WAIT_MS)  # left on screen: read
+    assert [window.session.is_read(path) for path in images] == [False, False, True, True, False]
 
 
 def test_n_opens_the_unread_flagged_images_in_priority_order_and_hidden_data_hides_file_names(qtbot, open_window,
                                                                                             images):
     window = open_window(FakeAnalyser(), auto_analyse=False)
+    window.read_marker.timer.setInterval(50)
     open_and_wait(qtbot, window, [images[0].parent])
     with qtbot.waitSignal(window.analysis.worklistFinished, timeout=WAIT_MS):
         window.analyse_all()
-    shown = window.canvas.image.path  # the first image, opened by the scan: read already
-    expected = [path for path in window.worklist.paths() if path != shown]
+    shown = window.canvas.image.path  # the first image, opened by the scan: read after its moment on screen
+    qtbot.waitUntil(lambda: window.session.is_read(shown), timeout=WAIT_MS)
+    order = window.worklist.paths()
+    expected = order[order.index(shown) + 1:] + order[:order.index(shown)]  # onwards from the one on screen
     opened = []
     for _ in expected:
         qtbot.keyClick(window.canvas, Qt.Key_N)
         qtbot.waitUntil(lambda: window.canvas.image.path not in opened + [shown], timeout=WAIT_MS)
         opened.append(window.canvas.image.path)
+        qtbot.waitUntil(lambda: window.session.is_read(opened[-1]), timeout=WAIT_MS)
     assert opened == expected  # every FakeAnalyser answer is positive, so every image is flagged
     qtbot.keyClick(window.canvas, Qt.Key_N)
     assert window.status_label.text().startswith("No unread flagged image")
@@ -448,3 +487,25 @@ def pdf_pages(path: Path) -> int:
 
 def pdf_text(path: Path) -> str:
     return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_the_dock_shows_an_editable_draft_report_with_one_click_copy(panel, qtbot):
+    panel.show_analysis(synthetic_analysis(Path("a.dcm")))
+    draft = panel.draft.text.toPlainText()
+    assert draft.startswith("FINDINGS: Pneumonia-like opacity") and "IMPRESSION:" in draft and panel.draft.isVisible()
+    with qtbot.waitSignal(panel.draft.draftEdited) as edited:
+        panel.draft.text.appendPlainText("Reader: agree.")
+    assert edited.args[0].endswith("Reader: agree.")
+    qtbot.mouseClick(panel.draft.copy_button, Qt.LeftButton)
+    assert QApplication.clipboard().text().endswith("Reader: agree.")
+    panel.show_analysis(synthetic_analysis(Path("b.dcm")), draft="FINDINGS: kept edit.")
+    assert panel.draft.text.toPlainText() == "FINDINGS: kept edit."
+
+
+def test_the_readers_draft_edit_is_kept_for_the_image(qtbot, open_window, images):
+    window = open_window(FakeAnalyser())
+    with qtbot.waitSignal(window.analysis.analysed, timeout=WAIT_MS):
+        window.open_paths([images[0]])
+    qtbot.waitUntil(lambda: window.results_panel.draft.isVisible(), timeout=WAIT_MS)
+    window.results_panel.draft.text.setPlainText("IMPRESSION: the reader's own words.")
+    assert window.session.drafts[images[0]] == "IMPRESSION: the reader's own words."

@@ -1,15 +1,18 @@
 """Compare with prior (pytest-qt, offscreen): the prior picked for a patient, the "PRIOR" corner text with
 the interval, linked window/level, zoom and pan between films of different sizes (and unlinking), the
-prior's own overlay, leaving with C or Esc, and the message when there is no prior."""
+prior's own overlay, leaving with C or Esc, the message when there is no prior, and the hanging protocol
+(current and prior laid out on open, the prior of the same view position first)."""
 
 import numpy as np
 import pytest
-from fakes import FakeAnalyser
+from fakes import FakeAnalyser, TrendLimitsAnalyser
 from PyQt5.QtCore import QPoint, Qt
 from ui_helpers import WAIT_MS, drag, open_and_wait, shown_window, wait_for_image
 
 from xraydesk.imaging import Window, fit_transform
+from xraydesk.imaging.study_order import StudyMoment
 from xraydesk.ui.compare import NO_PRIOR, linked_window, prior_caption
+from xraydesk.ui.main_window import settings
 
 
 @pytest.fixture
@@ -24,6 +27,20 @@ def serial_studies(make_dicom):
             "prior": film("p1_prior.dcm", 96, 120, "P1", "1.2", "20200402"),
             "current": film("p1_current.dcm", 128, 160, "P1", "1.3", "20200408"),
             "other": film("p2.dcm", 64, 64, "P2", "2.1", "20200405")}
+
+
+@pytest.fixture
+def views_over_time(make_dicom):
+    """Patient P1: PA, then AP, then two PA films (current); patient P2 once."""
+    def film(name, patient, study_uid, date, view):
+        return make_dicom(name, np.full((64, 64), 100, np.uint16), PatientID=patient, StudyInstanceUID=study_uid,
+                          SeriesInstanceUID=study_uid + ".1", StudyDate=date, ViewPosition=view)
+
+    return {"first_pa": film("p1_pa.dcm", "P1", "1.1", "20200328", "PA"),
+            "prior_ap": film("p1_ap.dcm", "P1", "1.2", "20200402", "AP"),
+            "current_pa": film("p1_current.dcm", "P1", "1.3", "20200408", "PA"),
+            "current_second": film("p1_current_2.dcm", "P1", "1.3", "20200408", "PA"),
+            "other": film("p2.dcm", "P2", "2.1", "20200405", "PA")}
 
 
 @pytest.fixture
@@ -121,6 +138,35 @@ def test_the_prior_has_its_own_analysis_and_the_current_views_modes_and_esc_leav
     assert not window.actions["compare"].isChecked() and window.centralWidget() is window.canvas
 
 
+def test_compare_and_trend_take_the_same_prior_among_studies_of_one_day(qtbot, make_dicom):
+    """Two studies on 2020-04-08, at 11:12 (Study Time) and 13:08 (no Study Time: its Acquisition DateTime
+    stands in; its UID sorts first), and one 5 days earlier: both views order the day by time."""
+    pixels = np.add.outer(np.arange(96), np.arange(112)).astype(np.uint16)
+
+    def film(name, study_uid, date, **times):
+        return make_dicom(name, pixels, PatientID="P1", StudyInstanceUID=study_uid,
+                          SeriesInstanceUID=study_uid + ".1", StudyDate=date, **times)
+
+    before = film("before.dcm", "1.5", "20200403", StudyTime="0930")
+    morning = film("morning.dcm", "1.9", "20200408", StudyTime="111200")
+    afternoon = film("afternoon.dcm", "1.1", "20200408", AcquisitionDateTime="20200408130800")
+    window = shown_window(qtbot, TrendLimitsAnalyser())
+    open_and_wait(qtbot, window, [before.parent])
+    assert window.browser.image_paths() == [before, morning, afternoon]
+    window.analyse_all()
+    qtbot.waitUntil(lambda: len(window.analysis.results) == 3 and window.workers.is_idle(), timeout=WAIT_MS)
+    for current, prior, interval in ((afternoon, morning, "1 h 56 min earlier"), (morning, before, "5 days earlier")):
+        view = enter_compare(qtbot, window, current)
+        assert view.prior.image.path == prior
+        assert view.prior.annotation_lines()["top_right"][0] == f"PRIOR — {interval}"
+        trend = window.results_panel.trend.chart.trend
+        current_study = trend.study_index(current)
+        assert prior in trend.studies[trend.prior_index(current_study)].paths
+        assert f", {interval}: " in window.results_panel.trend.change.text().split("\n")[0]
+        window.compare_action.trigger()
+    window.close()
+
+
 def test_no_prior_gives_a_status_message_and_no_split(qtbot, window, serial_studies):
     open_and_wait(qtbot, window, [serial_studies["current"].parent])
     for path in (serial_studies["other"], serial_studies["first"]):  # another patient; the patient's first study
@@ -137,4 +183,28 @@ def test_window_links_in_units_of_each_films_default_window():
     assert linked_window(default, default, other) == other
     linked = linked_window(Window(2048 + 400, 1024), default, other)
     assert (linked.center, linked.width) == (128 + 25, 64)
-    assert prior_caption("20200402", "20200403") == "PRIOR — 1 day earlier"
+    assert prior_caption(StudyMoment.parse("20200402"), StudyMoment.parse("20200403")) == "PRIOR — 1 day earlier"
+
+
+def test_the_hanging_protocol_lays_out_a_study_opened_beside_its_prior_of_the_same_view(qtbot, window, views_over_time):
+    assert not window.hanging_action.isChecked()  # off until the reader turns it on
+    open_and_wait(qtbot, window, [views_over_time["current_pa"].parent])
+    window.browser.select_path(views_over_time["current_pa"])
+    wait_for_image(qtbot, window, views_over_time["current_pa"])
+    assert not window.compare_action.isChecked()
+    window.hanging_action.trigger()
+    assert settings().value("hanging_protocol", type=bool)  # remembered
+
+    for path in (views_over_time["other"], views_over_time["current_pa"]):  # no prior; another study opened
+        window.browser.select_path(path)
+        wait_for_image(qtbot, window, path)
+    assert window.compare_action.isChecked()
+    view = window.compare_view
+    qtbot.waitUntil(lambda: view.prior.image is not None, timeout=WAIT_MS)
+    assert view.prior.image.path == views_over_time["first_pa"]  # PA beside PA, not the later AP
+    assert view.prior_menu.currentIndex() == 1
+
+    qtbot.keyClick(window.canvas, Qt.Key_Escape)  # left: another image of the same study does not hang it again
+    window.browser.select_path(views_over_time["current_second"])
+    wait_for_image(qtbot, window, views_over_time["current_second"])
+    assert not window.compare_action.isChecked()

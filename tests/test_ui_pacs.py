@@ -22,7 +22,7 @@ from PyQt5.QtWidgets import QMessageBox
 from ui_helpers import WAIT_MS, open_and_wait, wait_for_image
 
 from xraydesk.pacs.dimse import SOP_CLASS_NOT_SUPPORTED
-from xraydesk.pacs.local_store import default_store_root
+from xraydesk.pacs.local_store import LocalStore, default_store_root
 from xraydesk.pacs.nodes import (
     LocalSide,
     Node,
@@ -32,6 +32,7 @@ from xraydesk.pacs.nodes import (
 )
 from xraydesk.ui.main_window import MainWindow, settings
 from xraydesk.ui.pacs_dialogs import PacsSettingsDialog, SendResultsDialog
+from xraydesk.ui.worklist import COLUMNS
 
 UPLOADED = 2  # RSNA films in the test PACS: one to find and retrieve, one to send results of
 
@@ -104,6 +105,32 @@ def test_query_dialog_fills_its_table_from_orthanc_and_a_retrieve_opens_the_stud
     assert sorted(window.browser.image_paths()) == sorted([local, retrieved])  # beside the studies open before
     assert pydicom.dcmread(retrieved).SOPInstanceUID == pydicom.dcmread(rsna_files[0]).SOPInstanceUID
     assert not dialog.cancel_button.isEnabled() and not dialog.progress.isVisible()
+
+
+def test_a_study_retrieved_while_it_is_open_is_one_image_named_by_its_numbers(qtbot, window, rsna_files):
+    original = rsna_files[0]
+    open_and_wait(qtbot, window, [original])  # from its own folder
+    window.show_pacs_query()
+    dialog = window.query_dialog
+    dialog.node.setCurrentText("test Orthanc")
+    dialog.patient_id.setText(patient_id(original))
+    qtbot.mouseClick(dialog.search_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: dialog.results.rowCount() == 1, timeout=WAIT_MS)
+    dialog.results.selectRow(0)
+    with qtbot.waitSignal(window.studies.scanFinished, timeout=WAIT_MS):
+        qtbot.mouseClick(dialog.retrieve_button, Qt.LeftButton)  # a copy into the local store
+    qtbot.waitUntil(lambda: window.workers.is_idle(), timeout=WAIT_MS)
+    assert window.browser.image_paths() == [original] and window.session.summary() == "1 image"
+
+    header = pydicom.dcmread(original, stop_before_pixels=True)
+    study = LocalStore().study_folder(header.StudyInstanceUID)
+    open_and_wait(qtbot, window, [study])  # the copy alone, named <SOP Instance UID>.dcm
+    assert window.browser.image_paths()[0].name == f"{header.SOPInstanceUID}.dcm"
+    window.browser.select_path(window.browser.image_paths()[0])
+    assert window.browser.currentItem().text(0) == "series 1, image 1"  # not "1: 1.2.276…"
+    window.analyse_all()
+    qtbot.waitUntil(lambda: window.worklist.table.rowCount() == 1 and window.workers.is_idle(), timeout=WAIT_MS)
+    assert window.worklist.table.item(0, COLUMNS.index("Image")).text() == "series 1, image 1"
 
 
 def test_test_connection_says_why_a_dead_node_fails_and_ok_saves_the_nodes(qtbot, window, orthanc):

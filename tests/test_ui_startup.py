@@ -25,5 +25,30 @@ def test_command_line_help_lists_every_command_and_the_viewer_options():
     assert "Research use only" in usage
     assert "--install-desktop" in run_python("main.py", "--help-viewer").stdout
 
-def test_command_line_version():
-    assert run_python("main.py", "--version").stdout.strip() == "XRayDesk 0.1.0"
+def test_one_version_for_the_command_line_the_package_and_the_changelog():
+    import tomllib
+
+    from xraydesk import __version__
+
+    for command in (["main.py"], ["-m", "xraydesk.cli"]):  # the checkout's launcher and the `xraydesk` entry point
+        assert run_python(*command, "--version").stdout.strip() == f"XRayDesk {__version__}"
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "xraydesk.__version__"}
+    headings = [line for line in (REPO_ROOT / "CHANGELOG.md").read_text().splitlines() if line.startswith("## ")]
+    assert headings[0].startswith(f"## {__version__} ")
+
+
+def test_about_names_the_application_and_the_model_each_with_its_own_version(qtbot):
+    import json
+
+    from ui_helpers import shown_window
+
+    from xraydesk import __version__
+
+    metadata = json.loads((REPO_ROOT / "models" / "xraydesk-cxr.json").read_text())
+    window = shown_window(qtbot)  # the shipped model, not loaded: its version from its metadata file
+    model = f"{metadata['name']} {metadata['version']}"
+    assert window.about_text().startswith(f"XRayDesk {__version__}\nAI model: {model} ")
+    assert "Research use only" in window.about_text()
+    window.close()

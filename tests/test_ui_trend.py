@@ -5,11 +5,10 @@ buttons."""
 
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from fakes import FakeAnalyser, prediction, synthetic_analysis
+from fakes import TREND_LIMITS, TrendLimitsAnalyser, prediction, synthetic_analysis
 from PyQt5.QtWidgets import QAction, QLabel
 from ui_helpers import WAIT_MS, open_and_wait, wait_for_image
 
@@ -20,7 +19,7 @@ from xraydesk.ui.main_window import MainWindow, scrollable
 from xraydesk.ui.results_panel import ResultsPanel
 from xraydesk.ui.trend_view import study_summary
 
-LIMITS = {"geographic_extent": 1.0, "six_zone_score": 1.0, "p_pneumonia": 0.5}
+LIMITS = TREND_LIMITS
 
 
 def analysis_of(path: Path, study_uid: str, date: str, extent: tuple[float, float], zones: tuple[float, ...]):
@@ -83,13 +82,6 @@ def test_a_long_file_name_is_elided_in_the_middle_and_keeps_the_dock_narrow(qtbo
     assert panel.status.text().startswith(name) and panel.status.toolTip() == panel.status.text()
     assert not area.horizontalScrollBar().isVisible()
     assert panel.contours.geometry().right() <= area.viewport().width()
-
-
-class TrendLimitsAnalyser(FakeAnalyser):
-    """The fake model with "no clear change" limits in its metadata, as the shipped model has them."""
-
-    def model(self):
-        return SimpleNamespace(version="Fake CXR 0.0", metadata={"trend": {"no_clear_change": LIMITS}})
 
 
 def test_the_window_shows_the_trend_of_the_patient_on_screen(qtbot, make_dicom):

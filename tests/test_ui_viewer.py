@@ -13,6 +13,8 @@ from PyQt5.QtGui import (
     QColor,
     QDragEnterEvent,
     QDropEvent,
+    QFont,
+    QFontMetricsF,
     QWheelEvent,
 )
 from PyQt5.QtWidgets import QApplication, QDialog, QTableWidget
@@ -39,7 +41,7 @@ from xraydesk.imaging import (
 from xraydesk.ui.browser import PATH_ROLE
 from xraydesk.ui.canvas import OverlayLayer, qtransform
 from xraydesk.ui.main_window import MainWindow
-from xraydesk.ui.overlays import ZoneLayer, label_box
+from xraydesk.ui.overlays import LABEL_POINT_SIZE, ZoneLayer, label_box, placed_labels
 
 
 @pytest.fixture
@@ -309,6 +311,37 @@ def test_zone_labels_sit_beyond_the_lateral_edge_on_screen_whatever_the_rotation
         shift = box.center() - anchor
         assert np.sign([round(shift.x()), round(shift.y())]).tolist() == list(away)
         assert not box.contains(anchor)
+
+
+def test_zone_labels_keep_clear_of_the_corner_texts_when_zoomed_in(canvas, make_dicom):
+    canvas.set_image(load_image(make_dicom("p.dcm", np.zeros((224, 224), np.uint16), PatientName="Doe^Jane",
+                                           PatientID="P1", StudyDate="20200402", ViewPosition="AP")))
+    zones = ZoneLayer()
+    zones.set_analysis(synthetic_analysis(canvas.image.path))
+    canvas.add_overlay(zones)
+    canvas.zoom_by(1.6, canvas.width() / 2, canvas.height() / 2)  # the lower zones' labels reach the bottom corners
+    canvas.grab()  # a paint: the canvas hands the layer the area clear of its corner texts
+    transform = qtransform(canvas.view.transform)
+    anchors = overlays.zone_label_anchors(zones.analysis, (224, 224))
+    metrics = QFontMetricsF(QFont(canvas.font().family(), LABEL_POINT_SIZE))
+    corners = canvas.corner_text_boxes()
+    everywhere = placed_labels(transform, anchors, zones.analysis.prediction, metrics, QRectF(canvas.rect()))
+    assert any(box.intersects(corner) for box, _, _ in everywhere for corner in corners)  # as they were drawn
+    clear = placed_labels(transform, anchors, zones.analysis.prediction, metrics, zones.label_area)
+    assert clear and not any(box.intersects(corner) for box, _, _ in clear for corner in corners)
+
+
+def test_a_positive_zones_label_is_dark_on_the_positive_colour_and_every_label_is_legible():
+    def luminance(rgb):
+        linear = [(c / 255 / 12.92) if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    for positive in (False, True):
+        label = overlays.label_colours(positive)
+        lighter, darker = sorted((luminance(label.text), luminance(label.background)), reverse=True)
+        assert (lighter + 0.05) / (darker + 0.05) >= 4.5  # WCAG AA for small text (over an opaque box)
+    assert overlays.label_colours(True).background == overlays.POSITIVE_ZONE_COLOUR
+    assert overlays.label_colours(False).background_alpha >= 200  # a bright rib under it stays dark enough
 
 
 def test_the_six_zone_score_is_a_corner_line_clear_of_the_notices(canvas, make_dicom):

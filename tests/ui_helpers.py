@@ -61,3 +61,13 @@ def drag(widget, button, start: QPoint, end: QPoint):
     mouse(widget, QEvent.MouseMove, (start + end) / 2, Qt.NoButton, button)
     mouse(widget, QEvent.MouseMove, end, Qt.NoButton, button)
     mouse(widget, QEvent.MouseButtonRelease, end, button, Qt.NoButton)
+
+
+def screen_point(canvas, x, y) -> QPoint:
+    """Where image point (x, y) is on the canvas's screen."""
+    return QPoint(*(round(v) for v in canvas.view.transform.image_to_screen(x, y)))
+
+
+def click(canvas, point: QPoint) -> None:
+    mouse(canvas, QEvent.MouseButtonPress, point, Qt.LeftButton, Qt.LeftButton)
+    mouse(canvas, QEvent.MouseButtonRelease, point, Qt.LeftButton, Qt.NoButton)

@@ -3,8 +3,11 @@ image's AI analysis and saves two screenshots taken from the X server: OUT.png w
 zone overlays, OUT-plain.png without them, plus the canvas geometry and the results as JSON. Used by
 test_screenshot.py and to make the README screenshots:
 python tests/xvfb_screenshot.py OUT.png PATH [PATH ...] [--select FILE] [--analyse-all] [--compare] [--trend]
+                                 [--zoom FACTOR] [--export-dialog]
 --analyse-all runs the worklist first (the severity trend needs the patient's other studies analysed),
---compare takes the shots in compare-with-prior mode, --trend scrolls the results dock to the trend."""
+--compare takes the shots in compare-with-prior mode, --trend scrolls the results dock to the trend,
+--zoom zooms in about the centre of the image view (the lower zones' labels come near the corner texts),
+--export-dialog adds OUT-export.png: Ctrl+E's dialog as it opens over the window."""
 
 import argparse
 import json
@@ -12,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from PyQt5.QtCore import QPoint
+from PyQt5.QtCore import QPoint, QTimer
 from PyQt5.QtWidgets import QApplication
 
 from xraydesk.ui.app import create_application
@@ -37,6 +40,19 @@ def settle(app: QApplication) -> None:
         time.sleep(0.02)
 
 
+def shoot_export_dialog(app: QApplication, window: MainWindow, name: Path) -> None:
+    """Ctrl+E's dialog (modal: shot and cancelled from a timer)."""
+
+    def shoot() -> None:
+        dialog = QApplication.activeModalWidget()
+        settle(app)
+        window.screen().grabWindow(dialog.winId()).save(str(name))
+        dialog.reject()
+
+    QTimer.singleShot(200, shoot)
+    window.export_pdf()  # returns once the dialog is cancelled
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("output", type=Path)
@@ -45,6 +61,8 @@ def main() -> int:
     parser.add_argument("--analyse-all", action="store_true", help="analyse every image (the worklist) first")
     parser.add_argument("--compare", action="store_true", help="compare the image with its prior (key C)")
     parser.add_argument("--trend", action="store_true", help="show the severity trend in the results dock")
+    parser.add_argument("--zoom", type=float, help="zoom in by this factor about the view's centre")
+    parser.add_argument("--export-dialog", action="store_true", help="also shoot Ctrl+E's dialog")
     arguments = parser.parse_args()
     app = create_application([])
     window = MainWindow()
@@ -68,12 +86,16 @@ def main() -> int:
     if arguments.trend:
         wait_until(app, lambda: window.results_panel.trend.isVisible())
         window.results_dock.widget().ensureWidgetVisible(window.results_panel.trend)
+    if arguments.zoom:
+        window.canvas.zoom_by(arguments.zoom, window.canvas.width() / 2, window.canvas.height() / 2)
     for shown in (False, True):
         window.actions["heatmap"].setChecked(shown)
         window.actions["zones"].setChecked(shown)
         settle(app)
         name = arguments.output if shown else arguments.output.with_name(f"{arguments.output.stem}-plain.png")
         window.screen().grabWindow(window.winId()).save(str(name))
+    if arguments.export_dialog:
+        shoot_export_dialog(app, window, arguments.output.with_name(f"{arguments.output.stem}-export.png"))
     canvas = window.canvas
     origin = canvas.mapTo(window, QPoint(0, 0))
     transform = canvas.view.transform

@@ -10,6 +10,7 @@ COMMANDS = {
     "predict": ("xraydesk.commands.predict:predict_main",
                 "analyse images into a CSV (and DICOM SR/SC with --dicom-out)"),
     "report": ("xraydesk.commands.report:report_main", "PDF summary of files/folders, with a trend page per patient"),
+    "export": ("xraydesk.commands.export:export_main", "de-identified copies of DICOM images (--deidentify)"),
     "pacs": ("xraydesk.commands.pacs:pacs_main", "echo, find, retrieve, send and listen (DIMSE or DICOMweb)"),
     "evaluate": ("xraydesk.commands.training:evaluate_main", "evaluate the shipped model on the shared data"),
     "train": ("xraydesk.commands.training:train_main", "train the model from the shared data (hours on a CPU)"),

@@ -172,7 +172,8 @@ def _synthetic_results(extra_rows=()):
         readings.ralo["opacity"][14 + film] = 1.0
         readings.exam_index[14 + film] = index
     views = np.array([view or evaluate.NO_VIEW for _, _, view, *_ in rows])
-    return evaluate.results_from_outputs(examples, raw, checks, METADATA, views, readings)
+    return evaluate.results_from_outputs(examples, np.zeros((n, 224, 224, 1), np.uint8), raw, checks, METADATA,
+                                         views, readings)
 
 
 def test_per_view_grouping_separates_what_the_view_does():

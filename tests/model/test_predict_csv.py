@@ -11,6 +11,7 @@ from PIL import Image
 from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.lung_check import LungMaskCheck
 from xraydesk.ai.model import FLAGS, Outcome, Prediction, in_band
+from xraydesk.ai.words import ANSWERS, NO_ABNORMALITY
 from xraydesk.commands.batch import heatmap_file_name
 from xraydesk.commands.common import EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE
 from xraydesk.commands.predict import predict_main
@@ -64,7 +65,7 @@ def with_heatmaps(mixed_folder, tmp_path_factory):
 def test_new_columns_come_after_the_old_ones_unchanged():
     assert COLUMNS == [*COLUMNS_BEFORE_0_3, "flags", "heatmap", "sop_instance_uid", "study_instance_uid",
                        "series_instance_uid", "patient_id", "study_date", "view_position", "file_bytes",
-                       "file_mtime_ns"]
+                       "file_mtime_ns", "p_abnormal", "normal_ruleout", "call"]
 
 
 def test_csv_has_the_exact_columns_and_every_status(predicted):
@@ -76,9 +77,11 @@ def test_csv_has_the_exact_columns_and_every_status(predicted):
     for name in ANALYSED:
         row = rows[name]
         assert all(0.0 <= float(row[column]) <= 1.0 for column in PROBABILITY_COLUMNS)
-        total = sum(float(row[c]) for c in ("p_normal", "p_bacterial", "p_viral", "p_covid"))
-        assert total == pytest.approx(1.0, abs=2e-4)
-        assert float(row["p_pneumonia"]) == pytest.approx(1 - float(row["p_normal"]), abs=2e-4)
+        causes = sum(float(row[c]) for c in ("p_bacterial", "p_viral", "p_covid"))
+        assert causes == pytest.approx(float(row["p_pneumonia"]), abs=2e-4)
+        assert float(row["p_normal"]) == pytest.approx(1 - float(row["p_abnormal"]), abs=2e-4)
+        assert float(row["p_abnormal"]) >= float(row["p_pneumonia"]) - 1e-4  # a pneumonia is an abnormality
+        assert row["call"] in ANSWERS and row["normal_ruleout"] == str(int(row["call"] == NO_ABNORMALITY))
         assert row["pneumonia_positive"] in ("0", "1") and row["covid_positive"] in ("0", "1")
         assert float(row["seconds"]) > 0
         assert row["heatmap"] == ""  # no --heatmaps
@@ -87,6 +90,7 @@ def test_csv_has_the_exact_columns_and_every_status(predicted):
         assert int(rows[name]["six_zone_score"]) in range(7)
         assert 0.0 <= float(rows[name]["geographic_extent"]) <= 8.0
     assert "HIP" in rows["hip.dcm"]["reason"] and rows["hip.dcm"]["p_normal"] == ""
+    assert all(rows[name]["call"].startswith("Not analysed: ") for name in NOT_ANALYSED)
     assert rows["empty.dcm"]["reason"] and rows["truncated.png"]["reason"]
     assert all(rows[name]["flags"] == "" for name in NOT_ANALYSED)
     assert provenance["model"].startswith("XRayDesk CXR")
@@ -114,19 +118,22 @@ def test_an_implausible_lung_mask_withholds_zones_and_says_why(predicted):
 
 
 def test_outcome_row_puts_each_caveat_in_the_reason():
-    prediction = Prediction(p_normal=0.3, p_bacterial=0.1, p_viral=0.1, p_covid=0.5, pneumonia_positive=True,
-                            covid_positive=False, zone_probabilities=(0.9,) * 6, zone_positive=(True,) * 6,
+    prediction = Prediction(p_abnormal=0.7, p_pneumonia=0.7, p_bacterial=0.1, p_viral=0.1, p_covid=0.5,
+                            pneumonia_positive=True,
+                            covid_positive=False, zone_probabilities=(0.9,) * 2 + (0.1,) * 4,
+                            zone_positive=(True,) * 2 + (False,) * 4,
                             lung_extent=(2.0, 1.0), lung_opacity=(1.0, 1.0))
     unfamiliar = InputCheck(True, unfamiliar="unfamiliar image: lower confidence — unlike the training films")
     lungs = LungMaskCheck(False, "lung mask implausible: 5.6% of the image is lung (expected 8%–70%)")
     row = outcome_row(Path("a.png"), Outcome(unfamiliar, prediction, None, lungs), 0.1)
-    assert row["status"] == "ok" and row["p_covid"] == "0.5000"
+    assert row["status"] == "ok" and row["p_covid"] == "0.5000" and row["p_normal"] == "0.3000"
+    assert row["call"] == "Pneumonia-like opacity likely" and row["normal_ruleout"] == 0
     assert row["reason"] == f"{unfamiliar.unfamiliar}; {lungs.reason}"
     assert row["flags"] == "unfamiliar;lung_mask_failed"
     assert all(column not in row for column in LUNG_COLUMNS)
     plain = outcome_row(Path("a.png"), Outcome(InputCheck(True), prediction), 0.1)
     assert plain["reason"] == "" and plain["flags"] == ""
-    assert plain["six_zone_score"] == 6 and plain["geographic_extent"] == "3.00"
+    assert plain["six_zone_score"] == 2 and plain["geographic_extent"] == "3.00"
 
 
 def test_heatmaps_are_written_at_each_images_own_size(mixed_folder, with_heatmaps):

@@ -23,8 +23,10 @@ def test_tiny_training_run_produces_loadable_calibrated_models(tmp_path, data_ro
 
     model = ChestXRayModel.load(tmp_path / "models")
     assert model.version == f"{metadata['name']} {metadata['version']}"
-    assert set(metadata["operating_points"]) == {"pneumonia", "covid", "covid_atypical", "zone"}
-    for name in ("pneumonia", "covid"):
+    assert set(metadata["operating_points"]) == {"normal_ruleout", "abnormal", "pneumonia", "covid", "covid_atypical",
+                                                 "zone"}
+    assert metadata["classes"] == ["normal", "other_abnormal", "bacterial", "viral", "covid"]
+    for name in ("abnormal", "pneumonia", "covid"):
         low, high = metadata["operating_points"][name]["band"]
         assert low <= metadata["operating_points"][name]["threshold"] <= high
     limits = metadata["input_check"]

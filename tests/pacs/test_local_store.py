@@ -1,6 +1,7 @@
 """The local store (layout, atomic writes, never overwriting different content, never inside a
 source folder) and the PACS settings file (nodes parsed and saved)."""
 
+import numpy as np
 import pydicom
 import pytest
 
@@ -62,6 +63,13 @@ def test_refused_objects_leave_nothing_behind(store, make_dicom):
     assert [path.name for path in store.root.rglob("*")] == [".incoming"]
 
 
+def test_a_large_image_cut_short_is_refused_without_reading_it_whole(store, make_dicom):
+    image = make_dicom("large.dcm", pixels=np.zeros((1024, 1024), dtype=np.uint16))  # pixel data left in the file
+    with pytest.raises(UnreadableObject, match=r"pixel data cut short \(2,096,152 of 2,097,152 bytes\)"):
+        store.store_encoded(image.read_bytes()[:-1000])
+    assert store.store_encoded(image.read_bytes()).outcome == STORED
+
+
 @pytest.mark.filterwarnings("ignore:Invalid value for VR UI")
 def test_uids_cannot_escape_the_store(store, make_dicom):
     image = make_dicom("a.dcm", StudyInstanceUID="../../outside", SeriesInstanceUID="..")
@@ -103,3 +111,44 @@ def test_settings_round_trip_privately(tmp_path):
     path.write_text("{broken")
     with pytest.raises(PacsError, match="pacs.json"):
         load_settings()
+
+
+@pytest.mark.parametrize("planted", ["link", "stale world-readable file"])
+def test_settings_never_go_through_a_planted_temporary_file(tmp_path, planted):
+    """The temporary file is created anew and private: a link or a stale 0644 file waiting under
+    a predictable name (pacs.json.tmp) neither receives the password nor makes the file readable."""
+    path = settings_path()
+    path.parent.mkdir(parents=True)
+    victim = tmp_path / "elsewhere.txt"
+    victim.write_text("untouched")
+    waiting = path.parent / "pacs.json.tmp"
+    if planted == "link":
+        waiting.symlink_to(victim)
+    else:
+        waiting.write_text("stale")
+        waiting.chmod(0o644)
+    save_settings(PacsSettings(nodes=[Node(name="cloud", url="https://pacs/dicom-web", secret="password")]))
+    assert victim.read_text() == "untouched"
+    assert path.stat().st_mode & 0o777 == 0o600 and not path.is_symlink()
+    assert load_settings().nodes[0].secret == "password"
+    assert sorted(item.name for item in path.parent.iterdir()) == ["pacs.json", "pacs.json.tmp"]  # nothing else left
+
+
+def test_settings_replace_a_link_rather_than_write_through_it(tmp_path):
+    path = settings_path()
+    path.parent.mkdir(parents=True)
+    victim = tmp_path / "elsewhere.txt"
+    victim.write_text("untouched")
+    path.symlink_to(victim)
+    save_settings(PacsSettings())
+    assert victim.read_text() == "untouched" and not path.is_symlink()
+
+
+def test_incoming_leftovers_of_dead_writers_are_cleaned(store):
+    store.incoming_path().write_bytes(b"this process's, being written")
+    running_writers = store.root / ".incoming" / "1-0123.partial"  # PID 1 always runs
+    running_writers.write_bytes(b"being written")
+    legacy = store.root / ".incoming" / "0123abcd.partial"  # named before the writer was: its writer is gone
+    legacy.write_bytes(b"half an object")
+    assert store.clean_incoming() == 1
+    assert not legacy.exists() and running_writers.exists() and len(list(legacy.parent.iterdir())) == 2

@@ -12,7 +12,13 @@ import numpy as np
 
 from xraydesk.ai.gate import ACCEPTED, InputCheck
 from xraydesk.ai.lung_check import PLAUSIBLE, LungMaskCheck
-from xraydesk.ai.model import ChestXRayModel, ModelUnavailableError, Prediction, outcome_flags
+from xraydesk.ai.model import (
+    ChestXRayModel,
+    ModelUnavailableError,
+    Prediction,
+    installed_model_version,
+    outcome_flags,
+)
 from xraydesk.ai.outputs import CAUSES
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
 from xraydesk.ai.zones import lung_mask, zone_labels
@@ -127,6 +133,11 @@ class Analyser:
     @property
     def is_loaded(self) -> bool:
         return self._model is not None
+
+    def model_version(self) -> str:
+        """Without waiting for a load or an analysis: the loaded model's, else its metadata file's."""
+        model = self._model
+        return model.version if model is not None else installed_model_version(self.model_dir)
 
     def model(self) -> ChestXRayModel:
         with self._lock:

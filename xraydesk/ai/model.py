@@ -40,6 +40,20 @@ def default_model_dir() -> Path:
     return Path(os.environ.get("XRAYDESK_MODELS", DEFAULT_MODEL_DIR))
 
 
+def model_version(metadata: dict) -> str:
+    """The model's name and version ("XRayDesk CXR 0.3.0"): its own, apart from the application's."""
+    return f"{metadata['name']} {metadata['version']}"
+
+
+def installed_model_version(model_dir: Path | str | None = None) -> str:
+    """model_version read from the metadata file, without loading the model (TensorFlow); else why not."""
+    path = Path(model_dir or default_model_dir()) / METADATA_FILE
+    try:
+        return model_version(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError) as error:
+        return f"unavailable ({path}: {error})"
+
+
 class ModelUnavailableError(Exception):
     """The model files are missing or unreadable; the message says which and why."""
 
@@ -286,7 +300,7 @@ class ChestXRayModel:
 
     @property
     def version(self) -> str:
-        return f"{self.metadata['name']} {self.metadata['version']}"
+        return model_version(self.metadata)
 
     def raw_outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
         """inputs: float32 (N, 224, 224, 1). Logits, embeddings and out-of-distribution scores."""
@@ -312,7 +326,8 @@ class ChestXRayModel:
                 opacity_maps(raw)):
             check = gate.first_refusal(prior, gate.check_pixels(model_input), learned)
             if check.accepted:
-                outcomes.append(Outcome(check, prediction, lungs, check_lung_mask(lung_mask(lungs)), opacity))
+                lung_check = check_lung_mask(lung_mask(lungs), model_input[..., 0])
+                outcomes.append(Outcome(check, prediction, lungs, lung_check, opacity))
             else:
                 outcomes.append(Outcome(check))
         return outcomes

@@ -27,7 +27,6 @@ from xraydesk.imaging.measurements import Point
 RGB = tuple[int, int, int]
 THIN, THICK = 1, 2
 ZONE_BORDER_ALPHA = 170 / 255  # grey borders recede behind the lung outline
-LABEL_BACKGROUND_ALPHA = 150 / 255  # the image shows through a label's box
 MIN_CONTOUR_ALPHA = 0.3  # iso-lines stay visible at any heatmap opacity
 
 
@@ -64,8 +63,13 @@ class Label:
     anchor: Point
     side: int
     colour: RGB
-    background: RGB = overlays.LABEL_BACKGROUND_COLOUR
-    background_alpha: float = LABEL_BACKGROUND_ALPHA
+    background: RGB
+    background_alpha: float  # 0-1
+
+    @classmethod
+    def of(cls, text: str, anchor: Point, side: int, positive: bool) -> "Label":
+        colours = overlays.label_colours(positive)
+        return cls(text, anchor, side, colours.text, colours.background, colours.background_alpha / 255)
 
 
 @dataclass(frozen=True)
@@ -109,8 +113,7 @@ def zone_plan(analysis: ImageAnalysis, image_shape: tuple[int, int]) -> tuple[li
     positives = [Polyline(line, overlays.POSITIVE_ZONE_COLOUR, THICK)
                  for zone in ZONES if positive[zone] for line in outlines[zone]]
     anchors = overlays.zone_label_anchors(analysis, image_shape)
-    labels = [Label(zone_label_text(zone, probability), *anchors[zone],
-                    overlays.POSITIVE_ZONE_COLOUR if positive[zone] else overlays.LABEL_TEXT_COLOUR)
+    labels = [Label.of(zone_label_text(zone, probability), *anchors[zone], positive[zone])
               for zone, probability in zip(ZONES, prediction.zone_probabilities) if zone in anchors]
     return borders + lungs + positives, labels
 

@@ -1,8 +1,9 @@
 """A patient's course over time (no Qt): one point per study, and the change since the prior in words.
 
 Studies belong to one patient when their Patient ID is the same (images without one join no trend) and
-are ordered by Study Date, then Study Time where the header has it; a study without a readable date is
-left out (it cannot be placed). A study is one Study Instance UID (its date where the file has none).
+are ordered, and their prior found, by the rule of xraydesk.imaging.study_order (date, then time), the
+compare view's; a study without a readable date is left out (it cannot be placed). A study is one
+StudyKeys.study (its Study Instance UID, its folder where the file has none).
 
 One image stands for a study (STUDY_SUMMARY): of its analysed images (accepted by the input check, so
 frontal: laterals are refused), those with a plausible lung mask come first, and of those the one with
@@ -15,6 +16,7 @@ measured error on repeated readings (ChangeLimits, stored in the model's metadat
 xraydesk.training.trend_report); smaller changes are "no clear change"."""
 
 import datetime
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,8 @@ from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.ai.model import ModelUnavailableError, sigmoid
 from xraydesk.ai.outputs import EXTENT_MAX
 from xraydesk.ai.words import probability
+from xraydesk.imaging import study_order
+from xraydesk.imaging.study_order import StudyMoment
 
 MEASURES = ("geographic_extent", "six_zone_score", "p_pneumonia")
 MEASURE_NAMES = {"geographic_extent": "extent", "six_zone_score": "six-zone score", "p_pneumonia": "p(pneumonia)"}
@@ -90,32 +94,21 @@ def verdict(measure: str, before: float, after: float, limits: "ChangeLimits") -
     return higher if change > 0 else lower
 
 
-def parse_study_moment(study_date: str, study_time: str = "") -> datetime.datetime | None:
-    """DICOM DA (YYYYMMDD) and TM (HHMMSS.FFFFFF, any prefix of it) -> a moment; None without a valid date."""
-    try:
-        date = datetime.datetime.strptime(study_date.strip(), "%Y%m%d")
-    except ValueError:
-        return None
-    digits = study_time.strip().split(".")[0]
-    if len(digits) % 2 or not digits.isdigit():
-        return date
-    parts = [int(digits[i:i + 2]) for i in range(0, len(digits), 2)] + [0, 0]
-    try:
-        return date.replace(hour=parts[0], minute=parts[1], second=parts[2])
-    except ValueError:
-        return date
-
-
 @dataclass(frozen=True)
 class StudyPoint:
-    moment: datetime.datetime
-    study_key: str  # the Study Instance UID, or the study date where the file has none
+    when: StudyMoment
+    study_key: str  # StudyKeys.study: the Study Instance UID, or the folder where the file has none
     analysis: ImageAnalysis  # the image that stands for the study (STUDY_SUMMARY)
     paths: tuple[Path, ...]  # every analysed image of the study
 
     @property
+    def moment(self) -> datetime.datetime:
+        """On the chart's time axis."""
+        return self.when.as_datetime()
+
+    @property
     def date(self) -> datetime.date:
-        return self.moment.date()
+        return self.when.date
 
     @property
     def severity_withheld(self) -> bool:
@@ -137,6 +130,10 @@ class Trend:
         """The study holding the image at `path` (the current study when that image is on screen)."""
         return next((index for index, study in enumerate(self.studies) if path in study.paths), None)
 
+    def prior_index(self, current: int) -> int | None:
+        """The prior of studies[current] (xraydesk.imaging.study_order), None without one."""
+        return study_order.prior_index([study.when for study in self.studies], current)
+
     def date_label(self, study: StudyPoint, deidentify: bool = False) -> str:
         """The study's date, or in de-identified output its day counted from the first study."""
         if deidentify:
@@ -154,11 +151,11 @@ def _study_points(analyses: list[ImageAnalysis]) -> list[StudyPoint]:
         by_study.setdefault(analysis.identity.keys.study, []).append(analysis)
     points = []
     for study_key, members in by_study.items():
-        chosen = _representative(members)
-        moment = parse_study_moment(chosen.identity.keys.study_date, chosen.identity.keys.study_time)
-        if moment is not None:
-            points.append(StudyPoint(moment, study_key, chosen, tuple(a.path for a in members)))
-    return sorted(points, key=lambda point: (point.moment, point.study_key))
+        when = StudyMoment.of_study((member.identity.keys.study_date, member.identity.keys.time_of_study)
+                                    for member in members)
+        if when is not None:
+            points.append(StudyPoint(when, study_key, _representative(members), tuple(a.path for a in members)))
+    return sorted(points, key=lambda point: (point.when.sort_key, point.study_key))
 
 
 def patient_trends(analyses: list[ImageAnalysis]) -> dict[str, Trend]:
@@ -173,14 +170,6 @@ def patient_trends(analyses: list[ImageAnalysis]) -> dict[str, Trend]:
     return {patient: trend for patient, trend in trends.items() if len(trend.studies) >= 2}
 
 
-def days_earlier_words(days: int) -> str:
-    return "the same day" if days == 0 else f"{days} day{'s' if days != 1 else ''} earlier"
-
-
-def interval_words(earlier: StudyPoint, later: StudyPoint) -> str:
-    return days_earlier_words((later.date - earlier.date).days)
-
-
 def value_words(measure: str, value: float | None) -> str:
     """As shown in the trend; p(pneumonia) as every surface shows a probability (words.probability)."""
     if value is None:
@@ -191,17 +180,35 @@ def value_words(measure: str, value: float | None) -> str:
 
 
 def change_lines(trend: Trend, limits: ChangeLimits, current: int = -1, deidentify: bool = False) -> list[str]:
-    """The change of each measure from the study before `current` (an index into trend.studies) to it, e.g.
+    """The change of each measure from the prior of `current` (an index into trend.studies) to it, e.g.
     "extent 5.2 → 3.1 since 2020-04-02, 6 days earlier: improving"; the first line names the prior."""
     current %= len(trend.studies)
     if current == 0:
         return [f"First study of {len(trend.studies)}: no prior to compare with."]
-    prior, study = trend.studies[current - 1], trend.studies[current]
+    prior_index = trend.prior_index(current)
+    if prior_index is None:
+        day = trend.date_label(trend.studies[current], deidentify)
+        return [f"No prior to compare with: the headers do not say which study of {day} came first."]
+    prior, study = trend.studies[prior_index], trend.studies[current]
     lines = []
     for measure in MEASURES:
         before, after = prior.value(measure), study.value(measure)
         judged = NOT_JUDGED if before is None or after is None else verdict(measure, before, after, limits)
-        since = f" since {trend.date_label(prior, deidentify)}, {interval_words(prior, study)}" if not lines else ""
+        interval = study_order.interval_words(prior.when, study.when)
+        since = f" since {trend.date_label(prior, deidentify)}, {interval}" if not lines else ""
         lines.append(f"{MEASURE_NAMES[measure]} {value_words(measure, before)} → {value_words(measure, after)}"
                      f"{since}: {judged}")
     return lines
+
+
+def comparison_lines(analyses: Iterable[ImageAnalysis], path: Path,
+                     limits: Callable[[], "ChangeLimits | None"]) -> list[str]:
+    """The change since the prior study of the image at `path`'s patient (change_lines), or none when
+    that study is the patient's first, the patient has one study, or limits() has none to judge by
+    (asked only when there is a prior)."""
+    for trend in patient_trends(list(analyses)).values():
+        index = trend.study_index(path)
+        if index:
+            known = limits()
+            return change_lines(trend, known, index) if known is not None else []
+    return []

@@ -9,7 +9,7 @@ every disagreement between the model's own outputs is explained where both are s
 from typing import TYPE_CHECKING
 
 from xraydesk.ai.model import Prediction
-from xraydesk.ai.outputs import EXTENT_MAX, LUNG_SCORE_MAX
+from xraydesk.ai.outputs import EXTENT_MAX, LUNG_SCORE_MAX, ZONES
 
 if TYPE_CHECKING:  # words describe analyses; the analysis module imports this one
     from xraydesk.ai.analysis import ImageAnalysis
@@ -92,10 +92,14 @@ def answer(prediction: Prediction) -> str:
     return NOT_CLEARED
 
 
+def not_analysed(reason: str) -> str:
+    return f"Not analysed: {reason}"
+
+
 def call(analysis: "ImageAnalysis") -> str:
     """The answer, or why there is none: the CSV `call` column and the worklist's first words."""
     if analysis.prediction is None:
-        return f"Not analysed: {analysis.check.reason}"
+        return not_analysed(analysis.check.reason)
     return answer(analysis.prediction)
 
 
@@ -132,7 +136,7 @@ def reading(analysis: "ImageAnalysis") -> str:
     """The model's answer in a sentence or two, with the numbers it rests on."""
     prediction = analysis.prediction
     if prediction is None:
-        return f"Not analysed: {analysis.check.reason}."
+        return f"{not_analysed(analysis.check.reason)}."
     points = analysis.operating_points
     pneumonia_point = points["pneumonia"]
     p_pneumonia = f"p(pneumonia-like opacity) = {probability(prediction.p_pneumonia)}"
@@ -271,3 +275,68 @@ def probability_rows(analysis: "ImageAnalysis") -> list[tuple[str, float, float 
             ("COVID-19", prediction.p_covid, points["covid"]["threshold"]),
             ("Pneumonia-like opacity", prediction.p_pneumonia, points["pneumonia"]["threshold"]),
             ("Abnormal (any)", prediction.p_abnormal, points["abnormal"]["threshold"])]
+
+
+ZONE_NAMES = {"RU": "right upper", "RM": "right middle", "RL": "right lower",
+              "LU": "left upper", "LM": "left middle", "LL": "left lower"}
+DRAFT_LIMITS = ("Limits: AI draft for a radiologist to edit, research use only, not a medical device. Only "
+                "pneumonia-like opacity is assessed; other findings (effusion, nodules, lines and tubes, "
+                "cardiomegaly...) are not described, and an abnormality of another kind is only detected, "
+                "not named.")
+
+
+def _zone_phrase(prediction: Prediction) -> str:
+    named = [ZONE_NAMES[zone] for zone, positive in zip(ZONES, prediction.zone_positive) if positive]
+    if not named:
+        return "no zone reaches the zone operating point"
+    return f"in the {', '.join(named[:-1]) + ' and ' + named[-1] if len(named) > 1 else named[0]} zone" + (
+        "s" if len(named) > 1 else "")
+
+
+def _draft_findings(analysis: "ImageAnalysis") -> list[str]:
+    prediction = analysis.prediction
+    said = answer(prediction)
+    if said == PNEUMONIA_LIKELY:
+        findings = [f"Pneumonia-like opacity, {_zone_phrase(prediction)}."] if not analysis.severity_withheld \
+            else ["Pneumonia-like opacity; its zones are not given (the lung outline could not be placed)."]
+    elif said == INDETERMINATE:
+        findings = ["Possible pneumonia-like opacity: the model cannot decide (borderline)."]
+    elif said == OTHER_ABNORMAL:
+        findings = ["No pneumonia-like opacity. An abnormality of another kind is suggested; the model cannot "
+                    "say what it is."]
+    elif said == NO_ABNORMALITY:
+        findings = ["No abnormality detected by the model (below its normal rule-out point)."]
+    else:
+        findings = ["No pneumonia-like opacity called; the film is not cleared as normal."]
+    if said in (PNEUMONIA_LIKELY, INDETERMINATE) and not analysis.severity_withheld:
+        severity = "; ".join(" ".join(line.split()) for line in severity_lines(analysis))
+        findings.append(f"{six_zone_words(analysis)}; {severity}.")
+    return findings
+
+
+def _draft_impression(analysis: "ImageAnalysis") -> str:
+    said = answer(analysis.prediction)
+    if said == PNEUMONIA_LIKELY:
+        return f"Pneumonia-like opacity likely. {cause_words(analysis)}."
+    if said == INDETERMINATE:
+        return "Indeterminate for pneumonia-like opacity; correlate clinically and with the film."
+    if said == OTHER_ABNORMAL:
+        return "Abnormal without a pneumonia-like opacity: needs the radiologist's reading."
+    if said == NO_ABNORMALITY:
+        return "No abnormality found by the model."
+    return "No pneumonia-like opacity called; not cleared as normal."
+
+
+def draft_report(analysis: "ImageAnalysis", measurements: list[str] = (), comparison: list[str] = ()) -> str:
+    """A draft in radiology's order (findings, comparison, impression, limits), built from the calls
+    alone, so it is never stronger than they are; the reader edits it. `measurements` are the
+    reader's own measurements in words with units, `comparison` the trend's change lines."""
+    if analysis.prediction is None:
+        return f"{not_analysed(analysis.check.reason)}.\n\n{DRAFT_LIMITS}"
+    findings = _draft_findings(analysis) + [f"{flag_statement(flag, analysis)}" for flag in analysis.flags]
+    findings += [f"Reader's measurement: {line}" for line in measurements]
+    sections = [f"FINDINGS: {' '.join(findings)}"]
+    if comparison:
+        sections.append(f"COMPARISON: {'; '.join(comparison)}.")
+    sections += [f"IMPRESSION: {_draft_impression(analysis)}", DRAFT_LIMITS]
+    return "\n\n".join(sections)

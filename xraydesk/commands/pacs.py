@@ -2,8 +2,9 @@
 NODE is AET@HOST:PORT (DIMSE), an http(s):// DICOMweb URL, or the name of a node saved in the app's
 settings. Errors are one line naming the node and the reason.
 
-Exit codes: 0 done; 1 some files failed, the retrieve was partial or found nothing to retrieve;
-2 usage error, unusable settings, or the node unreachable or refusing the operation; 130 interrupted."""
+Exit codes: 0 done; 1 some files failed, the retrieve was partial or found nothing to retrieve, or
+more studies matched than a find keeps; 2 usage error, unusable settings, or the node unreachable or
+refusing the operation; 130 interrupted."""
 
 import argparse
 import contextlib
@@ -29,8 +30,8 @@ PASSWORD_VARIABLE = "XRAYDESK_PACS_PASSWORD"
 TOKEN_VARIABLE = "XRAYDESK_PACS_TOKEN"
 TABLE_COLUMNS = ("Patient", "ID", "Date", "Description", "Modalities", "Images", "Study UID", "Accession")
 EPILOG = ("NODE: AET@HOST:PORT (DIMSE), an http(s):// DICOMweb URL, or a node saved in the app's settings. "
-          "Exit codes: 0 done, 1 some files failed or the retrieve was partial, 2 usage error or the node "
-          f"unreachable / refusing, 130 interrupted. {RESEARCH_USE_NOTICE}")
+          "Exit codes: 0 done, 1 some files failed, the retrieve was partial or the find cut off, 2 usage error "
+          f"or the node unreachable / refusing, 130 interrupted. {RESEARCH_USE_NOTICE}")
 
 
 def _say(message: str) -> None:
@@ -119,13 +120,18 @@ def pacs_main(argv: list[str], analyser=None) -> int:
     try:
         settings = load_settings()
         local = _local_side(args, settings.local)
-        return args.run(args, local, settings)
+        code = args.run(args, local, settings)
+        sys.stdout.flush()  # here, where a reader gone away is caught, not at the interpreter's exit
+        return code
     except PacsError as error:
         _say(f"{args.command}: {error}")
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
         _say(f"{args.command}: interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`find --csv | head`): nothing more to say to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush does not fail again
+        return EXIT_OK
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -216,7 +222,7 @@ def _find(args, local: LocalSide, settings) -> int:
             print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
     else:
         _say(f"find: no study on {node.label} matches")
-    return EXIT_OK
+    return EXIT_SOME_FAILED if rows.truncated else EXIT_OK
 
 
 def _cells(row: StudyRow) -> tuple:
@@ -235,12 +241,14 @@ def _retrieve(args, local: LocalSide, settings) -> int:
         finally:
             close_progress()
     already = sum(1 for stored in outcome.files if stored.outcome == ALREADY_STORED)
-    print(f"retrieved {len(outcome.files)} file(s) of study {args.study_uid} into {store.study_folder(args.study_uid)}"
+    count = f"{len(outcome.files)} of {outcome.total}" if outcome.total > len(outcome.files) else len(outcome.files)
+    print(f"retrieved {count} file(s) of study {args.study_uid} into {store.study_folder(args.study_uid)}"
           + (f" ({already} already there)" if already else "")
-          + (f"; {outcome.failed} failed" if outcome.failed else "") + ("; cancelled" if outcome.cancelled else ""))
+          + (f"; {outcome.failed} failed: {outcome.reason}" if outcome.failed else "")
+          + ("; cancelled" if outcome.cancelled else ""))
     if outcome.cancelled:
         return EXIT_INTERRUPTED
-    if not outcome.files:
+    if not outcome.files and not outcome.failed:
         _say(f"retrieve: {node.label} sent nothing for study {args.study_uid} (unknown study, or none of its "
              "objects is an image or report XRayDesk keeps)")
     return EXIT_SOME_FAILED if outcome.failed or not outcome.files else EXIT_OK

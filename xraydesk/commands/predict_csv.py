@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from xraydesk.ai.outputs import ZONES
+from xraydesk.ai.words import answer, not_analysed
 from xraydesk.commands.common import OutputError, check_not_inputs
 from xraydesk.output_files import temporary_beside
 
@@ -19,7 +20,10 @@ JOIN_KEYS = {"sop_instance_uid": "SOPInstanceUID", "study_instance_uid": "StudyI
 COLUMNS = ["path", "status", "reason", "p_normal", "p_bacterial", "p_viral", "p_covid", "p_pneumonia",
            "pneumonia_positive", "covid_positive", *[f"zone_{zone}" for zone in ZONES],
            "six_zone_score", "geographic_extent", "seconds", "flags", "heatmap", *JOIN_KEYS,
-           "file_bytes", "file_mtime_ns"]
+           "file_bytes", "file_mtime_ns",
+           # added in 0.4.0, at the end so existing readers keep their columns: p_normal is 1 - p_abnormal
+           # (no abnormality of any kind); `call` is the app's exact words (xraydesk.ai.words)
+           "p_abnormal", "normal_ruleout", "call"]
 STATUSES = ("ok", "rejected", "error")
 CSV_ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
 
@@ -42,9 +46,10 @@ def file_fingerprint(path: Path) -> dict:
 def outcome_row(path: Path, outcome, seconds: float, heatmap: str = "") -> dict:
     row = {"path": str(path), "seconds": f"{seconds:.3f}"}
     if outcome.prediction is None:
-        return {**row, "status": "rejected", "reason": outcome.check.reason}
+        return {**row, "status": "rejected", "reason": outcome.check.reason, "call": not_analysed(outcome.check.reason)}
     p = outcome.prediction
-    row.update(status="ok", reason=caveats(outcome), p_normal=f"{p.p_normal:.4f}",
+    row.update(status="ok", reason=caveats(outcome), p_normal=f"{p.p_normal:.4f}", p_abnormal=f"{p.p_abnormal:.4f}",
+               normal_ruleout=int(p.normal_ruleout), call=answer(p),
                p_bacterial=f"{p.p_bacterial:.4f}", p_viral=f"{p.p_viral:.4f}", p_covid=f"{p.p_covid:.4f}",
                p_pneumonia=f"{p.p_pneumonia:.4f}", pneumonia_positive=int(p.pneumonia_positive),
                covid_positive=int(p.covid_positive), flags=";".join(outcome.flags), heatmap=heatmap)
@@ -60,7 +65,8 @@ def caveats(outcome) -> str:
 
 
 def error_row(path: Path, reason: str, seconds: float = 0.0) -> dict:
-    return {"path": str(path), "status": "error", "reason": reason, "seconds": f"{seconds:.3f}"}
+    return {"path": str(path), "status": "error", "reason": reason, "seconds": f"{seconds:.3f}",
+            "call": not_analysed(reason)}
 
 
 # ---------------------------------------------------------------- where the output goes

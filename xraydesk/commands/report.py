@@ -4,6 +4,7 @@ image and a trend page per patient with two or more analysed studies. De-identif
 app. Exit codes as `xraydesk predict` (xraydesk.commands.common EXIT_*)."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from xraydesk.commands.common import (
     EXIT_OUTPUT_FAILED,
     EXIT_SOME_FAILED,
     EXIT_UNUSABLE,
+    OutputError,
     Progress,
+    check_not_inputs,
 )
 
 PROGRAM = "xraydesk report"
@@ -61,11 +64,8 @@ def _report(args, analyser) -> int:
     from xraydesk.ai.trend import ChangeLimits
     from xraydesk.report import ReportError, trend_pages, write_summary
 
-    if args.pdf.is_dir():
-        _say(f"--pdf {args.pdf} is a folder; name a file")
-        return EXIT_OUTPUT_FAILED
-    if args.pdf.exists() and not args.overwrite:  # before minutes of analysis, not after
-        _say(f"{args.pdf} already exists; use --overwrite to replace it")
+    if refusal := _pdf_refusal(args):  # before minutes of analysis, not after
+        _say(refusal)
         return EXIT_OUTPUT_FAILED
     analyser = analyser or Analyser(args.models)
     try:
@@ -95,6 +95,26 @@ def _report(args, analyser) -> int:
     _say(f"{model.version}: wrote {args.pdf} ({len(image_pages)} image pages, {len(trends)} trend pages"
          f"{'' if args.identified else ', de-identified'}; {len(unreadable)} unreadable)")
     return EXIT_SOME_FAILED if unreadable else EXIT_OK
+
+
+def _pdf_refusal(args) -> str | None:
+    """Why the PDF cannot be written where asked (None: it can): a folder, an input (`--overwrite` would
+    replace it), inside a scanned folder, already there without --overwrite, or in a missing folder."""
+    pdf = args.pdf
+    if pdf.is_dir():
+        return f"--pdf {pdf} is a folder; name a file"
+    try:
+        check_not_inputs([pdf], args.paths)
+    except OutputError as error:
+        return str(error)
+    if pdf.exists() and not args.overwrite:
+        return f"{pdf} already exists; use --overwrite to replace it"
+    folder = pdf.parent
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist; create it or name another --pdf"
+    if not os.access(folder, os.W_OK):
+        return f"cannot write in {folder} (permission denied)"
+    return None
 
 
 def _say_left_out(unreadable: list[tuple[Path, str]], refused: int) -> None:

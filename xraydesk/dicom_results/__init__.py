@@ -11,7 +11,9 @@ class it does not know) gives a ResultsError, as does a PNG or JPEG, which has n
 
 The package sits above xraydesk.ai, beside xraydesk.report; the PACS layer sends its files but does
 not make them. source: the header a result needs; codes and structured_report: the TID 1500 SR;
-overlay_picture and secondary_capture: the RGB capture; files: both written out."""
+overlay_picture and secondary_capture: the RGB capture; files: both written out. reading_record: the
+reader's own work on an image, its measurements as a TID 1500 SR and its key-image mark as a Key
+Object Selection document, written and read back (xraydesk.jobs.saved_reading keeps them)."""
 
 from xraydesk.dicom_results.files import result_datasets, write_dataset, write_datasets, write_results
 from xraydesk.dicom_results.secondary_capture import capture_display

@@ -22,6 +22,7 @@ def _sct(value: str, meaning: str) -> hd.sr.CodedConcept:
 
 PLAIN_CHEST_XRAY = _sct("399208008", "Plain chest X-ray")
 FINDINGS = {  # probability target -> (tracking name, finding)
+    "abnormal": ("Abnormal", _sct("263654008", "Abnormal")),
     "pneumonia": ("Pneumonia", _sct("233604007", "Pneumonia")),
     "normal": ("Normal", codes.SCT.Normal),
     "bacterial": ("Bacterial pneumonia", _sct("53084003", "Bacterial pneumonia")),
@@ -45,13 +46,33 @@ FLAG_TEXT = _private("FLAG-TEXT", "Flag explanation")
 FLAG_CODES = {flag: _private(value, FLAG_WORDS[flag]) for flag, value in (
     ("unfamiliar", "FLAG-UNFAMILIAR"), ("lung_mask_failed", "FLAG-LUNG-MASK"),
     ("borderline_pneumonia", "FLAG-BORDER-PNEU"), ("borderline_covid", "FLAG-BORDER-COV"),
-    ("positive_no_zones", "FLAG-NO-ZONES"))}
+    ("positive_no_zones", "FLAG-NO-ZONES"), ("zones_without_call", "FLAG-ZONES-NO-CALL"),
+    ("extent_disagrees_with_zones", "FLAG-EXTENT-ZONES"))}
 CALL = _private("CALL", "Call at the operating point")
 POSITIVE = _private("POSITIVE", "Positive")
 NEGATIVE = _private("NEGATIVE", "Negative")
 BORDERLINE = _private("BORDERLINE", "In the borderline band: no call")
 READING = _private("READING", "Reading")
+ANSWER = _private("ANSWER", "Answer (XRayDesk's words)")
+NORMAL_RULEOUT = _private("NORMAL-RULEOUT", "Normal rule-out")
+CLEARED = _private("CLEARED", "Cleared as normal: below the rule-out point")
+NOT_CLEARED = _private("NOT-CLEARED", "Not cleared as normal")
+DRAFT_REPORT = _private("DRAFT-REPORT", "Draft report (AI, to be edited by the reader)")
 SIX_ZONE_SCORE = _private("SIX-ZONE-SCORE", "Six-zone score (0-6)")
 GEOGRAPHIC_EXTENT = _private("GEO-EXTENT", "Geographic extent (0-4 per lung, 0-8 both)")
 OPACITY_SCORE = _private("OPACITY-SCORE", "Degree of opacity (0-4 per lung, 0-8 both)")
 RESEARCH_USE = _private("RESEARCH-USE", "Research use statement")
+
+# The reader's measurements and annotations (reading_record)
+PIXELS = hd.sr.CodedConcept("{pixels}", "UCUM", "pixels")  # lengths of a film without pixel spacing
+CARDIOTHORACIC_RATIO = _private("CTR", "Cardiothoracic ratio")
+ARROW = _private("ARROW", "Arrow annotation")
+NO_MEASUREMENTS = _private("NONE", "No measurements: the reader deleted them")
+PLACEMENT = _private("PLACEMENT", "Point placement")
+ESTIMATED_FROM_MASK = _private("ESTIMATED", "Estimated from the AI lung mask, not checked by the reader")
+# Key Object Selection document titles (CID 7010) offered as the reason an image is a key image. The
+# titles of Instance Availability Notification and of IOCM rejection (113001, 113037-113039: they make an
+# archive hide the images) are not offered.
+KEY_IMAGE_REASONS = {code.meaning: code for code in (
+    codes.DCM.OfInterest, codes.DCM.ForTeaching, codes.DCM.ForResearch, codes.DCM.ForConference,
+    codes.DCM.ForPeerReview, codes.DCM.ForReferringProvider, codes.DCM.QualityIssue)}

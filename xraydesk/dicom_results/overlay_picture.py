@@ -1,5 +1,5 @@
 """The overlay picture of the secondary capture, drawn with Pillow: the image as displayed, reduced to
-SC_MAX_SIDE, with the drawing plan of the pneumonia Grad-CAM, the lung outline and the six zones
+SC_MAX_SIDE, with the drawing plan of the default map (the box-trained opacity map), the lung outline and the six zones
 (xraydesk.ai.overlay_plan: the app's and the PDF's rules), and in a band below it the words burned in."""
 
 from pathlib import Path
@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 from xraydesk import RESEARCH_USE_NOTICE
 from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.ai.overlay_plan import HeatmapSettings, OverlayPlan, overlay_plan
-from xraydesk.ai.words import reading, six_zone_words
+from xraydesk.ai.words import flag_statements, reading, six_zone_words
 
 SC_MAX_SIDE = 1024
 HEATMAP_OPACITY = 0.5
@@ -34,11 +34,11 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
 
 
 def overlay_picture(analysis: ImageAnalysis, display: np.ndarray) -> Image.Image:
-    """The image (uint8 as displayed) reduced to SC_MAX_SIDE, with the drawing plan of the pneumonia
-    heatmap, the lung outline and the zones over it (xraydesk.ai.overlay_plan), and the words in a band
+    """The image (uint8 as displayed) reduced to SC_MAX_SIDE, with the drawing plan of the default
+    map (analysis.DEFAULT_HEATMAP), the lung outline and the zones over it (xraydesk.ai.overlay_plan), and the words in a band
     below: RGB."""
     picture = Image.fromarray(display).resize(capture_size(display.shape), Image.LANCZOS).convert("RGBA")
-    plan = overlay_plan(analysis, (picture.height, picture.width), HeatmapSettings("pneumonia", HEATMAP_OPACITY))
+    plan = overlay_plan(analysis, (picture.height, picture.width), HeatmapSettings(opacity=HEATMAP_OPACITY))
     for fill in plan.heatmap:
         picture.alpha_composite(Image.fromarray(fill.rgba).resize(picture.size, Image.BILINEAR))
     layer = Image.new("RGBA", picture.size)
@@ -71,8 +71,11 @@ def _xy(points: np.ndarray) -> list[tuple[float, float]]:
 
 
 def banner_lines(analysis: ImageAnalysis) -> list[str]:
-    return [f"{NOT_FOR_DIAGNOSIS}. AI overlay by {analysis.model_version}: pneumonia Grad-CAM, lungs and zones.",
-            reading(analysis), f"{six_zone_words(analysis)}.", RESEARCH_USE_NOTICE]
+    """The words burned in: the answer, the score, and the explanation of every flag (a contradiction
+    between two outputs never leaves the app without its explanation)."""
+    return [f"{NOT_FOR_DIAGNOSIS}. AI overlay by {analysis.model_version}: opacity map (trained on radiologists' "
+            "boxes), lungs and zones.", reading(analysis), f"{six_zone_words(analysis)}.",
+            *flag_statements(analysis), RESEARCH_USE_NOTICE]
 
 
 def _with_banner(picture: Image.Image, analysis: ImageAnalysis) -> Image.Image:

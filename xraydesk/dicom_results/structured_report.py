@@ -4,15 +4,17 @@ uses): numbers with units and coded calls in measurement groups, each with its f
 and the algorithm that produced it (TID 4019), referencing the image in the image library. A template
 lets the archive, viewers and highdicom's own reader find the figures without knowing XRayDesk. The
 words with no code (reasons, flag explanations, the reading, caveats) are TEXT qualitative
-evaluations, which TID 1501 row 12 allows and highdicom models only as CODE (`_TextEvaluation`).
+evaluations, which TID 1501 row 12 allows and highdicom models only as CODE (`TextEvaluation`).
 Comprehensive SR rather than Comprehensive 3D SR: there are no coordinates, and more archives and
 viewers display it. The measurement groups:
 
 - "Analysis outcome": the input check (accepted / accepted but unfamiliar / refused) and its reason,
   each raised flag (model.FLAGS) with its explanation, and the research-use statement.
-- "Pneumonia": p(pneumonia), the call at the stored operating point (positive, negative, or none in
-  the borderline band) and the reading in words; "Normal", "Bacterial pneumonia", "Viral pneumonia"
-  and "COVID-19": each output's probability (COVID-19 with its caveat).
+- "Abnormal": p(abnormal) (any abnormality), its call at the abnormal operating point, the normal
+  rule-out (cleared or not), the answer in the app's words and the draft report.
+- "Pneumonia": p(pneumonia-like opacity), the call at the stored operating point (positive, negative,
+  or none in the borderline band) and the reading in words; "Normal" (1 - p(abnormal)), "Bacterial
+  pneumonia", "Viral pneumonia" and "COVID-19": each output's probability (COVID-19 with its caveat).
 - One group per lung zone (RU ... LL): the zone's probability of opacity and its call at the zone
   operating point; and "Severity": the six-zone score (0-6), geographic extent and degree of opacity
   (0-8, and 0-4 per lung). When the lung mask failed its check these are withheld, and "Severity"
@@ -27,8 +29,9 @@ pneumonia, 75570004 Viral pneumonia, 840539006 COVID-19, 17621005 Normal, 396070
 units). Private, scheme 99XRAYDESK (declared in the Coding Scheme Identification Sequence), where no
 standard code says the same: INPUT-CHECK with ACCEPTED / UNFAMILIAR / REFUSED; REASON; FLAG with
 FLAG-UNFAMILIAR / FLAG-LUNG-MASK / FLAG-BORDER-PNEU / FLAG-BORDER-COV / FLAG-NO-ZONES and
-FLAG-TEXT; CALL with POSITIVE / NEGATIVE / BORDERLINE; READING; SIX-ZONE-SCORE; GEO-EXTENT;
-OPACITY-SCORE; RESEARCH-USE."""
+FLAG-TEXT; CALL with POSITIVE / NEGATIVE / BORDERLINE; READING; ANSWER; NORMAL-RULEOUT with CLEARED /
+NOT-CLEARED; DRAFT-REPORT; SIX-ZONE-SCORE; GEO-EXTENT; OPACITY-SCORE; RESEARCH-USE; SCT 263654008
+Abnormal."""
 
 import copy
 
@@ -41,12 +44,15 @@ from pydicom.uid import generate_uid
 from xraydesk import RESEARCH_USE_NOTICE
 from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.ai.outputs import ZONES
-from xraydesk.ai.words import COVID_CAVEAT, evidence_note, flag_statement, reading
+from xraydesk.ai.words import COVID_CAVEAT, answer, draft_report, evidence_note, flag_statement, reading
 from xraydesk.dicom_results.codes import (
     ACCEPTED,
+    ANSWER,
     BORDERLINE,
     CALL,
+    CLEARED,
     CODING_SCHEME,
+    DRAFT_REPORT,
     FINDINGS,
     FLAG,
     FLAG_CODES,
@@ -56,6 +62,8 @@ from xraydesk.dicom_results.codes import (
     LUNG_SITES,
     NEGATIVE,
     NO_UNITS,
+    NORMAL_RULEOUT,
+    NOT_CLEARED,
     OPACITY_SCORE,
     PLAIN_CHEST_XRAY,
     POSITIVE,
@@ -80,7 +88,7 @@ SR_SERIES_NUMBER = 9001
 SR_SERIES_DESCRIPTION = "XRayDesk AI result - research use only"
 
 
-class _TextEvaluation(hd.sr.QualitativeEvaluation):
+class TextEvaluation(hd.sr.QualitativeEvaluation):
     """A TEXT qualitative evaluation (TID 1501 row 12): highdicom builds only the CODE kind."""
 
     def __init__(self, name: hd.sr.CodedConcept, text: str):
@@ -122,24 +130,30 @@ def _outcome_group(analysis: ImageAnalysis):
         INPUT_CHECK, REFUSED if not check.accepted else UNFAMILIAR if check.unfamiliar else ACCEPTED)]
     reason = check.reason or check.unfamiliar
     if reason:
-        evaluations.append(_TextEvaluation(REASON, reason))
+        evaluations.append(TextEvaluation(REASON, reason))
     for flag in analysis.flags:
         evaluations += [hd.sr.QualitativeEvaluation(FLAG, FLAG_CODES[flag]),
-                        _TextEvaluation(FLAG_TEXT, flag_statement(flag, analysis))]
-    evaluations.append(_TextEvaluation(RESEARCH_USE, RESEARCH_USE_NOTICE))
+                        TextEvaluation(FLAG_TEXT, flag_statement(flag, analysis))]
+    evaluations.append(TextEvaluation(RESEARCH_USE, RESEARCH_USE_NOTICE))
     return _group("Analysis outcome", _algorithm(analysis), evaluations=evaluations)
 
 
 def _probability_groups(analysis: ImageAnalysis) -> list:
     prediction = analysis.prediction
-    probabilities = {"pneumonia": prediction.p_pneumonia, "normal": prediction.p_normal,
+    probabilities = {"abnormal": prediction.p_abnormal, "pneumonia": prediction.p_pneumonia,
+                     "normal": prediction.p_normal,
                      "bacterial": prediction.p_bacterial, "viral": prediction.p_viral, "covid": prediction.p_covid}
     extra = {
+        "abnormal": [_call(prediction.abnormal_positive, prediction.abnormal_borderline),
+                     hd.sr.QualitativeEvaluation(NORMAL_RULEOUT, CLEARED if prediction.normal_ruleout else NOT_CLEARED),
+                     TextEvaluation(ANSWER, answer(prediction)),
+                     TextEvaluation(DRAFT_REPORT, draft_report(analysis))],
         "pneumonia": [_call(prediction.pneumonia_positive, prediction.pneumonia_borderline),
-                      _TextEvaluation(READING, reading(analysis))],
-        "covid": [_TextEvaluation(codes.DCM.Comment, COVID_CAVEAT)],  # the COVID-19 figure never goes alone
+                      TextEvaluation(READING, reading(analysis))],
+        "covid": [TextEvaluation(codes.DCM.Comment, COVID_CAVEAT)],  # the COVID-19 figure never goes alone
     }
-    return [_group(tracking, _algorithm(analysis, "pneumonia") if target == "pneumonia" else _algorithm(analysis),
+    points = {"pneumonia": ("pneumonia",), "abnormal": ("abnormal", "normal_ruleout")}
+    return [_group(tracking, _algorithm(analysis, *points.get(target, ())),
                    finding, [hd.sr.FindingSite(codes.SCT.Lung)], [_probability(probabilities[target])],
                    extra.get(target))
             for target, (tracking, finding) in FINDINGS.items()]
@@ -155,7 +169,7 @@ def _zone_groups(analysis: ImageAnalysis) -> list:
 def _severity_group(analysis: ImageAnalysis) -> hd.sr.MeasurementsAndQualitativeEvaluations:
     lungs, algorithm = [hd.sr.FindingSite(codes.SCT.Lung)], _algorithm(analysis)
     if analysis.severity_withheld:
-        withheld = _TextEvaluation(codes.DCM.Comment, flag_statement("lung_mask_failed", analysis))
+        withheld = TextEvaluation(codes.DCM.Comment, flag_statement("lung_mask_failed", analysis))
         return _group("Severity", algorithm, codes.DCM.Opacity, lungs, evaluations=[withheld])
     prediction = analysis.prediction
     measurements = [hd.sr.Measurement(SIX_ZONE_SCORE, prediction.six_zone_score, NO_UNITS)]
@@ -166,7 +180,7 @@ def _severity_group(analysis: ImageAnalysis) -> hd.sr.MeasurementsAndQualitative
                          for value, site in zip(per_lung, LUNG_SITES)]
     note = evidence_note(analysis)
     return _group("Severity", algorithm, codes.DCM.Opacity, lungs, measurements,
-                  [_TextEvaluation(codes.DCM.Comment, note)] if note else None)
+                  [TextEvaluation(codes.DCM.Comment, note)] if note else None)
 
 
 def measurement_groups(analysis: ImageAnalysis) -> list[hd.sr.MeasurementsAndQualitativeEvaluations]:
@@ -179,15 +193,16 @@ def measurement_groups(analysis: ImageAnalysis) -> list[hd.sr.MeasurementsAndQua
     return groups
 
 
-def _observation_context(analysis: ImageAnalysis) -> hd.sr.ObservationContext:
+def device_observer(model_name: str) -> hd.sr.ObserverContext:
+    """XRayDesk as the observing device, one Device Observer UID per `model_name` (a model version, or the
+    viewer recording a reader's measurements)."""
     device = hd.sr.DeviceObserverIdentifyingAttributes(
-        uid=generate_uid(entropy_srcs=[MANUFACTURER, analysis.model_version]),  # one device UID per model version
-        name=MANUFACTURER, manufacturer_name=MANUFACTURER, model_name=analysis.model_version)
-    return hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
-        observer_type=codes.DCM.Device, observer_identifying_attributes=device))
+        uid=generate_uid(entropy_srcs=[MANUFACTURER, model_name]), name=MANUFACTURER,
+        manufacturer_name=MANUFACTURER, model_name=model_name)
+    return hd.sr.ObserverContext(observer_type=codes.DCM.Device, observer_identifying_attributes=device)
 
 
-def _library_entry(header: Dataset) -> Dataset:
+def library_entry(header: Dataset) -> Dataset:
     """The source as highdicom's image library reads it. It describes a projection radiograph by its
     Patient Orientation and Imager Pixel Spacing and fails on the many films that lack them: those
     are listed by SOP class, rows and columns alone."""
@@ -207,9 +222,10 @@ def structured_report(analysis: ImageAnalysis, source: Dataset) -> hd.sr.Compreh
 
 
 def _structured_report(analysis: ImageAnalysis, header: Dataset) -> hd.sr.ComprehensiveSR:
+    context = hd.sr.ObservationContext(observer_device_context=device_observer(analysis.model_version))
     report = hd.sr.MeasurementReport(
-        observation_context=_observation_context(analysis), procedure_reported=PLAIN_CHEST_XRAY,
-        imaging_measurements=measurement_groups(analysis), referenced_images=[_library_entry(header)])
+        observation_context=context, procedure_reported=PLAIN_CHEST_XRAY,
+        imaging_measurements=measurement_groups(analysis), referenced_images=[library_entry(header)])
     return hd.sr.ComprehensiveSR(
         evidence=[header], content=report[0], series_instance_uid=hd.UID(), series_number=SR_SERIES_NUMBER,
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER, is_complete=True,

@@ -1,6 +1,7 @@
 """What a scan finds (no pydicom, so that the app starts without it): one entry per file, images
 sorted patient → study → series → instance, skipped files with the reason."""
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,9 @@ IMAGE = "image"
 NON_IMAGE = "non_image"  # a DICOM object without pixels: a DICOMDIR, a report, a presentation state
 OTHER_FILE = "other_file"  # neither DICOM, PNG nor JPEG, and not named like one (notes, spreadsheets)
 ERROR = "error"
+# A file named by its SOP Instance UID (a PACS retrieve, the listener, many archives; "~1" for a second
+# copy in the local store): every name of a study starts with the same digits, so it says nothing in a list.
+UID_NAME = re.compile(r"\d+(\.\d+){3,}(~\d+)?")
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,19 @@ class ScanEntry:
     keys: StudyKeys = StudyKeys()
 
     @property
+    def named_by_uid(self) -> bool:
+        stem = self.path.name[:-4] if self.path.name.lower().endswith(".dcm") else self.path.name
+        return UID_NAME.fullmatch(stem) is not None
+
+    @property
+    def image_name(self) -> str:
+        """The image in a list: its file name, or for a file named by a UID its series and instance
+        numbers where the header has them ("series 2, image 1")."""
+        numbers = [f"{word} {number}" for word, number in (("series", self.keys.series_number),
+                                                             ("image", self.keys.instance_number)) if number is not None]
+        return ", ".join(numbers) if self.named_by_uid and numbers else self.path.name
+
+    @property
     def patient_key(self) -> tuple:
         keys = self.keys
         return (keys.patient_id or keys.patient_name, keys.patient_name)
@@ -30,13 +47,19 @@ class ScanEntry:
         return (*self.patient_key, self.keys.study_date, self.keys.study)
 
     @property
+    def study_order(self) -> tuple:
+        """Where the image's study stands among the patient's: by date, then time (xraydesk.imaging.study_order;
+        without a Study Time, this image's time stands for the study's)."""
+        return (*self.patient_key, self.keys.study_date, self.keys.time_of_study, self.keys.study)
+
+    @property
     def series_key(self) -> tuple:
         return (*self.study_key, _none_last(self.keys.series_number), self.keys.series_uid)
 
     @property
     def sort_key(self) -> tuple:
-        """Images first in browser order (Instance Number, then acquisition time, then file
-        name); skipped entries after them by path."""
+        """Images first (patient, study, series, then Instance Number, acquisition time and file name);
+        skipped entries after them by path."""
         if self.kind != IMAGE:
             return (1, (), str(self.path))
         keys = self.keys

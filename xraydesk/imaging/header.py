@@ -21,3 +21,13 @@ def format_age(value: str) -> str:
     if len(value) == 4 and value[:3].isdigit() and value[3] in AGE_UNITS:
         return f"{int(value[:3])} {AGE_UNITS[value[3]]}"
     return value
+
+
+def age_in_years(value: str) -> float | None:
+    """DICOM AS ("047Y", "006M") or a bare number of years (RSNA) in years; None when unreadable."""
+    value = value.strip()
+    unit = value[-1:] if value[-1:] in AGE_UNITS else "Y"
+    number = value[:-1] if value[-1:] in AGE_UNITS else value
+    if not number.isdigit():
+        return None
+    return int(number) / {"D": 365.25, "W": 52.18, "M": 12, "Y": 1}[unit]

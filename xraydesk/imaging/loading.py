@@ -8,6 +8,7 @@ import threading
 import warnings
 import zlib
 from collections.abc import Callable
+from contextlib import contextmanager
 from math import ceil
 from pathlib import Path
 
@@ -50,6 +51,15 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg"}
 
 # warnings.catch_warnings swaps process-wide state; images load in several threads at once.
 _WARNINGS_LOCK = threading.Lock()
+
+
+@contextmanager
+def warnings_silenced():
+    """Warnings off (pydicom's about values that break their VR's rules, met as a data set is read
+    element by element), without disturbing the loads in other threads."""
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 # ITU-R BT.601 luma, the weights Pillow's convert("L") uses.
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)

@@ -1,13 +1,13 @@
-"""Measurements on an image (ruler, angle, cardiothoracic ratio), without Qt. Points are in pixel
-coordinates of the stored image (pixel centres at +0.5), so measurements survive zoom, pan, rotation
-and flips; the canvas and the PDF draw them from `.kind`, `.points` and `.describe(image)`."""
+"""Measurements on an image (ruler, angle, cardiothoracic ratio) and arrows with text, without Qt. Points
+are in pixel coordinates of the stored image (pixel centres at +0.5), so measurements survive zoom, pan,
+rotation and flips; the canvas and the PDF draw them from `.kind`, `.points` and `.describe(image)`."""
 
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
-from xraydesk.imaging.header import header_text
+from xraydesk.imaging.header import age_in_years, header_text
 from xraydesk.imaging.image import XRayImage
 
 Point = tuple[float, float]
@@ -16,6 +16,12 @@ DETECTOR_CAVEAT = "at the detector (Imager Pixel Spacing: not corrected for magn
 NO_SPACING = "no pixel spacing in the file"
 AP_CAVEAT = "AP film: the heart is magnified"
 ESTIMATED = "estimated from the AI lung mask: check the points"
+# A thorax narrower or wider than any chest (the narrowest from ADULT_YEARS, or with no age in the header:
+# children's are smaller) says the file's pixel spacing does not fit the image: RSNA files keep the spacing
+# of the original film, 2-3 times the size of their 1024-pixel image, and measure an adult thorax as ~11 cm.
+THORAX_CM = (15.0, 50.0)
+ADULT_YEARS = 16
+IMPLAUSIBLE_THORAX = "impossible for a chest ({expected}): the pixel spacing is probably wrong"
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,17 @@ def _spacing_note(spacing: Spacing | None) -> str:
     if spacing is None:
         return NO_SPACING
     return DETECTOR_CAVEAT if spacing.at_detector else ""
+
+
+def implausible_thorax(thorax_mm: float, image: XRayImage) -> str:
+    """Why a thorax width in the patient's plane (or at the detector) cannot be right; "" when it can."""
+    low, high = THORAX_CM
+    age = age_in_years(header_text(image, "PatientAge"))
+    if age is not None and age < ADULT_YEARS:
+        low = 0.0
+    if low <= thorax_mm / 10 <= high:
+        return ""
+    return IMPLAUSIBLE_THORAX.format(expected=f"{low:.0f}–{high:.0f} cm" if low else f"at most {high:.0f} cm")
 
 
 def _short_note(spacing: Spacing | None) -> str:
@@ -154,8 +171,10 @@ class CardiothoracicRatio:
             notes.append(AP_CAVEAT)
         if self.estimated:
             notes.append(ESTIMATED)
+        implausible = implausible_thorax(thorax, image) if spacing is not None else ""
         widths = (f"heart {_length_words(heart, spacing, centimetres=True)} / "
-                  f"thorax {_length_words(thorax, spacing, centimetres=True)}")
+                  f"thorax {_length_words(thorax, spacing, centimetres=True)}"
+                  + (f" — {implausible}" if implausible else ""))
         return f"{self.caption(image)} ({'; '.join([widths, *filter(None, notes)])})"
 
     def caption(self, image: XRayImage) -> str:
@@ -166,9 +185,28 @@ class CardiothoracicRatio:
         return replace(self, points=_replaced(self.points, index, point), estimated=False)
 
 
-Measurement = Ruler | Angle | CardiothoracicRatio
-POINT_COUNTS = {"ruler": 2, "angle": 3, "ctr": 4}
-KINDS = {"ruler": Ruler, "angle": Angle, "ctr": CardiothoracicRatio}
+@dataclass(frozen=True)
+class Arrow:
+    """An arrow pointing at `points[0]` from `points[1]`, where its free text is written: an
+    annotation, not a measurement, kept and saved with them."""
+
+    points: tuple[Point, Point]
+    text: str = ""
+    kind: ClassVar[str] = "arrow"
+
+    def describe(self, image: XRayImage) -> str:
+        return f"Arrow: {self.text}" if self.text else "Arrow"
+
+    def caption(self, image: XRayImage) -> str:
+        return self.text
+
+    def moved(self, index: int, point: Point) -> "Arrow":
+        return replace(self, points=_replaced(self.points, index, point))
+
+
+Measurement = Ruler | Angle | CardiothoracicRatio | Arrow
+POINT_COUNTS = {"ruler": 2, "angle": 3, "ctr": 4, "arrow": 2}
+KINDS = {"ruler": Ruler, "angle": Angle, "ctr": CardiothoracicRatio, "arrow": Arrow}
 
 
 def make_measurement(kind: str, points: list[Point]) -> Measurement:
@@ -197,6 +235,10 @@ class MeasurementList:
     def add(self, measurement: Measurement) -> int:
         self._items.append(measurement)
         return len(self._items) - 1
+
+    def put_back(self, saved) -> None:
+        """Measurements saved earlier, before any made since the image opened (xraydesk.jobs.saved_reading)."""
+        self._items[:0] = list(saved)
 
     def replace(self, index: int, measurement: Measurement) -> None:
         self._items[index] = measurement

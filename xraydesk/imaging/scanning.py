@@ -132,7 +132,8 @@ def _scan_dicom(path: Path) -> tuple[ScanEntry, list[Path]]:
     if dataset.file_meta.get("MediaStorageSOPClassUID") == MediaStorageDirectoryStorage:
         return _scan_dicomdir(path)
     if "Rows" not in dataset:
-        return ScanEntry(path, NON_IMAGE, f"no pixel data ({describe_non_image(dataset)})"), []
+        return ScanEntry(path, NON_IMAGE, f"no pixel data ({describe_non_image(dataset)})",
+                         keys=header_keys(dataset, path)), []
     return ScanEntry(path, IMAGE, source_format="DICOM", keys=header_keys(dataset, path)), []
 
 

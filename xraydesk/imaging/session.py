@@ -2,7 +2,10 @@
 (files, folders, DICOMDIRs, a PACS retrieve, the DICOM listener), the decoded-image cache (one
 ImageDisplay per cached image, shared by the canvas, the thumbnails and the report), and what the
 reader did to each image (read marks, measurements). Qt views observe its events; workers run its
-tasks."""
+tasks.
+
+What the reader did is kept here while the app runs; xraydesk.jobs.saved_reading keeps it beyond (the
+app writes it there as it changes, and puts back what it finds when a study opens)."""
 
 from collections import OrderedDict
 from collections.abc import Callable
@@ -15,9 +18,10 @@ from PIL import Image
 from xraydesk import imaging  # load_image and scan_paths through it: pydicom loads on first use, in a worker
 from xraydesk.events import Event
 from xraydesk.imaging.display import ImageDisplay
-from xraydesk.imaging.entries import IMAGE, ScanEntry
+from xraydesk.imaging.entries import IMAGE, NON_IMAGE, ScanEntry
 from xraydesk.imaging.image import Preview, XRayImage, failure_reason
 from xraydesk.imaging.measurements import MeasurementStore
+from xraydesk.imaging.study_order import StudyMoment, earlier_indices
 
 IMAGE_CACHE_SIZE = 4
 THUMBNAIL_SIZE = 64
@@ -30,6 +34,7 @@ class Study:
     study_date: str  # YYYYMMDD as in the header ("" when unknown)
     description: str
     paths: tuple[Path, ...]
+    moment: StudyMoment | None = None  # None without a valid date (xraydesk.imaging.study_order)
 
 
 class StudySession:
@@ -38,39 +43,68 @@ class StudySession:
         self.entry_added = Event()  # ScanEntry
         self.cleared = Event()
         self.read_changed = Event()  # Path, bool
+        self.key_image_changed = Event()  # Path, reason (None: no longer a key image)
         self._entries: list[ScanEntry] = []
         self._images: dict[Path, ScanEntry] = {}
+        self._instances: set[str] = set()  # SOP Instance UIDs of the images held
         self._cache: OrderedDict[Path, ImageDisplay] = OrderedDict()
         self._read: set[Path] = set()
+        self._key_images: dict[Path, str] = {}
         self.measurements = MeasurementStore()
+        self.drafts: dict[Path, str] = {}  # the reader's edits of each image's draft report
 
     # ------------------------------------------------------------ contents
 
     def clear(self) -> None:
         """A new set of studies replaces the old (the cache goes with them)."""
         self._entries, self._images = [], {}
+        self._instances.clear()
         self._cache.clear()
         self._read.clear()
+        self._key_images.clear()
         self.measurements.clear()
+        self.drafts.clear()
         self.cleared.emit()
 
     def add(self, entry: ScanEntry) -> None:
-        """A scanned file; images already known (the same file found twice) are added once."""
-        if entry.kind == IMAGE and entry.path in self._images:
+        """A scanned file, unless its image is held already: the same file found twice, or another copy of
+        the same SOP Instance (a study retrieved while it is open)."""
+        instance = entry.keys.sop_instance_uid
+        if entry.kind == IMAGE and (entry.path in self._images or instance in self._instances):
             return
         self._entries.append(entry)
         if entry.kind == IMAGE:
             self._images[entry.path] = entry
+            if instance:
+                self._instances.add(instance)
         self.entry_added.emit(entry)
 
-    def is_open(self, path: Path) -> bool:
+    def holds(self, path: Path) -> bool:
         return path in self._images
+
+    def image_name(self, path: Path) -> str:
+        """How lists name the image (ScanEntry.image_name)."""
+        entry = self._images.get(path)
+        return entry.image_name if entry is not None else path.name
+
+    def entry(self, path: Path) -> ScanEntry | None:
+        """The scan's entry of an image."""
+        return self._images.get(path)
+
+    def objects_of_study(self, path: Path) -> list[Path]:
+        """The pixel-less DICOM objects found in the image's study (reports, key-object documents,
+        presentation states): where a saved reading may be besides the local store."""
+        entry = self._images.get(path)
+        study_uid = entry.keys.study_uid if entry is not None else ""
+        if not study_uid:
+            return []
+        return [other.path for other in self._entries if other.kind == NON_IMAGE and other.keys.study_uid == study_uid]
 
     def image_count(self) -> int:
         return len(self._images)
 
     def image_paths(self) -> list[Path]:
-        """Every image in browser order (patient, study, series, instance)."""
+        """Every image by patient, study (date, UID), series and instance."""
         return [entry.path for entry in sorted(self._images.values(), key=lambda entry: entry.sort_key)]
 
     def skipped(self) -> list[ScanEntry]:
@@ -84,8 +118,8 @@ class StudySession:
     # ------------------------------------------------------------ a patient's studies
 
     def studies_of_patient(self, path: Path) -> list[Study]:
-        """The studies of this image's patient (same Patient ID), oldest first; just its own study
-        when the image has no Patient ID (PNG/JPEG, anonymised files)."""
+        """The studies of this image's patient (same Patient ID) in study order (undated ones last); just
+        its own study when the image has no Patient ID (PNG/JPEG, anonymised files)."""
         entry = self._images.get(path)
         if entry is None:
             return []
@@ -96,17 +130,36 @@ class StudySession:
         for other in sorted(same_patient, key=lambda other: other.sort_key):
             by_study.setdefault(other.keys.study, []).append(other)
         studies = [Study(group[0].keys.patient_id, study, group[0].keys.study_date, group[0].keys.study_description,
-                         tuple(member.path for member in group)) for study, group in by_study.items()]
-        return sorted(studies, key=lambda study: (study.study_date, study.study_uid))
+                         tuple(member.path for member in group),
+                         StudyMoment.of_study((member.keys.study_date, member.keys.time_of_study) for member in group))
+                   for study, group in by_study.items()]
+        return sorted(studies, key=lambda study: (study.moment is None, study.moment.sort_key if study.moment else (),
+                                                  study.study_uid))
+
+    def study_of(self, path: Path) -> Study | None:
+        return next((study for study in self.studies_of_patient(path) if path in study.paths), None)
+
+    def hanging_prior(self, path: Path) -> tuple[int, Path | None] | None:
+        """The hanging protocol's prior for the image, as (index in prior_studies, image): the most
+        recent earlier image of the same view position (PA beside PA, AP beside AP), else the most recent
+        prior study with no image chosen (its first frontal film is the viewer's to find). None: no prior."""
+        priors = self.prior_studies(path)
+        view = self._images[path].keys.view_position if priors else ""
+        for index, study in enumerate(priors if view else ()):
+            same_view = [other for other in study.paths if self._images[other].keys.view_position == view]
+            if same_view:
+                return index, same_view[0]
+        return (0, None) if priors else None
 
     def prior_studies(self, path: Path) -> list[Study]:
-        """Earlier studies of the image's patient, the most recent first (dated studies only: an
-        undated study cannot be called earlier)."""
-        entry = self._images.get(path)
-        if entry is None or not entry.keys.study_date:
+        """The studies of the image's patient made before its own, the most recent (the prior) first: the
+        rule of xraydesk.imaging.study_order (an undated study, or one of the same day whose time is unknown,
+        cannot be called earlier)."""
+        studies = [study for study in self.studies_of_patient(path) if study.moment is not None]
+        current = next((index for index, study in enumerate(studies) if path in study.paths), None)
+        if current is None:
             return []
-        return [study for study in reversed(self.studies_of_patient(path))
-                if study.study_date and study.study_date < entry.keys.study_date]
+        return [studies[index] for index in earlier_indices([study.moment for study in studies], current)]
 
     # ------------------------------------------------------------ the decoded-image cache
 
@@ -143,6 +196,25 @@ class StudySession:
             return
         (self._read.add if read else self._read.discard)(path)
         self.read_changed.emit(path, read)
+
+    # ------------------------------------------------------------ key images
+
+    def key_reason(self, path: Path) -> str | None:
+        """Why the image is a key image (a Key Object Selection title: "Of Interest", ...), or None."""
+        return self._key_images.get(path)
+
+    def set_key_image(self, path: Path, reason: str | None) -> None:
+        if reason == self._key_images.get(path):
+            return
+        if reason is None:
+            del self._key_images[path]
+        else:
+            self._key_images[path] = reason
+        self.key_image_changed.emit(path, reason)
+
+    def key_images(self) -> list[tuple[Path, str]]:
+        """(image, reason) of every key image, in browser order."""
+        return [(path, self._key_images[path]) for path in self.image_paths() if path in self._key_images]
 
 
 # ------------------------------------------------------------ tasks the app runs on workers

@@ -67,8 +67,9 @@ def retrieve_summary(results: list[StudyRetrieval], asked: int) -> str:
     cancelled = any(outcome.cancelled for outcome in outcomes) or len(results) < asked
     retrieved = count_words(asked, "study", "studies") if studies == asked else f"{studies} of {asked} studies"
     words = [f"Retrieved {retrieved} ({count_words(images, 'object', 'objects')})"]
+    reasons = [outcome.reason for outcome in outcomes if outcome.reason]
     if refused:
-        words.append(f"{count_words(refused, 'object', 'objects')} not received")
+        words.append(f"{count_words(refused, 'object', 'objects')} not received" + (f" ({reasons[0]})" if reasons else ""))
     if cancelled:
         words.append("cancelled")
     words += failures

@@ -17,6 +17,7 @@ RESULTS_FOLDER = "results"  # in the local store, one folder per study
 NOT_ANALYSED = "skipped: not analysed yet (Analysis ▸ Analyse image)"
 
 Report = Callable[[tuple[str, int, int]], None]  # (words, done, total)
+ReadingFiles = Callable[[XRayImage], list[tuple[str, Path]]]  # the reader's saved work on an image: (what, file)
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,13 @@ def results_folder(store: LocalStore, study_uid: str) -> Path:
 
 def send_results(node: Node, local: LocalSide, paths: list[Path], analyses: Mapping[Path, ImageAnalysis],
                  image_for: Callable[[Path], XRayImage], store: LocalStore, report: Report = lambda step: None,
-                 should_stop: Callable[[], bool] = lambda: False) -> list[ImageOutcome]:
-    """One ImageOutcome per path, in order; an image without an analysis is skipped, saying so.
+                 should_stop: Callable[[], bool] = lambda: False,
+                 reading_files: ReadingFiles | None = None) -> list[ImageOutcome]:
+    """One ImageOutcome per path, in order, with the reader's saved work on each image (`reading_files`:
+    (what, file) of it); an image with neither an analysis nor saved work is skipped, saying so.
     Raises PacsError when the node fails as a whole (nothing sent)."""
     node.check()
-    outcomes, written = _write_results(paths, analyses, image_for, store, report, should_stop)
+    outcomes, written, what = _write_results(paths, analyses, image_for, store, report, should_stop, reading_files)
     if written:
         files = [file for files in written.values() for file in files]
         sent = client_for(node, local).send(files, should_stop=should_stop,
@@ -54,29 +57,37 @@ def send_results(node: Node, local: LocalSide, paths: list[Path], analyses: Mapp
         for path, files in written.items():
             failures = [by_file[file].message for file in files if not by_file[file].ok]
             outcomes[path] = ImageOutcome(path, not failures, "; ".join(failures) if failures else
-                                          f"sent ({'SR and secondary capture' if len(files) > 1 else 'SR'})")
+                                          f"sent ({', '.join(what[path])})")
     return [outcomes[path] for path in paths]
 
 
-def _write_results(paths, analyses, image_for, store, report, should_stop):
-    """(outcomes of the images not written, the files written per image)."""
+def _write_results(paths, analyses, image_for, store, report, should_stop, reading_files):
+    """(outcomes of the images not written, the files written per image, what they are in words per image)."""
     from xraydesk.dicom_results import ResultsError, source_header, write_results  # highdicom: on first use
 
     outcomes: dict[Path, ImageOutcome] = {}
     written: dict[Path, list[Path]] = {}
+    what: dict[Path, list[str]] = {}
     for index, path in enumerate(paths):
         report(("Writing results", index, len(paths)))
         analysis = analyses.get(path)
         if should_stop():
             outcomes[path] = ImageOutcome(path, False, "not sent: cancelled")
-        elif analysis is None:
-            outcomes[path] = ImageOutcome(path, False, NOT_ANALYSED)
-        else:
-            try:
-                image = image_for(path)
+            continue
+        try:
+            image = image_for(path) if analysis is not None or reading_files else None
+            saved = reading_files(image) if reading_files else []
+            if analysis is None and not saved:
+                outcomes[path] = ImageOutcome(path, False, NOT_ANALYSED)
+                continue
+            written[path], what[path] = [file for _what, file in saved], [words for words, _file in saved]
+            if analysis is not None:
                 folder = results_folder(store, str(source_header(image).StudyInstanceUID))
-                written[path] = write_results(analysis, image, folder)
-            except Exception as error:  # noqa: BLE001 - one image's failure, listed beside it
-                words = str(error) if isinstance(error, ResultsError) else failure_words(error)
-                outcomes[path] = ImageOutcome(path, False, f"skipped: {words}")
-    return outcomes, written
+                results = write_results(analysis, image, folder)
+                written[path][:0] = results
+                what[path][:0] = ["SR and secondary capture" if len(results) > 1 else "SR"]
+        except Exception as error:  # noqa: BLE001 - one image's failure, listed beside it
+            written.pop(path, None)
+            words = str(error) if isinstance(error, ResultsError) else failure_words(error)
+            outcomes[path] = ImageOutcome(path, False, f"skipped: {words}")
+    return outcomes, written, what

@@ -1,10 +1,14 @@
 """DIMSE with pynetdicom (no Qt): C-ECHO, C-FIND (Study Root), retrieval by C-GET or by C-MOVE to
 our listener, C-STORE of files, and the Listener (a C-STORE SCP feeding the local store). Every
-failure becomes a PacsError naming the node and the reason in words; every wait is bounded."""
+failure becomes a PacsError naming the node and the reason in words; every wait is bounded, and so
+is what a peer can make us hold: PDUs, objects, connections."""
 
 import contextlib
 import logging
+import select
 import socket
+import socketserver
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -42,6 +46,7 @@ from pynetdicom import (
     ALL_TRANSFER_SYNTAXES,
     AllStoragePresentationContexts,
     Association,
+    _config,
     build_context,
     build_role,
     evt,
@@ -63,22 +68,33 @@ from pynetdicom.status import (
     STORAGE_SERVICE_CLASS_STATUS,
     code_to_category,
 )
+from pynetdicom.transport import ThreadedAssociationServer
 
 from xraydesk.pacs.local_store import IncompleteObject, LocalStore, StoredFile, UnreadableObject
-from xraydesk.pacs.nodes import LocalSide, Node, PacsError, check_ae_title
+from xraydesk.pacs.nodes import LocalSide, Node, PacsError, check_ae_title, check_port
 from xraydesk.pacs.types import (
     ProgressCallback,
     RetrieveOutcome,
     SendOutcome,
     StopCheck,
     StudyQuery,
-    StudyRow,
+    StudyRows,
     expand_paths,
     read_for_sending,
     study_row,
 )
 
 LOGGER = logging.getLogger(__name__)
+
+# A received C-STORE data set goes to a temporary file as it arrives rather than into memory
+# (pynetdicom's option, process-wide; the C-STORE handlers below read `event.dataset_path`).
+_config.STORE_RECV_CHUNKED_DATASET = True
+
+# The largest PDU we take: announced as our maximum length on every association, and enforced by
+# the listener on every PDU, A-ASSOCIATE-RQ included (pynetdicom would buffer any announced length).
+MAX_PDU_BYTES = 256 * 1024
+PDU_HEADER_BYTES = 6
+MIB = 1024 * 1024
 
 # What XRayDesk keeps: X-ray images, secondary captures (its own result images among them) and
 # reports. C-GET asks for these in the storage SCP role; the listener refuses other classes.
@@ -132,27 +148,50 @@ def _status(code: int, comment: str = "") -> Dataset:
     return status
 
 
-def store_received(event, store: LocalStore, on_stored: StoredCallback, where: str) -> Dataset:
+def store_received(event, store: LocalStore, on_stored: StoredCallback, where: str, max_bytes: int,
+                   on_refused: Callable[[str], None] | None = None) -> Dataset:
     """Handles one incoming C-STORE (from a C-GET, a C-MOVE or a push): keeps the object in the
-    store or refuses it with a DICOM failure status. Never raises: a bad object must not end the
-    association, let alone the listener."""
+    store or refuses it with a DICOM failure status, said in a log line (and to `on_refused`).
+    Never raises: a bad object must not end the association, let alone the listener."""
     sop_class = UID(event.request.AffectedSOPClassUID)
-    calling = event.assoc.requestor.ae_title
+    received = Path(event.dataset_path)
+    size = received.stat().st_size
+    code = SUCCESS
     if sop_class not in KEPT_SOP_CLASSES:
-        reason = f"{sop_class.name} is not kept by XRayDesk"
-        LOGGER.warning("%s: refused an object from %s: %s", where, calling, reason)
-        return _status(SOP_CLASS_NOT_SUPPORTED, reason)
-    try:
-        stored = store.store_encoded(event.encoded_dataset())
-    except Exception as exc:  # noqa: BLE001 - whatever is wrong with one object, the sender gets a status
-        code, reason = _refusal(exc)
-        LOGGER.warning("%s: refused an object from %s: %s", where, calling, reason)
+        code, reason = SOP_CLASS_NOT_SUPPORTED, f"{sop_class.name} is not kept by XRayDesk"
+    elif size > max_bytes:
+        code, reason = OUT_OF_RESOURCES, f"{size / MIB:,.0f} MiB is over the {max_bytes / MIB:,.0f} MiB object limit"
+    else:
+        try:
+            stored = store.store_moved(received)
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong with one object, the sender gets a status
+            code, reason = _refusal(exc)
+    if code != SUCCESS:
+        LOGGER.warning("%s: refused an object from %s: %s", where, _caller(event.assoc), reason)
+        if on_refused:
+            on_refused(reason)
         return _status(code, reason)
     try:
         on_stored(stored)
     except Exception:
         LOGGER.exception("%s: an observer failed on %s", where, stored.path)
     return _status(SUCCESS)
+
+
+def _caller(association: Association) -> str:
+    """'MODALITY1 (10.0.0.7)': the calling AE title and its address, for log lines."""
+    requestor = association.requestor
+    return f"{requestor.ae_title or '?'} ({requestor.address})"
+
+
+def _discard_unfinished_object(event) -> None:
+    """An association ending inside a C-STORE leaves pynetdicom's temporary file of the half-received
+    data set behind (it deletes only those handed to a handler): delete it."""
+    message = event.assoc.dimse.message
+    unfinished = getattr(message, "_data_set_file", None)
+    if unfinished is not None:
+        unfinished.close()
+        Path(unfinished.name).unlink(missing_ok=True)
 
 
 def _refusal(exc: Exception) -> tuple[int, str]:
@@ -169,6 +208,7 @@ def _ae(local: LocalSide) -> AE:
     check_ae_title(local.ae_title, "our AE title")
     ae = AE(ae_title=local.ae_title)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = ae.connection_timeout = local.timeout_s
+    ae.maximum_pdu_size = MAX_PDU_BYTES
     return ae
 
 
@@ -190,7 +230,7 @@ class DimseClient:
         started = time.monotonic()
         try:
             association = ae.associate(self.node.host, self.node.port, ae_title=self.node.ae_title,
-                                       ext_neg=list(roles),
+                                       max_pdu=MAX_PDU_BYTES, ext_neg=list(roles),
                                        evt_handlers=[(evt.EVT_CONN_OPEN, lambda _event: connected.set()), *handlers])
         except OSError as exc:  # the host name does not resolve
             raise self._error(_os_error_words(exc, self.node.host, self.node.port, self.local.timeout_s)) from exc
@@ -218,9 +258,12 @@ class DimseClient:
             return f"no answer to the association request within {timeout:g} s (timeout)"
         return "association aborted by the node (or the connection was closed) before it was accepted"
 
-    def _lost(self, service: str, waited: float) -> PacsError:
+    def _lost(self, service: str, waited: float, part_way: bool = False) -> PacsError:
+        """`part_way`: objects came already, so our AE title was allowed: the node went away."""
         if waited >= 0.9 * self.local.timeout_s:
             return self._error(f"{service}: no answer within {self.local.timeout_s:g} s (timeout); association aborted")
+        if part_way:
+            return self._error(f"{service}: the connection was lost part way (the node stopped or aborted)")
         return self._error(f"{service}: association aborted by the node or the connection was lost (a node may "
                            f"abort when our AE title '{self.local.ae_title}' is not allowed this service)")
 
@@ -234,48 +277,78 @@ class DimseClient:
                 raise self._error(f"C-ECHO answered {describe_status(status, {})}")
         return time.monotonic() - started
 
-    def find(self, query: StudyQuery) -> list[StudyRow]:
-        rows = []
+    def find(self, query: StudyQuery) -> StudyRows:
+        """At most `max_find_rows` studies; beyond them the node is stopped and the rows are marked truncated."""
+        rows = StudyRows()
         with self._association([build_context(StudyRootQueryRetrieveInformationModelFind)]) as association:
-            answers = association.send_c_find(_study_identifier(query), StudyRootQueryRetrieveInformationModelFind)
-            last = time.monotonic()
-            for status, answer in answers:
-                if not status:
-                    raise self._lost("C-FIND", time.monotonic() - last)
-                last = time.monotonic()
-                category = code_to_category(int(status.Status))
-                if category == STATUS_PENDING and answer is not None:
-                    rows.append(study_row(answer))
-                elif category not in (STATUS_PENDING, STATUS_SUCCESS, STATUS_CANCEL):
-                    raise self._error(f"C-FIND failed: {describe_status(status, QR_FIND_SERVICE_CLASS_STATUS)}")
+            for answer in self._find_answers(association, _study_identifier(query)):
+                if len(rows) == self.local.max_find_rows:
+                    rows.cut_off(self.node.label)
+                    association.abort()  # the node may have thousands more to send
+                    break
+                rows.append(study_row(answer))
         return rows
+
+    def _find_answers(self, association: Association, identifier: Dataset) -> Iterator[Dataset]:
+        answers = association.send_c_find(identifier, StudyRootQueryRetrieveInformationModelFind)
+        last = time.monotonic()
+        for status, answer in answers:
+            if not status:
+                raise self._lost("C-FIND", time.monotonic() - last)
+            last = time.monotonic()
+            category = code_to_category(int(status.Status))
+            if category == STATUS_PENDING and answer is not None:
+                yield answer
+            elif category not in (STATUS_PENDING, STATUS_SUCCESS, STATUS_CANCEL):
+                raise self._error(f"C-FIND failed: {describe_status(status, QR_FIND_SERVICE_CLASS_STATUS)}")
+
+    def _announced(self, study_uid: str) -> int | None:
+        """How many objects the node says the study holds (None when it does not say); PacsError when
+        it does not hold the study."""
+        identifier = _study_level(study_uid)
+        identifier.NumberOfStudyRelatedInstances = ""
+        with self._association([build_context(StudyRootQueryRetrieveInformationModelFind)]) as association:
+            answers = list(self._find_answers(association, identifier))
+        if not answers:
+            raise self._error(f"the node holds no study {study_uid}")
+        return study_row(answers[0]).images
 
     def retrieve(self, study_uid: str, store: LocalStore, *, move: bool = False,
                  progress: ProgressCallback | None = None, should_stop: StopCheck | None = None,
                  listener: "Listener | None" = None) -> RetrieveOutcome:
         """`listener`: the app's running listener for C-MOVE; without one, a temporary listener
-        runs on our configured port for the duration of the move."""
-        outcome = RetrieveOutcome(study_uid)
-        identifier = Dataset()
-        identifier.QueryRetrieveLevel = "STUDY"
-        identifier.StudyInstanceUID = study_uid
-        if move:
-            self._move(identifier, store, outcome, progress, should_stop, listener)
-        else:
-            self._get(identifier, store, outcome, progress, should_stop)
+        runs on our configured port for the duration of the move. What the node announced (by
+        C-FIND first, then in its sub-operation counts) and did not arrive counts as failed, with
+        the reason: a final failure status, or the connection lost part way."""
+        outcome = RetrieveOutcome(study_uid, announced=self._announced(study_uid))
+        identifier = _study_level(study_uid)
+        try:
+            if move:
+                self._move(identifier, store, outcome, progress, should_stop, listener)
+            else:
+                self._get(identifier, store, outcome, progress, should_stop)
+        except PacsError as error:
+            if not outcome.files:
+                raise
+            outcome.settle(error.reason)  # the files kept so far stay kept, and are said
         return outcome
 
     def _get(self, identifier, store, outcome, progress, should_stop) -> None:
+        refusals = []
+
         def keep(event):
-            return store_received(event, store, outcome.files.append, self.node.label)
+            return store_received(event, store, outcome.files.append, self.node.label, self.local.max_object_bytes,
+                                  refusals.append)
 
         contexts = [build_context(StudyRootQueryRetrieveInformationModelGet)]
         contexts += [build_context(sop_class, syntaxes) for sop_class in KEPT_SOP_CLASSES
                      for syntaxes in RETRIEVE_TRANSFER_SYNTAXES]
         roles = [build_role(sop_class, scp_role=True) for sop_class in KEPT_SOP_CLASSES]
-        with self._association(contexts, roles, [(evt.EVT_C_STORE, keep)]) as association:
+        handlers = [(evt.EVT_C_STORE, keep), (evt.EVT_ABORTED, _discard_unfinished_object)]
+        with self._association(contexts, roles, handlers) as association:
             responses = association.send_c_get(identifier, StudyRootQueryRetrieveInformationModelGet)
-            self._follow("C-GET", association, responses, outcome, progress, should_stop, QR_GET_SERVICE_CLASS_STATUS)
+            self._follow("C-GET", association, responses, outcome, progress, should_stop, QR_GET_SERVICE_CLASS_STATUS,
+                         refusals)
 
     def _move(self, identifier, store, outcome, progress, should_stop, listener) -> None:
         def arrived(stored: StoredFile) -> None:
@@ -292,31 +365,37 @@ class DimseClient:
                 responses = association.send_c_move(identifier, self.local.ae_title,
                                                     StudyRootQueryRetrieveInformationModelMove)
                 self._follow("C-MOVE", association, responses, outcome, progress, should_stop,
-                             QR_MOVE_SERVICE_CLASS_STATUS)
+                             QR_MOVE_SERVICE_CLASS_STATUS, [])
 
-    def _follow(self, service, association, responses, outcome, progress, should_stop, statuses) -> None:
-        """Reads C-GET / C-MOVE responses: progress from the sub-operation counts, Cancel by
-        aborting the association (the node stops sending), failures as PacsError."""
+    def _follow(self, service, association, responses, outcome, progress, should_stop, statuses, refusals) -> None:
+        """Reads C-GET / C-MOVE responses: the announced total and progress from the sub-operation
+        counts, Cancel by aborting the association (the node stops sending), a failure as PacsError
+        when nothing arrived and as missing objects with its reason otherwise."""
         last = time.monotonic()
         for status, _identifier in responses:
             if not status:
-                raise self._lost(service, time.monotonic() - last)
+                raise self._lost(service, time.monotonic() - last, part_way=bool(outcome.files))
             last = time.monotonic()
             category = code_to_category(int(status.Status))
-            done = sum(int(status.get(keyword) or 0) for keyword in (
-                "NumberOfCompletedSuboperations", "NumberOfFailedSuboperations", "NumberOfWarningSuboperations"))
+            counts = {kind: int(status.get(f"NumberOf{kind}Suboperations") or 0)
+                      for kind in ("Completed", "Failed", "Warning", "Remaining")}
+            done = counts["Completed"] + counts["Failed"] + counts["Warning"]
+            if done + counts["Remaining"] > (outcome.announced or 0):
+                outcome.announced = done + counts["Remaining"]
             if category == STATUS_PENDING:
                 if progress:
-                    progress(done, done + int(status.get("NumberOfRemainingSuboperations") or 0))
+                    progress(done, outcome.announced or 0)
                 if should_stop and should_stop():
                     association.abort()
                     outcome.cancelled = True
                     return
                 continue
-            outcome.failed = int(status.get("NumberOfFailedSuboperations") or 0)
+            outcome.failed = counts["Failed"]
             outcome.cancelled = category == STATUS_CANCEL
+            words = f"{service} {'failed' if category == STATUS_FAILURE else 'ended'}: {describe_status(status, statuses)}"
             if category == STATUS_FAILURE and not outcome.files:
-                raise self._error(f"{service} failed: {describe_status(status, statuses)}")
+                raise self._error(words)
+            outcome.settle(refusals[0] if refusals else words)
             if progress:
                 progress(done, done)
 
@@ -373,6 +452,13 @@ class DimseClient:
         return SendOutcome(path, category != STATUS_FAILURE, "stored" if int(status.Status) == SUCCESS else message)
 
 
+def _study_level(study_uid: str) -> Dataset:
+    identifier = Dataset()
+    identifier.QueryRetrieveLevel = "STUDY"
+    identifier.StudyInstanceUID = study_uid
+    return identifier
+
+
 def _study_identifier(query: StudyQuery) -> Dataset:
     identifier = Dataset()
     identifier.QueryRetrieveLevel = "STUDY"
@@ -410,10 +496,102 @@ def _os_error_words(exc: OSError, host: str, port: int, timeout: float) -> str:
     return f"cannot connect to {host}:{port} ({exc.strerror or exc})"
 
 
+class _PduGuard(socket.socket):
+    """An accepted connection, read through a check of its PDU stream. pynetdicom reads a whole PDU
+    of any announced length (up to 4 GiB) before it looks at the caller, and waits for it without
+    end while bytes trickle in: here a PDU announced longer than MAX_PDU_BYTES ends the connection
+    at once, and each PDU must arrive whole within `pdu_timeout` seconds."""
+
+    @classmethod
+    def wrap(cls, accepted: socket.socket, peer: str, pdu_timeout: float, where: str) -> Self:
+        guard = cls(accepted.family, accepted.type, accepted.proto, fileno=accepted.detach())
+        guard.settimeout(pdu_timeout)
+        guard.peer, guard.pdu_timeout, guard.where = peer, pdu_timeout, where
+        guard._header, guard._left, guard._deadline = bytearray(), 0, None
+        return guard
+
+    def recv(self, size: int, flags: int = 0) -> bytes:
+        if self._deadline is None:  # a PDU begins
+            self._deadline = time.monotonic() + self.pdu_timeout
+        remaining = self._deadline - time.monotonic()
+        try:
+            readable = remaining > 0 and select.select([self], [], [], remaining)[0]
+        except ValueError as exc:  # closed meanwhile by another thread (an abort): pynetdicom expects an OSError
+            raise ConnectionAbortedError("the connection was closed") from exc
+        if not readable:
+            LOGGER.warning("%s: closed the connection from %s: no whole PDU within %g s", self.where, self.peer,
+                           self.pdu_timeout)
+            raise TimeoutError(f"no whole PDU within {self.pdu_timeout:g} s")
+        data = super().recv(size, flags)
+        self._follow(data)
+        return data
+
+    def _follow(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if self._left:
+                step = min(self._left, len(view))
+                self._left, view = self._left - step, view[step:]
+            else:
+                needed = PDU_HEADER_BYTES - len(self._header)
+                self._header += view[:needed]
+                view = view[needed:]
+                if len(self._header) == PDU_HEADER_BYTES:
+                    (self._left,) = struct.unpack(">L", self._header[2:])
+                    self._header.clear()
+                    if self._left > MAX_PDU_BYTES:
+                        LOGGER.warning("%s: closed the connection from %s: a PDU of %s bytes, over the %s-byte limit",
+                                       self.where, self.peer, f"{self._left:,}", f"{MAX_PDU_BYTES:,}")
+                        raise ConnectionAbortedError(f"PDU of {self._left:,} bytes refused")
+            if not self._left and not self._header:
+                self._deadline = None
+
+
+class _GuardedServer(ThreadedAssociationServer):
+    """pynetdicom's server with limits on connections: at most `max_associations` open at once and
+    `max_associations_per_address` from one address (refused on connection, before any thread or
+    PDU), and every connection read through a _PduGuard."""
+
+    def __init__(self, *args, local: LocalSide, where: str, **kwargs):
+        self.local, self.where = local, where
+        self._open: list[_PduGuard] = []  # connections accepted; only the server's thread touches it
+        super().__init__(*args, **kwargs)
+
+    def get_request(self) -> tuple[socket.socket, tuple]:
+        accepted, address = super().get_request()
+        return _PduGuard.wrap(accepted, address[0], self.local.timeout_s, self.where), address
+
+    def verify_request(self, request: _PduGuard, client_address) -> bool:
+        self._open = [connection for connection in self._open if connection.fileno() != -1]  # closed ones go
+        from_there = sum(1 for connection in self._open if connection.peer == request.peer)
+        if len(self._open) >= self.local.max_associations:
+            reason = f"{len(self._open)} connections are open, the most it holds"
+        elif from_there >= self.local.max_associations_per_address:
+            reason = f"{from_there} connections from there are open, the most it holds from one address"
+        else:
+            self._open.append(request)
+            return True
+        LOGGER.warning("%s: refused a connection from %s: %s", self.where, request.peer, reason)
+        return False
+
+    def shutdown(self) -> None:
+        """pynetdicom's shutdown also unlists the server from the AE that started it; this one was
+        made by the AE, not started by it."""
+        socketserver.TCPServer.shutdown(self)
+        self.server_close()
+
+
+def _log_rejected(event, where: str) -> None:
+    answer = event.assoc.acceptor.primitive
+    reason = answer.reason_str if answer is not None else "rejected"
+    LOGGER.warning("%s: refused the association of %s: %s", where, _caller(event.assoc), reason)
+
+
 class Listener:
     """A C-STORE SCP feeding the local store; off until started. It answers only the calling AE
-    titles allowed in `local` (plus `extra_calling_aets`) unless any are allowed; every stored file
-    is reported to the observers (called on pynetdicom's threads)."""
+    titles allowed in `local` (plus `extra_calling_aets`) unless any are allowed, within the
+    limits of `local`; every stored file is reported to the observers, one at a time (they are
+    called on pynetdicom's threads), and every refusal is logged."""
 
     def __init__(self, local: LocalSide, store: LocalStore, *, on_stored: StoredCallback | None = None,
                  extra_calling_aets: Sequence[str] = ()):
@@ -421,8 +599,8 @@ class Listener:
         self.store = store
         self.calling_aets = [*local.allowed_calling_aets, *extra_calling_aets]
         self._observers: list[StoredCallback] = [on_stored] if on_stored else []
-        self._lock = threading.Lock()
-        self._server = None
+        self._lock = threading.Lock()  # the observers list, and one notification at a time
+        self._server: _GuardedServer | None = None
 
     @property
     def address(self) -> str:
@@ -438,17 +616,27 @@ class Listener:
 
     def start(self) -> None:
         where = f"listener {self.address}"
+        check_port(self.local.listener_port, where, any_free=True)
+        for calling_aet in self.calling_aets:
+            check_ae_title(calling_aet, f"{where}: allowed calling AE title")
         if not self.local.allow_any_calling_aet and not self.calling_aets:
             raise PacsError(where, "no calling AE title is allowed: add the sender's AE title to the allowed ones, or allow any")
         ae = _ae(self.local)
-        ae.supported_contexts = [build_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
-                                 for context in [*AllStoragePresentationContexts, build_context(Verification)]]
+        ae.acse_timeout = self.local.association_request_timeout_s
+        ae.maximum_associations = self.local.max_associations
         ae.require_calling_aet = [] if self.local.allow_any_calling_aet else self.calling_aets
+        contexts = [build_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+                    for context in [*AllStoragePresentationContexts, build_context(Verification)]]
+        self.store.clean_incoming()
+        handlers = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_ABORTED, _discard_unfinished_object),
+                    (evt.EVT_REJECTED, _log_rejected, [where])]
         try:
-            self._server = ae.start_server((self.local.listener_interface, self.local.listener_port), block=False,
-                                           evt_handlers=[(evt.EVT_C_STORE, self._on_store)])
+            self._server = ae.make_server((self.local.listener_interface, self.local.listener_port), contexts=contexts,
+                                          evt_handlers=handlers, server_class=_GuardedServer, local=self.local,
+                                          where=where)
         except OSError as exc:
             raise PacsError(where, f"cannot listen ({exc.strerror or exc})") from exc
+        threading.Thread(target=self._server.serve_forever, name=f"listener {self.port}", daemon=True).start()
         LOGGER.info("listening as %s", self.address)
 
     def stop(self) -> None:
@@ -459,6 +647,7 @@ class Listener:
             association.abort()
         self._server.shutdown()
         self._server = None
+        self.store.clean_incoming()
 
     def __enter__(self) -> Self:
         self.start()
@@ -478,10 +667,10 @@ class Listener:
                 self._observers.remove(callback)
 
     def _notify(self, stored: StoredFile) -> None:
+        """Under the lock: what parallel senders' files make observers print never interleaves."""
         with self._lock:
-            observers = list(self._observers)
-        for observer in observers:
-            observer(stored)
+            for observer in self._observers:
+                observer(stored)
 
     def _on_store(self, event) -> Dataset:
-        return store_received(event, self.store, self._notify, f"listener {self.address}")
+        return store_received(event, self.store, self._notify, f"listener {self.address}", self.local.max_object_bytes)

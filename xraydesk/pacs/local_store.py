@@ -10,6 +10,7 @@ import io
 import logging
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ STORED_BESIDE = "stored beside a different file of the same UID"
 
 REQUIRED_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 INCOMING_FOLDER = ".incoming"  # temporary files, on the store's own file system so a link is atomic
+# Values larger than this are checked where they lie in the file, not read: a received object is
+# never held whole in memory.
+DEFER_BYTES = 1024 * 1024
+PARTIAL_SUFFIX = ".partial"  # PID-RANDOM.partial: the process that writes it, so leftovers of dead ones are known
 
 
 class RefusedObject(Exception):
@@ -80,14 +85,17 @@ class LocalStore:
     def study_folder(self, study_uid: str) -> Path:
         return self.root / safe_name(study_uid)
 
-    def store_encoded(self, data: bytes) -> StoredFile:
-        """Keeps a DICOM file given as bytes (preamble, file meta and data set). Raises
-        RefusedObject when the object is unreadable or incomplete, OSError when the disk fails."""
+    def incoming_path(self) -> Path:
+        """A new temporary file name in the incoming folder, to write an object into and then keep()."""
         incoming = self.root / INCOMING_FOLDER
         incoming.mkdir(parents=True, exist_ok=True)
-        temporary = incoming / f"{uuid.uuid4().hex}.partial"
+        return incoming / f"{os.getpid()}-{uuid.uuid4().hex}{PARTIAL_SUFFIX}"
+
+    def keep(self, temporary: Path) -> StoredFile:
+        """Checks a complete object written to incoming_path() and places it; the temporary file is
+        gone afterwards, whatever happens. Raises RefusedObject when the object is unreadable or
+        incomplete, OSError when the disk fails."""
         try:
-            temporary.write_bytes(data)
             dataset = _checked_dataset(temporary)
             uids = [str(dataset[keyword].value) for keyword in REQUIRED_UIDS[1:]]
             sop_uid, study_uid, series_uid = uids
@@ -95,6 +103,39 @@ class LocalStore:
         finally:
             temporary.unlink(missing_ok=True)
         return StoredFile(path, study_uid, series_uid, sop_uid, outcome)
+
+    def store_encoded(self, data: bytes) -> StoredFile:
+        """Keeps a DICOM file given as bytes (preamble, file meta and data set)."""
+        temporary = self.incoming_path()
+        try:
+            temporary.write_bytes(data)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return self.keep(temporary)
+
+    def store_moved(self, source: Path) -> StoredFile:
+        """Keeps a DICOM file written elsewhere (pynetdicom's temporary file of an object received
+        in chunks), moved in rather than read into memory."""
+        temporary = self.incoming_path()
+        try:
+            shutil.move(source, temporary)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return self.keep(temporary)
+
+    def clean_incoming(self) -> int:
+        """Removes the temporary files that processes no longer running left behind (a Ctrl+C or a
+        crash during a transfer); those of running ones are in use. Returns how many went."""
+        removed = 0
+        for leftover in (self.root / INCOMING_FOLDER).glob(f"*{PARTIAL_SUFFIX}"):
+            if not _writer_running(leftover):
+                leftover.unlink(missing_ok=True)
+                removed += 1
+        if removed:
+            LOGGER.info("%s: removed %d unfinished object(s) left by an interrupted transfer", self.root, removed)
+        return removed
 
     def store_dataset(self, dataset: Dataset) -> StoredFile:
         buffer = io.BytesIO()
@@ -126,16 +167,31 @@ class LocalStore:
             return candidate, STORED_BESIDE
 
 
+def _writer_running(partial: Path) -> bool:
+    """Whether the process named in PID-RANDOM.partial still runs (a name without one is older
+    than the naming, so its writer is gone)."""
+    pid = partial.name.split("-", 1)[0]
+    if not pid.isdigit() or "-" not in partial.name:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _checked_dataset(path: Path) -> Dataset:
     try:
         from xraydesk.imaging.loading import read_dicom
 
-        dataset, _ = read_dicom(path)
+        dataset, _ = read_dicom(path, defer_size=DEFER_BYTES)
     except ImageLoadError as error:
         raise UnreadableObject(error.reason) from error
     except Exception as exc:
         raise UnreadableObject(f"undecodable data set ({exc})") from exc
-    _check_native_pixel_length(dataset)
+    _check_native_pixel_length(dataset, path)
     missing = [keyword for keyword in REQUIRED_UIDS if not str(dataset.get(keyword) or "").strip()]
     if missing:
         raise IncompleteObject(f"no {', '.join(missing)}")
@@ -148,9 +204,10 @@ def _checked_dataset(path: Path) -> Dataset:
     return dataset
 
 
-def _check_native_pixel_length(dataset: Dataset) -> None:
+def _check_native_pixel_length(dataset: Dataset, path: Path) -> None:
     """pydicom reads native pixel data cut short without a word (encapsulated data cut short is
-    caught by read_dicom): a transfer broken off inside the image must not be kept as an image."""
+    caught by read_dicom): a transfer broken off inside the image must not be kept as an image.
+    Pixel data left in the file (deferred) is measured there."""
     syntax = dataset.file_meta.get("TransferSyntaxUID")
     if "PixelData" not in dataset or syntax is None or syntax.is_encapsulated:
         return
@@ -160,5 +217,12 @@ def _check_native_pixel_length(dataset: Dataset) -> None:
         expected = get_expected_length(dataset, unit="bytes")
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise UnreadableObject(f"pixel data without a usable image description ({exc})") from exc
-    if len(dataset.PixelData) < expected:
-        raise UnreadableObject(f"pixel data cut short ({len(dataset.PixelData):,} of {expected:,} bytes)")
+    from pydicom.dataelem import RawDataElement
+
+    element = dataset.get_item("PixelData", keep_deferred=True)
+    if isinstance(element, RawDataElement) and element.value is None:  # deferred: its bytes are still in the file
+        present = min(element.length, path.stat().st_size - element.value_tell)
+    else:
+        present = len(dataset.PixelData)
+    if present < expected:
+        raise UnreadableObject(f"pixel data cut short ({present:,} of {expected:,} bytes)")

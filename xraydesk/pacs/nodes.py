@@ -5,6 +5,7 @@ share one JSON file: $XDG_CONFIG_HOME/XRayDesk/pacs.json."""
 import json
 import os
 import re
+import uuid
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -65,8 +66,13 @@ class Node:
         check_ae_title(self.ae_title, self.label)
         if not self.host:
             raise PacsError(self.label, "no host given")
-        if not 0 < self.port < 65536:
-            raise PacsError(self.label, f"port {self.port} is not between 1 and 65535")
+        check_port(self.port, self.label)
+
+
+def check_port(port: int, where: str, *, any_free: bool = False) -> None:
+    """`any_free`: 0 is allowed too (the system picks a free port to listen on)."""
+    if not (0 if any_free else 1) <= port <= 65535:
+        raise PacsError(where, f"port {port} is not between {0 if any_free else 1} and 65535")
 
 
 def check_ae_title(ae_title: str, where: str) -> None:
@@ -76,14 +82,24 @@ def check_ae_title(ae_title: str, where: str) -> None:
 
 @dataclass
 class LocalSide:
-    """Our own side: the AE title we call with, and the listener (off unless the user starts it)."""
+    """Our own side: the AE title we call with, the listener (off unless the user starts it), and
+    the limits that keep a hostile or broken peer from exhausting memory, disk or the listener."""
 
     ae_title: str = "XRAYDESK"
     listener_port: int = 11112
     listener_interface: str = "127.0.0.1"
     allowed_calling_aets: list[str] = field(default_factory=list)
     allow_any_calling_aet: bool = False
-    timeout_s: float = DEFAULT_TIMEOUT_S
+    timeout_s: float = DEFAULT_TIMEOUT_S  # for any answer; a whole DICOMweb request; each PDU the listener reads
+    max_object_mib: int = 256  # a larger received object (C-STORE, WADO-RS part) is refused
+    max_find_rows: int = 1000  # a find keeps this many studies and says the rest were cut off
+    max_associations: int = 20  # connections the listener holds at once...
+    max_associations_per_address: int = 4  # ...and from one address
+    association_request_timeout_s: float = 5.0  # a caller must send its association request within this (ARTIM)
+
+    @property
+    def max_object_bytes(self) -> int:
+        return self.max_object_mib * 1024 * 1024
 
 
 @dataclass
@@ -123,14 +139,23 @@ def _known_fields(cls, saved: dict) -> dict:
 
 
 def save_settings(settings: PacsSettings, path: Path | None = None) -> Path:
-    """Written atomically and readable only by the user: the file may hold a password or token."""
+    """Written atomically and readable only by the user: the file may hold a password or token. The
+    temporary file is new (O_EXCL: never a stale or planted file, never through a symbolic link),
+    so 0600 from its creation; os.replace swaps it in, replacing a link at `path` rather than
+    writing through it."""
     path = path or settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-        json.dump(asdict(settings), stream, indent=2)
-    os.replace(temporary, path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            json.dump(asdict(settings), stream, indent=2)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return path
 
 

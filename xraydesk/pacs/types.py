@@ -4,6 +4,7 @@ factory (client) that picks between them."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from xraydesk.imaging.image import ImageLoadError
 from xraydesk.pacs.local_store import StoredFile
+
+LOGGER = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pydicom loads on first use, not with the app
     from pydicom.dataset import Dataset
@@ -80,12 +83,37 @@ def study_row(answer: Dataset) -> StudyRow:
     )
 
 
+class StudyRows(list):
+    """The rows of a find; `truncated` when more studies matched than the find keeps."""
+
+    truncated: bool = False
+
+    def cut_off(self, where: str) -> None:
+        self.truncated = True
+        LOGGER.warning("%s: more than %d studies match; the first %d are listed (narrow the search)", where,
+                       len(self), len(self))
+
+
 @dataclass
 class RetrieveOutcome:
     study_uid: str
     files: list[StoredFile] = field(default_factory=list)
-    failed: int = 0  # objects the node could not send or we refused
+    failed: int = 0  # objects announced but not kept: the node did not send them, we refused them, the transfer broke off
     cancelled: bool = False
+    announced: int | None = None  # objects the node said it would send (find, sub-operation counts); None: never said
+    reason: str = ""  # why some are missing, in words
+
+    def settle(self, reason: str = "") -> None:
+        """At the end of a retrieve: whatever was announced and is not kept counts as failed."""
+        if self.announced is not None and not self.cancelled:
+            self.failed = max(self.failed, self.announced - len(self.files))
+        if self.failed and not self.reason:
+            self.reason = reason or "the node sent fewer objects than it announced"
+
+    @property
+    def total(self) -> int:
+        """The objects there were to retrieve, as far as known."""
+        return max(self.announced or 0, len(self.files) + self.failed)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,18 @@
 """The reading model (no Qt; napari's ViewerModel, 3D Slicer's parameter node): everything the
 workstation knows about the reading under way, so that the window only wires views to it.
 
-It holds the studies open (StudySession: images, read marks, measurements, the decoded-image cache),
-the image on screen and its view (window/level, invert, zoom, pan, rotation, flips), the reader's
-options (Options: what the menus' check marks mean), the analyses of the images open, the recent
-files, and the rules built on them: the next unread flagged image, the next header window, the
-trend's "no clear change" limits, the export scope and the PDF job, what Send results sends. Views
-observe its plain events (xraydesk.events); workers feed it on the UI thread.
+It holds the studies open (StudySession: images, read marks, key images, measurements, the reader's
+draft reports, the decoded-image cache), the image on screen and its view (window/level, invert, zoom,
+pan, rotation, flips), the reader's options (Options: what the menus' check marks mean), the analyses of
+the images open, the recent files, and the rules built on them: when an image counts as read, the next
+unread flagged image, the hanging protocol, the next header window, the trend's "no clear change"
+limits, the draft report, the export scope and the PDF job, what Send results sends. Views observe its
+plain events (xraydesk.events); workers feed it on the UI thread, and a timer tells it when an image
+has stayed on screen long enough to count as read (xraydesk.ui.read_marks).
 
 The Open rule (OPEN_RULE): File ▸ Open replaces the reading: the studies in the browser, the
-worklist, the analyses, read marks and measurements, and the image on screen (compare mode ends).
+worklist, the analyses, read marks, key images, measurements and drafts, and the image on screen
+(compare mode ends).
 File ▸ Add folder, a PACS retrieve and the listener add to it. An analysis is kept only while its
 image is open, so the export, the trend, compare and the worklist show the open studies only, and a
 late result for an image of a study no longer open is dropped."""
@@ -31,7 +34,8 @@ from xraydesk.reading.export_scope import SCOPES, analyses_in_scope
 from xraydesk.reading.options import Options, SettingsStore
 from xraydesk.reading.recent import RecentFiles
 
-OPEN_RULE = ("Open replaces the studies, the worklist, the analyses, read marks and measurements; "
+OPEN_RULE = ("Open replaces the studies, the worklist, the analyses, read marks, key images, measurements and "
+             "drafts; "
              "Add folder, a PACS retrieve and the listener add to them.")
 NO_UNREAD_FLAGGED = "No unread flagged image: analyse a folder (Ctrl+Shift+Return), or all are read."
 WINDOW_PRESETS = ("auto_window", "full_range_window", "lung_window")  # ImageDisplay's methods
@@ -52,6 +56,8 @@ class Reading:
         self.view: ViewState | None = None
         self._limits: ChangeLimits | None = None
         self._retrieved_folder: Path | None = None
+        self._dwelling: Path | None = None  # on screen, read once it has stayed there a moment (dwelt)
+        self._hung_study: tuple | None = None  # the study the hanging protocol last saw opened
         self.preview_shown = Event()  # Preview, ImageDisplay: pixels only, until image_shown
         self.image_shown = Event()  # ImageDisplay of the new current image
         self.closed = Event()  # the reading was replaced (Open): nothing is on screen
@@ -69,20 +75,32 @@ class Reading:
         self.preview_shown.emit(preview, display)
 
     def show(self, display: ImageDisplay) -> None:
-        """The image asked for is decoded: it is on screen, read (M takes that back), and analysed
-        when the reader wants every image analysed on open."""
+        """The image asked for is decoded: it is on screen (read once it stays there: dwelt), hung beside
+        its prior when the hanging protocol is on, and analysed when the reader wants every image
+        analysed on open."""
         image = display.image
         self.display, self.current = display, image
-        self.session.set_read(image.path)
+        self._dwelling = image.path
         self.image_shown.emit(display)
+        self._hang_prior(image.path)
         analysis = self.analyses.get(image.path)
         self.analysis_shown.emit(analysis)
         if analysis is None and self.options["auto_analyse"]:
             self.analysis_wanted.emit(image)
 
+    def _hang_prior(self, path: Path) -> None:
+        """The hanging protocol, when on: a study opened (an image of another study than the one before)
+        whose patient has an earlier study is laid out beside it (StudySession.hanging_prior)."""
+        entry = self.session.entry(path)
+        study, self._hung_study = self._hung_study, entry.study_key if entry else None
+        if (self.options["hanging_protocol"] and entry is not None and entry.study_key != study
+                and not self.options["compare"] and self.session.hanging_prior(path) is not None):
+            self.options.set("compare", True)
+
     def show_none(self) -> None:
         """Nothing is on screen (the image asked for could not be opened, or nothing was found)."""
         self.display = self.current = self.view = None
+        self._dwelling = None
 
     def is_on_screen(self, path: Path) -> bool:
         return self.current is not None and self.current.path == path
@@ -120,15 +138,27 @@ class Reading:
 
     # ------------------------------------------------------------ reading through the studies
 
+    def dwelt(self) -> None:
+        """The image on screen has stayed there READ_AFTER_MS (xraydesk.ui.read_marks): it is read.
+        Paging past a film does not read it; the reader's own mark (toggle_read) is not overruled."""
+        if self._dwelling is not None and self.is_on_screen(self._dwelling):
+            self.session.set_read(self._dwelling)
+        self._dwelling = None
+
     def toggle_read(self) -> None:
+        """M: the reader's word for the image on screen; the time on screen no longer decides for it."""
         if self.current is not None:
-            path = self.current.path
+            path, self._dwelling = self.current.path, None
             self.session.set_read(path, not self.session.is_read(path))
 
     def next_unread_flagged(self, order: Iterable[Path]) -> Path | None:
-        """In `order` (the worklist's: priority by default), the first flagged image not yet read."""
-        return next((path for path in order if path in self.analyses and is_flagged(self.analyses[path])
-                     and not self.session.is_read(path)), None)
+        """In `order` (the worklist's: priority by default), the next flagged image not yet read after the
+        one on screen (a film passed over too quickly to count as read comes round again after the others)."""
+        order = list(order)
+        on_screen = self.current.path if self.current is not None else None
+        start = order.index(on_screen) + 1 if on_screen in order else 0
+        return next((path for path in order[start:] + order[:start] if path != on_screen and path in self.analyses
+                     and is_flagged(self.analyses[path]) and not self.session.is_read(path)), None)
 
     def has_prior(self) -> bool:
         return self.current is not None and bool(self.session.prior_studies(self.current.path))
@@ -149,7 +179,7 @@ class Reading:
     def keep(self, analysis: ImageAnalysis) -> bool:
         """Keeps the analysis of an open image (False: its study is no longer open, it is dropped)."""
         path = analysis.path
-        if not self.session.is_open(path):
+        if not self.session.holds(path):
             return False
         self.analyses[path] = analysis
         self.analyses.move_to_end(path)
@@ -173,6 +203,28 @@ class Reading:
         """The results dock shows the patient's course once the image on screen is analysed and accepted."""
         analysis = self.current_analysis()
         return analysis is not None and analysis.prediction is not None
+
+    def draft_of(self, analysis: ImageAnalysis) -> str:
+        """The reader's edit of the image's draft report, else the model's draft with the comparison to the
+        prior and, for the image on screen, the reader's measurements (xraydesk.report.pages.drafted)."""
+        from xraydesk.report.pages import drafted  # matplotlib: on first use
+
+        if analysis.path in self.session.drafts:
+            return self.session.drafts[analysis.path]
+        on_screen = self.is_on_screen(analysis.path)
+        measurements = [m.describe(self.current) for m in self.session.measurements.for_image(analysis.path)
+                        if on_screen]
+
+        def limits() -> ChangeLimits | None:
+            known = self.change_limits()
+            return known if isinstance(known, ChangeLimits) else None
+
+        return drafted(analysis, self.analyses.values(), measurements, limits)
+
+    def keep_draft(self, text: str) -> None:
+        """The reader edited the draft of the image on screen."""
+        if self.current is not None:
+            self.session.drafts[self.current.path] = text
 
     def change_limits(self) -> ChangeLimits | str:
         """The model's "no clear change" limits (read once), or why there are none."""
@@ -205,19 +257,21 @@ class Reading:
 
     def report_job(self, path: Path, analyses: list[ImageAnalysis], overwrite: bool) -> Callable:
         """The PDF summary as a worker task (report, should_stop): the image on screen printed with the
-        reader's window and inversion, each with its measurements as they are now, de-identified unless
+        reader's window and inversion, each with its measurements and draft as they are now, de-identified unless
         the reader turned that off, with the map shown in the app."""
         views = {self.current.path: self.view} if self.current is not None and self.view is not None else {}
         measurements = {analysis.path: tuple(self.session.measurements.for_image(analysis.path))
                         for analysis in analyses}  # as they are now: the reader may go on measuring
         image_for, target = self.session.image_source(), self.options["heatmap_settings"].target
         deidentify, model = self.options["deidentify_pdf"], self.analyser.model
+        drafts = dict(self.session.drafts)  # as they are now, like the measurements
 
         def limits() -> ChangeLimits:  # read only when some patient has a trend page, on the worker
             return ChangeLimits.from_metadata(model().metadata)
 
         return lambda report, should_stop: write_report(path, analyses, image_for, limits, target, views,
-                                                        measurements.get, deidentify, overwrite, report)
+                                                        measurements.get, deidentify, overwrite, report,
+                                                        drafts.get)
 
     def results_to_send(self, selected: list[Path]) -> tuple[list[Path], dict[Path, ImageAnalysis]]:
         """The worklist rows selected, else the image on screen; with a copy of the analyses (read on a worker)."""

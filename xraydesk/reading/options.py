@@ -1,7 +1,7 @@
 """The reader's options, without Qt: what the menus' check marks and the dock's overlay controls mean
-(heatmap and zones shown, patient data hidden, the left button's job, the measuring tool, compare and
-linked views, the heatmap's map, opacity and contours, analyse on open, de-identified PDFs, the
-listener, where PDFs go). Actions and docks observe `changed`; those marked remembered are kept between sessions in
+(heatmap and zones shown, patient data hidden, the left button's job, the measuring tool, compare,
+linked views and the hanging protocol, the heatmap's map, opacity and contours, analyse on open, de-identified PDFs, the
+listener, where PDFs and de-identified exports go). Actions and docks observe `changed`; those marked remembered are kept between sessions in
 a SettingsStore (QSettings in the app, a dict in tests)."""
 
 from collections.abc import Callable
@@ -12,7 +12,7 @@ from xraydesk.ai.overlay_plan import HeatmapSettings
 from xraydesk.events import Event
 
 NAVIGATE = "navigate"  # no measuring tool: the left button pans or windows
-MEASURE_TOOLS = ("ruler", "angle", "ctr")
+MEASURE_TOOLS = ("ruler", "angle", "ctr", "arrow")
 
 # name -> default; REMEMBERED ones keep the reader's last choice between sessions.
 DEFAULTS: dict[str, Any] = {
@@ -24,12 +24,13 @@ DEFAULTS: dict[str, Any] = {
     "measure_tool": NAVIGATE,
     "compare": False,
     "link_views": True,
+    "hanging_protocol": False,  # compare opens by itself beside a newly opened study's prior
     "auto_analyse": True,
     "deidentify_pdf": True,
     "pacs_listener": False,  # the reader's wish: the listener starts with the app when it was left on
-    "export_folder": str(Path.home()),  # where the last PDF summary went
+    "export_folder": str(Path.home()),  # where the last PDF summary or de-identified export went
 }
-REMEMBERED = ("auto_analyse", "deidentify_pdf", "pacs_listener", "export_folder")
+REMEMBERED = ("auto_analyse", "deidentify_pdf", "pacs_listener", "export_folder", "hanging_protocol")
 
 
 class SettingsStore(Protocol):

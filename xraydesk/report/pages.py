@@ -5,7 +5,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from xraydesk.ai.analysis import DEFAULT_HEATMAP, ImageAnalysis
-from xraydesk.ai.trend import ChangeLimits, patient_trends
+from xraydesk.ai.trend import ChangeLimits, comparison_lines, patient_trends
+from xraydesk.ai.words import draft_report
 from xraydesk.imaging import ViewState, XRayImage
 from xraydesk.report.pdf import ReportPage
 from xraydesk.report.trend_page import TrendPage
@@ -24,11 +25,26 @@ def trend_pages(analyses: list[ImageAnalysis], limits: ChangeLimits | Callable[[
 def build_pages(analyses: list[ImageAnalysis], image_for: Callable[[Path], XRayImage],
                 limits: ChangeLimits | Callable[[], ChangeLimits],
                 view_for: Callable[[Path], ViewState | None] | None = None, target: str = DEFAULT_HEATMAP,
-                measurements_for: Callable[[Path], Iterable] | None = None) -> list:
+                measurements_for: Callable[[Path], Iterable] | None = None,
+                draft_for: Callable[[Path], str | None] | None = None) -> list:
     """One ReportPage per analysis, in the order given (image_for(path) gives its image; view_for(path) the
-    reader's window, None for the default; measurements_for(path) the reader's measurements), then the
+    reader's window, None for the default; measurements_for(path) the reader's measurements; draft_for(path)
+    the reader's edit of the draft report, else it is drafted with the comparison to the prior), then the
     trend pages; write them with write_summary."""
-    pages = [ReportPage.of(image_for(analysis.path), analysis, target, view_for(analysis.path) if view_for else None,
-                           measurements_for(analysis.path) if measurements_for else ())
-             for analysis in analyses]
-    return pages + trend_pages(analyses, limits)
+    trends = trend_pages(analyses, limits)
+    pages = []
+    for analysis in analyses:
+        image = image_for(analysis.path)
+        measurements = tuple(measurements_for(analysis.path)) if measurements_for else ()
+        draft = (draft_for(analysis.path) if draft_for else None) or drafted(
+            analysis, analyses, [m.describe(image) for m in measurements], lambda: trends[0].limits)
+        pages.append(ReportPage.of(image, analysis, target, view_for(analysis.path) if view_for else None,
+                                   measurements, draft))
+    return pages + trends
+
+
+def drafted(analysis: ImageAnalysis, analyses: Iterable[ImageAnalysis], measurements: list[str],
+            limits: Callable[[], ChangeLimits | None]) -> str:
+    """The model's draft report of `analysis`, with the reader's measurements and, where the patient
+    has a prior study among `analyses` and limits() gives change limits, the comparison with it."""
+    return draft_report(analysis, measurements, comparison_lines(analyses, analysis.path, limits))

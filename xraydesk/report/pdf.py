@@ -11,11 +11,11 @@ so a failure never leaves a partial PDF behind."""
 
 import datetime
 import os
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
@@ -30,6 +30,7 @@ from xraydesk.ai.overlay_plan import HeatmapFill, HeatmapSettings, Polyline, ove
 from xraydesk.ai.words import (
     COVID_CAVEAT,
     covid_category_line,
+    draft_report,
     evidence_note,
     flag_statements,
     probability_rows,
@@ -40,6 +41,7 @@ from xraydesk.ai.words import (
 from xraydesk.imaging import ImageDisplay, ViewState, XRayImage
 from xraydesk.output_files import temporary_beside
 from xraydesk.report.names import ExportNames
+from xraydesk.report.text import UNPRINTABLE_NOTE, fit, page_style, unprintable, wrap
 
 A4_INCHES = (8.27, 11.69)
 MAX_IMAGE_SIDE = 1024  # enough for print at this size; keeps each page a few hundred KB
@@ -51,8 +53,12 @@ POSITIVE_ZONE, MEASUREMENT = (overlays.hex_colour(colour) for colour in (overlay
 LEFT_MARGIN = 0.06
 TEXT_WIDTH = 0.88  # of the page width
 LINE_SPACING = 1.3
-CHARACTER_WIDTH_EM = 0.55  # DejaVu Sans's mean advance, for wrapping text to a width
-ZONE_DIAGRAM_AREA = (0.70, 0.39, 0.24, 0.125)  # left, bottom, width, height
+ZONE_DIAGRAM_AREA = (0.70, 0.43, 0.24, 0.125)  # left, bottom, width, height
+IMAGE_BOTTOM, IMAGE_HEIGHT = 0.64, 0.25
+DRAFT_FLOOR = 0.095  # the footer's top
+IDENTITY_FONTSIZE = 8.5
+IMAGE_AREA_WIDTH = 0.42  # of the page width, each of the two images
+REFUSAL_LINES = 3  # a refusal's reason is elided to about this many lines
 
 
 @dataclass(frozen=True)
@@ -83,10 +89,11 @@ class ReportPage:
     target: str = DEFAULT_HEATMAP  # which map is overlaid: the opacity map, or an output's Grad-CAM
     view_caption: str = ""  # the window (and inversion) the image is shown with
     measurements: tuple[MeasurementMark, ...] = ()
+    draft: str = ""  # the draft report as the reader left it; empty: the model's own (words.draft_report)
 
     @classmethod
     def of(cls, image: XRayImage, analysis: ImageAnalysis, target: str = DEFAULT_HEATMAP,
-           view: ViewState | None = None, measurements=()) -> "ReportPage":
+           view: ViewState | None = None, measurements=(), draft: str = "") -> "ReportPage":
         """The image with the reader's window and inversion when `view` is given (else at its
         default window), reduced for print (pages of a long worklist stay small), with the reader's
         `measurements` (xraydesk.imaging measurements) drawn on it."""
@@ -130,7 +137,7 @@ def write_summary(path: Path | str, pages: list, deidentify: bool = True, overwr
     try:
         handle, temporary = temporary_beside(path)
         os.close(handle)
-        with PdfPages(temporary, metadata=_metadata()) as pdf:
+        with matplotlib.rc_context(page_style()), PdfPages(temporary, metadata=_metadata()) as pdf:
             for number, page in enumerate(pages, start=1):
                 pdf.savefig(page.figure(number, len(pages), deidentify, created, names))
                 if on_page is not None:
@@ -151,14 +158,24 @@ def _metadata() -> dict:
 
 
 def identity_lines(analysis: ImageAnalysis, deidentify: bool, names: ExportNames) -> list[str]:
+    """Each line fitted to the page's text width (xraydesk.report.text.fit); a note follows them when a
+    character has no font."""
     identity = analysis.identity
     keys = identity.keys
     if deidentify:
-        return ["De-identified: patient name, ID, dates, study description and file name removed.",
-                f"{names.study_words(keys)} in this summary   Modality: {identity.modality}"]
-    return [f"Patient: {keys.patient_name or '—'}   ID: {keys.patient_id or '—'}   ({names.study_words(keys)})",
-            f"Study date: {keys.study_date or '—'}   Study: {keys.study_description or '—'}",
-            f"File: {identity.path}   Modality: {identity.modality}"]
+        lines = ["De-identified: patient name, ID, dates, study description and file name removed.",
+                 f"{names.study_words(keys)} in this summary   Modality: {identity.modality}"]
+    else:
+        lines = [f"Patient: {keys.patient_name or '—'}   ID: {keys.patient_id or '—'}   ({names.study_words(keys)})",
+                 f"Study date: {keys.study_date or '—'}   Study: {keys.study_description or '—'}",
+                 f"File: {identity.path}   Modality: {identity.modality}"]
+    return fitted_lines(lines)
+
+
+def fitted_lines(lines: list[str], fontsize: float = IDENTITY_FONTSIZE) -> list[str]:
+    """Lines of data fitted to the text width, with UNPRINTABLE_NOTE when one has a character no font has."""
+    note = [UNPRINTABLE_NOTE] if any(map(unprintable, lines)) else []
+    return [fit(line, TEXT_WIDTH * A4_INCHES[0], fontsize) for line in lines] + note
 
 
 def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, created: str,
@@ -167,42 +184,54 @@ def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, cr
     analysis = page.analysis
     figure.text(LEFT_MARGIN, 0.965, "XRayDesk — AI second opinion on a chest X-ray", fontsize=15, weight="bold")
     figure.text(0.94, 0.965, f"Page {number} of {count}", fontsize=10, ha="right")
-    figure.text(LEFT_MARGIN, 0.95, "\n".join(identity_lines(analysis, deidentify, names)), fontsize=8.5, va="top",
-                linespacing=1.5)
+    figure.text(LEFT_MARGIN, 0.95, "\n".join(identity_lines(analysis, deidentify, names)), fontsize=IDENTITY_FONTSIZE,
+                va="top", linespacing=1.5)
     display = page.display
-    image_axes = figure.add_axes((LEFT_MARGIN, 0.60, 0.42, 0.29))
-    _draw_image(image_axes, display, f"Image   {page.view_caption}".rstrip())
+    image_axes = figure.add_axes((LEFT_MARGIN, IMAGE_BOTTOM, IMAGE_AREA_WIDTH, IMAGE_HEIGHT))
+    _draw_image(image_axes, display, f"Image   {page.view_caption}".rstrip())  # the caption holds a header's label
     _draw_measurements(image_axes, page.measurements, display.shape)
-    bottom = 0.59
+    bottom = IMAGE_BOTTOM - 0.01
     if analysis.prediction is None:
         figure.text(0.54, 0.80, "The input check refused this image:", fontsize=11, weight="bold")
-        figure.text(0.54, 0.78, analysis.check.reason, fontsize=10, va="top", wrap=True)
-        figure.text(0.54, 0.70, "No probabilities are shown for it.", fontsize=10)
+        reason = fit(analysis.check.reason, REFUSAL_LINES * IMAGE_AREA_WIDTH * A4_INCHES[0], 10)  # names values
+        below = write_wrapped(figure, 0.54, 0.78, reason, 10, width=IMAGE_AREA_WIDTH)
+        write_wrapped(figure, 0.54, below - 0.01, "No probabilities are shown for it.", 10, width=IMAGE_AREA_WIDTH)
     else:
-        overlay_axes = figure.add_axes((0.52, 0.60, 0.42, 0.29))
+        overlay_axes = figure.add_axes((0.52, IMAGE_BOTTOM, IMAGE_AREA_WIDTH, IMAGE_HEIGHT))
         zones = "lungs (zones withheld)" if analysis.severity_withheld else "lungs and zones"
         _draw_image(overlay_axes, display, f"Map: {TARGET_NAMES[page.target]}, {zones}")
         _draw_overlay(overlay_axes, analysis, page.target, display.shape)
-        write_wrapped(figure, LEFT_MARGIN, 0.59, reading(analysis), 11.5,
+        write_wrapped(figure, LEFT_MARGIN, IMAGE_BOTTOM - 0.01, reading(analysis), 11.5,
                       weight="normal" if analysis.prediction.pneumonia_borderline else "bold")  # no bold call in the band
-        _draw_probabilities(figure.add_axes((0.22, 0.39, 0.36, 0.12)), analysis)
+        _draw_probabilities(figure.add_axes((0.22, 0.43, 0.36, 0.12)), analysis)
         _draw_zones_or_why_not(figure, analysis, ZONE_DIAGRAM_AREA)
-        top = write_wrapped(figure, LEFT_MARGIN, 0.34, covid_category_line(analysis), 9)  # beside the COVID-19 bar,
+        top = write_wrapped(figure, LEFT_MARGIN, 0.38, covid_category_line(analysis), 9)  # beside the COVID-19 bar,
         top = write_wrapped(figure, LEFT_MARGIN, top, COVID_CAVEAT, 8, color="#444444")  # always with its caveat
         for statement in flag_statements(analysis):
             top = write_wrapped(figure, LEFT_MARGIN, top - 0.004, statement, 8.5)
         bottom = top if analysis.severity_withheld else _write_severity(figure, analysis, top - 0.012)
-    _list_measurements(figure, page.measurements, bottom - 0.012)
+    bottom = _list_measurements(figure, page.measurements, bottom - 0.012)
+    _write_draft(figure, page.draft or draft_report(analysis, [mark.text for mark in page.measurements]),
+                 bottom - 0.012)
     write_footer(figure, analysis, created)
     return figure
+
+
+def _write_draft(figure: Figure, draft: str, top: float) -> None:
+    """The draft in the space above the footer; what does not fit is named, not silently cut."""
+    top = write_wrapped(figure, LEFT_MARGIN, top, "Draft report (AI, for the reader to edit)", 9, weight="bold")
+    lines = [line for paragraph in draft.split("\n\n") for line in wrap(paragraph, TEXT_WIDTH * A4_INCHES[0], 7)]
+    room = int((top - DRAFT_FLOOR) / (7 * LINE_SPACING * 1.2 / 72 / A4_INCHES[1]))
+    if len(lines) > room:
+        lines = lines[:max(room - 1, 0)] + ["… the rest of the draft is in the app and in the DICOM SR."]
+    figure.text(LEFT_MARGIN, top, "\n".join(lines), fontsize=7, va="top", linespacing=LINE_SPACING, color="#222222")
 
 
 def write_wrapped(figure: Figure, x: float, top: float, text: str, fontsize: float, width: float = TEXT_WIDTH,
                   **style) -> float:
     """`text` wrapped to `width` (a share of the page width) from `top` down; returns the y below it
     (explicit wrapping, so that what follows is placed below and never overlaps)."""
-    characters = int(width * A4_INCHES[0] * 72 / (fontsize * CHARACTER_WIDTH_EM))
-    lines = textwrap.wrap(text, characters, break_on_hyphens=False)
+    lines = wrap(text, width * A4_INCHES[0], fontsize, style.get("weight", "normal"))
     figure.text(x, top, "\n".join(lines), fontsize=fontsize, va="top", linespacing=LINE_SPACING, **style)
     return top - len(lines) * fontsize * LINE_SPACING * 1.2 / 72 / A4_INCHES[1]
 
@@ -215,7 +244,7 @@ def _reduced(display: np.ndarray) -> np.ndarray:
 
 def _draw_image(axes, display: np.ndarray, title: str) -> None:
     axes.imshow(display, cmap="gray", vmin=0, vmax=255, interpolation="lanczos")
-    axes.set_title(title, fontsize=9)
+    axes.set_title(fit(title, IMAGE_AREA_WIDTH * A4_INCHES[0], 9), fontsize=9)
     axes.set_axis_off()
 
 
@@ -253,7 +282,7 @@ def _draw_probabilities(axes, analysis: ImageAnalysis) -> None:
     axes.set_xlim(0, 1)
     axes.set_xlabel("Calibrated probability (black tick: stored operating point)", fontsize=8)
     axes.tick_params(axis="x", labelsize=7.5)
-    axes.set_title("Probabilities (normal + bacterial + viral + COVID-19 = 1)", fontsize=9)
+    axes.set_title("Probabilities (bacterial + viral + COVID-19 = pneumonia-like opacity)", fontsize=9)
 
 
 def _draw_zone_diagram(axes, analysis: ImageAnalysis) -> None:
@@ -308,16 +337,18 @@ def _draw_measurements(axes, marks: tuple[MeasurementMark, ...], shape: tuple[in
     axes.set_ylim(height, 0)
 
 
-def _list_measurements(figure: Figure, marks: tuple[MeasurementMark, ...], top: float) -> None:
-    if marks:
-        write_wrapped(figure, LEFT_MARGIN, top, "Measurements (yellow on the image): "
-                      + "; ".join(mark.text for mark in marks) + ".", 9)
+def _list_measurements(figure: Figure, marks: tuple[MeasurementMark, ...], top: float) -> float:
+    if not marks:
+        return top
+    return write_wrapped(figure, LEFT_MARGIN, top, "Measurements (yellow on the image): "
+                         + "; ".join(mark.text for mark in marks) + ".", 9)
 
 
 def write_footer(figure: Figure, analysis: ImageAnalysis, created: str) -> None:
     points = analysis.operating_points
-    figure.text(LEFT_MARGIN, 0.07, f"Model: {analysis.model_version}   Operating points: pneumonia "
-                f"{_point_words(points['pneumonia'])}, COVID-19 {_point_words(points['covid'])}, zone "
+    figure.text(LEFT_MARGIN, 0.075, f"Model: {analysis.model_version}   Operating points: pneumonia "
+                f"{_point_words(points['pneumonia'])}, abnormal {_point_words(points['abnormal'])},\nnormal rule-out "
+                f"{points['normal_ruleout']['threshold']:.2f}, COVID-19 {_point_words(points['covid'])}, zone "
                 f"{points['zone']['threshold']:.2f}\nReport created {created} by XRayDesk {__version__}",
                 fontsize=7.5, va="center", linespacing=1.4)
     figure.text(LEFT_MARGIN, 0.03, RESEARCH_USE_NOTICE, fontsize=9, color=NOTICE_COLOUR, weight="bold", wrap=True)

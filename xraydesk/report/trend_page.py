@@ -21,7 +21,7 @@ from xraydesk.ai.trend import (
     value_words,
 )
 from xraydesk.report.names import ExportNames
-from xraydesk.report.pdf import A4_INCHES, LEFT_MARGIN, write_footer, write_wrapped
+from xraydesk.report.pdf import A4_INCHES, IDENTITY_FONTSIZE, LEFT_MARGIN, fitted_lines, write_footer, write_wrapped
 
 TREND_HEADING = "XRayDesk — severity trend"
 CHART_TOP, CHART_HEIGHT, CHART_GAP = 0.88, 0.085, 0.012
@@ -50,7 +50,8 @@ class TrendPage:
         current = len(trend.studies) - 1
         figure.text(LEFT_MARGIN, 0.965, TREND_HEADING, fontsize=15, weight="bold")
         figure.text(0.94, 0.965, f"Page {number} of {count}", fontsize=10, ha="right")
-        figure.text(LEFT_MARGIN, 0.95, _identity_line(trend, deidentify, names), fontsize=8.5, va="top")
+        figure.text(LEFT_MARGIN, 0.95, "\n".join(fitted_lines([_identity_line(trend, deidentify, names)])),
+                    fontsize=IDENTITY_FONTSIZE, va="top", linespacing=1.5)
         _draw_chart(figure, trend, current, deidentify)
         top = CHART_TOP - 3 * CHART_HEIGHT - 2 * CHART_GAP - 0.05
         top = write_wrapped(figure, LEFT_MARGIN, top, f"Change since the prior study ({_study_name(trend, current)}"

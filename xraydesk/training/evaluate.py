@@ -243,14 +243,16 @@ def split_results(model: ChestXRayModel, splits: list[str], data_root=None) -> S
     raw = run_forward(model, inputs)
     checks = [gate.first_refusal(gate.check_pixels(image.astype(np.float32) / 255), learned)
               for image, learned in zip(inputs, model.learned_checks(raw))]
-    return results_from_outputs(examples, raw, checks, model.metadata, views_of(examples),
+    return results_from_outputs(examples, inputs, raw, checks, model.metadata, views_of(examples),
                                 read_readings(examples, data_root))
 
 
-def results_from_outputs(examples, raw: dict, checks: list, metadata: dict, views: np.ndarray,
+def results_from_outputs(examples, inputs: np.ndarray, raw: dict, checks: list, metadata: dict, views: np.ndarray,
                          readings) -> SplitResults:
-    """What the app would make of each image: its call (none where refused), lung check and flags."""
-    lung_checks = [check_lung_mask(lung_mask(lungs)) for lungs in raw["lungs"]]
+    """What the app would make of each image (`inputs`: uint8 model inputs): its call (none where refused),
+    lung check and flags."""
+    lung_checks = [check_lung_mask(lung_mask(lungs), image[..., 0] / 255.0)
+                   for lungs, image in zip(raw["lungs"], inputs)]
     accepted_predictions = [prediction if check.accepted else None
                             for prediction, check in zip(predictions(raw, metadata), checks)]
     return SplitResults(

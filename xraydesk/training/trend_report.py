@@ -56,7 +56,8 @@ def film_outputs(model: ChestXRayModel, inputs: np.ndarray) -> dict[str, np.ndar
     return {"geographic_extent": probabilities["extent"],
             "six_zone_score": (probabilities["zones"] >= zone_point).sum(axis=1).astype(float),
             "p_pneumonia": probabilities["pneumonia"],
-            "plausible": np.array([check_lung_mask(lung_mask(lungs)).plausible for lungs in raw["lungs"]])}
+            "plausible": np.array([check_lung_mask(lung_mask(lungs), image[..., 0] / 255.0).plausible
+                                   for lungs, image in zip(raw["lungs"], inputs)])}
 
 
 def brixia_reader_difference(examples, data_root=None) -> tuple[np.ndarray, np.ndarray]:

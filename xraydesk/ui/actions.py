@@ -36,8 +36,8 @@ def separator(menu: str) -> ActionSpec:
     return ActionSpec(SEPARATOR, menu, "")
 
 
-FILE, PACS, VIEW, IMAGE, MEASURE, ANALYSIS, HELP = (
-    "&File", "&File/&PACS", "&View", "&Image", "&Measure", "&Analysis", "&Help")
+FILE, EXPORT, PACS, VIEW, IMAGE, MEASURE, ANALYSIS, HELP = (
+    "&File", "&File/&Export", "&File/&PACS", "&View", "&Image", "&Measure", "&Analysis", "&Help")
 
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open_files", FILE, "&Open files…", "Ctrl+O", "choose_files"),
@@ -45,7 +45,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("add_folder", FILE, "&Add folder…", "", "choose_folder", (False,)),
     ActionSpec("recent", FILE, "Open &recent", submenu=True),
     separator(FILE),
-    ActionSpec("export_pdf", FILE, "&Export PDF summary…", "Ctrl+E", "export_pdf"),
+    ActionSpec("export_pdf", EXPORT, "&PDF summary…", "Ctrl+E", "export_pdf"),
+    ActionSpec("export_deidentified", EXPORT, "&De-identified DICOM…", "", "export_deidentified_dicom"),
     ActionSpec("deidentify_pdf", FILE, "&De-identify PDF summaries", option="deidentify_pdf"),
     separator(FILE),
     ActionSpec("pacs_query", PACS, "&Query / Retrieve…", "Ctrl+Shift+F", "show_pacs_query"),
@@ -64,12 +65,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("next_image", VIEW, "&Next image", "PgDown", "browser.select_relative", (1,)),
     ActionSpec("previous_image", VIEW, "&Previous image", "PgUp", "browser.select_relative", (-1,)),
     ActionSpec("next_unread_flagged", VIEW, "Next &unread flagged image", "N", "open_next_unread_flagged"),
-    ActionSpec("toggle_read", VIEW, "&Mark image read / unread", "M", "reading.toggle_read"),
+    ActionSpec("toggle_read", VIEW, "&Mark image read / unread", "M", "toggle_read"),
     separator(VIEW),
     ActionSpec("hide_patient_data", VIEW, "&Hide patient data", "D", option="hide_patient_data"),
     separator(VIEW),
     ActionSpec("compare", VIEW, "&Compare with prior", "C", option="compare"),
     ActionSpec("link_views", VIEW, "&Link views (compare)", option="link_views"),
+    ActionSpec("hanging_protocol", VIEW, "&Hang the prior beside a study on open", option="hanging_protocol"),
     separator(VIEW),  # the docks' show/hide entries follow
 
     ActionSpec("header_window", IMAGE, "&Header window (repeat: next)", "2", "reading.next_header_window"),
@@ -92,6 +94,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("ruler", MEASURE, "&Ruler", "L", option="measure_tool", value="ruler"),
     ActionSpec("angle", MEASURE, "&Angle", "A", option="measure_tool", value="angle"),
     ActionSpec("ctr", MEASURE, "&Cardiothoracic ratio", "T", option="measure_tool", value="ctr"),
+    ActionSpec("arrow", MEASURE, "Arro&w with text", "Shift+A", option="measure_tool", value="arrow"),
+    separator(MEASURE),
+    ActionSpec("key_image", MEASURE, "Mark as &key image…", "K", "mark_key_image"),
 
     ActionSpec("analyse", ANALYSIS, "&Analyse image", "Ctrl+Return", "analyse_current"),
     ActionSpec("auto_analyse", ANALYSIS, "Analyse automatically on &open", option="auto_analyse"),

@@ -17,6 +17,8 @@ from xraydesk.imaging.session import THUMBNAIL_SIZE
 SORT_KEY_ROLE = Qt.UserRole
 PATH_ROLE = Qt.UserRole + 1
 PRIVATE_LABEL_ROLE = Qt.UserRole + 2
+DETAILS_ROLE = Qt.UserRole + 3  # an image's details before a key-image mark
+KEY_MARK = "★"
 ERROR_COLOR = QColor(200, 60, 60)
 
 
@@ -46,7 +48,9 @@ def series_label(entry: ScanEntry) -> str:
 
 def image_label(entry: ScanEntry) -> str:
     number = entry.keys.instance_number
-    return f"{number}: {entry.path.name}" if number is not None else entry.path.name
+    if entry.named_by_uid or number is None:
+        return entry.image_name
+    return f"{number}: {entry.path.name}"
 
 
 class StudyBrowser(QTreeWidget):
@@ -94,14 +98,14 @@ class StudyBrowser(QTreeWidget):
 
     def _group(self, entry: ScanEntry) -> QTreeWidgetItem:
         parent = self.invisibleRootItem()
-        for key, label, private in [
-            (entry.patient_key, patient_label(entry), True),
-            (entry.study_key, study_label(entry), True),
-            (entry.series_key, series_label(entry), False),
+        for key, sort_key, label, private in [
+            (entry.patient_key, entry.patient_key, patient_label(entry), True),
+            (entry.study_key, entry.study_order, study_label(entry), True),  # a day's studies by time
+            (entry.series_key, entry.series_key, series_label(entry), False),
         ]:
             if key not in self._group_items:
                 item = QTreeWidgetItem([label, ""])
-                item.setData(0, SORT_KEY_ROLE, key)
+                item.setData(0, SORT_KEY_ROLE, sort_key)
                 if private:
                     item.setData(0, PRIVATE_LABEL_ROLE, label)
                 _insert_sorted(parent, item, before_skipped=parent is self.invisibleRootItem())
@@ -148,6 +152,19 @@ class StudyBrowser(QTreeWidget):
     def set_thumbnail(self, path: Path, thumbnail: np.ndarray) -> None:
         if path in self._image_items:
             self._image_items[path].setIcon(0, QIcon(pixmap_from_gray(thumbnail)))
+
+    def set_key_image(self, path: Path, reason: str | None) -> None:
+        """A key image reads "★ reason" in its details column (None: the mark is taken back)."""
+        item = self._image_items.get(path)
+        if item is None:
+            return
+        if item.data(1, DETAILS_ROLE) is None:
+            item.setData(1, DETAILS_ROLE, item.text(1))
+        item.setText(1, f"{KEY_MARK} {reason}" if reason else item.data(1, DETAILS_ROLE))
+        item.setToolTip(1, f"Key image: {reason}" if reason else "")
+
+    def key_image_paths(self) -> list[Path]:
+        return [path for path in self.image_paths() if self._image_items[path].text(1).startswith(KEY_MARK)]
 
     def set_error(self, path: Path, reason: str) -> None:
         if path in self._image_items:

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 from PyQt5.QtCore import QPoint, QRectF, Qt, pyqtSignal
-from PyQt5.QtGui import QColor, QFont, QImage, QPainter, QTransform
+from PyQt5.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QTransform
 from PyQt5.QtWidgets import QWidget
 
 from xraydesk.imaging import (
@@ -30,6 +30,9 @@ class OverlayLayer:
     image under any zoom and pan."""
 
     visible = True
+    # Where labels drawn at a fixed size on screen may go: the canvas less its corner texts (set by the
+    # canvas before each paint; None: anywhere).
+    label_area: QRectF | None = None
 
     def paint(self, painter: QPainter, image: XRayImage) -> None:
         raise NotImplementedError
@@ -229,11 +232,14 @@ class ImageCanvas(QWidget):
         painter.setRenderHint(QPainter.SmoothPixmapTransform, transform.scale < 1)
         reduction = self._frame_reduction
         painter.drawImage(QRectF(0, 0, self._qimage.width() * reduction, self._qimage.height() * reduction), self._qimage)
+        annotations = self._annotation_layout()
+        label_area = self._area_between(annotations)
         for layer in self.overlays if self.image is not None else []:
             if layer.visible:
+                layer.label_area = label_area
                 layer.paint(painter, self.image)
         painter.restore()
-        self._paint_annotations(painter)
+        self._paint_annotations(painter, annotations)
         painter.end()
         if not self._painted_current:
             self._painted_current = True
@@ -265,10 +271,14 @@ class ImageCanvas(QWidget):
                     corners[corner] = lines + corners[corner] if corner.startswith("bottom") else corners[corner] + lines
         return {corner: [line for line in lines if line] for corner, lines in corners.items()}
 
-    def _paint_annotations(self, painter: QPainter) -> None:
+    def _annotation_font(self) -> QFont:
         font = QFont(self.font())
         font.setPointSize(9)
-        painter.setFont(font)
+        return font
+
+    def _annotation_layout(self) -> list[tuple[QRectF, int, str]]:
+        """Each corner's text, its box (within its half of the width) and alignment."""
+        metrics = QFontMetrics(self._annotation_font())
         area = QRectF(self.rect()).adjusted(ANNOTATION_MARGIN, ANNOTATION_MARGIN, -ANNOTATION_MARGIN, -ANNOTATION_MARGIN)
         alignments = {
             "top_left": Qt.AlignTop | Qt.AlignLeft,
@@ -279,13 +289,34 @@ class ImageCanvas(QWidget):
         # Each corner wraps within its half of the width, so a long notice never runs into the other side.
         halves = {"left": area.adjusted(0, 0, -(area.width() + ANNOTATION_MARGIN) / 2, 0),
                   "right": area.adjusted((area.width() + ANNOTATION_MARGIN) / 2, 0, 0, 0)}
-        metrics = painter.fontMetrics()
+        layout = []
         for corner, lines in self.annotation_lines().items():
             box = halves[corner.split("_")[1]]
             # Words wrap; a single word too long for the corner (an ID, a file name) is elided in the middle.
             text = "\n".join(line if " " in line else metrics.elidedText(line, Qt.ElideMiddle, int(box.width()))
                              for line in lines)
-            flags = alignments[corner] | Qt.TextWordWrap
+            layout.append((box, int(alignments[corner] | Qt.TextWordWrap), text))
+        return layout
+
+    def corner_text_boxes(self, layout: list[tuple[QRectF, int, str]] | None = None) -> list[QRectF]:
+        """Where the corner texts are drawn (`layout`: _annotation_layout's, made anew when not given)."""
+        metrics = QFontMetrics(self._annotation_font())
+        return [QRectF(metrics.boundingRect(box.toRect(), flags, text))
+                for box, flags, text in (layout if layout is not None else self._annotation_layout()) if text]
+
+    def _area_between(self, layout: list[tuple[QRectF, int, str]]) -> QRectF:
+        """The band between the top and the bottom corner texts."""
+        area = QRectF(self.rect())
+        for used in self.corner_text_boxes(layout):
+            if used.center().y() < area.center().y():
+                area.setTop(max(area.top(), used.bottom() + ANNOTATION_MARGIN / 2))
+            else:
+                area.setBottom(min(area.bottom(), used.top() - ANNOTATION_MARGIN / 2))
+        return area
+
+    def _paint_annotations(self, painter: QPainter, layout: list[tuple[QRectF, int, str]]) -> None:
+        painter.setFont(self._annotation_font())
+        for box, flags, text in layout:
             # A dark outline keeps the text legible over bright bone.
             painter.setPen(QColor(0, 0, 0))
             painter.drawText(box.translated(1, 1), flags, text)

@@ -1,6 +1,9 @@
 """Compare with prior: the current image on the right (the window's own canvas, lent to this view), an
-earlier study of the same patient on the left, each with its own corner text and its own heatmap and
-zones; the prior's corner text opens with "PRIOR — how long before", above its date.
+earlier study of the same patient on the left (the hanging protocol's choice, StudySession.hanging_prior:
+the most recent earlier film of the same view position, else the most recent earlier study), each with
+its own corner text and its own heatmap and zones; the prior's corner text opens with "PRIOR — how long
+before", above its date. "Earlier" is the rule of xraydesk.imaging.study_order (the trend's): a study of
+the same day counts when its time is earlier.
 
 The two viewports are linked while "Link views" is on: a change of window/level, zoom or pan in one is
 applied to the other. The films of two studies rarely have the same size or detector, so the link
@@ -29,7 +32,6 @@ from PyQt5.QtWidgets import (
 )
 
 from xraydesk.ai.analysis import ImageAnalysis
-from xraydesk.ai.trend import days_earlier_words, parse_study_moment
 from xraydesk.imaging import (
     ImageDisplay,
     ViewState,
@@ -40,33 +42,27 @@ from xraydesk.imaging import (
 )
 from xraydesk.imaging.header import format_study_date
 from xraydesk.imaging.session import Study, StudySession
+from xraydesk.imaging.study_order import StudyMoment, interval_words
 from xraydesk.ui.canvas import ImageCanvas
 from xraydesk.ui.overlays import HeatmapLayer, ZoneLayer
 
-NO_PRIOR = "No earlier study of this patient is open (same Patient ID, earlier Study Date)."
+NO_PRIOR = ("No earlier study of this patient is open (same Patient ID, an earlier Study Date, or the same date "
+            "and an earlier time).")
 
 
 # ------------------------------------------------------------ words
 
 
-def interval_words(prior_date: str, current_date: str) -> str:
-    """How long before the current study the prior was made, from two DICOM dates."""
-    prior, current = parse_study_moment(prior_date), parse_study_moment(current_date)
-    if prior is None or current is None:
-        return "earlier"
-    return days_earlier_words((current.date() - prior.date()).days)
-
-
-def prior_caption(prior_date: str, current_date: str) -> str:
+def prior_caption(prior: StudyMoment, current: StudyMoment) -> str:
     """"PRIOR — 6 days earlier": the first corner line of the prior, above its study date (kept short, so
     that it fits beside the patient's name in a half-width view)."""
-    return f"PRIOR — {interval_words(prior_date, current_date)}"
+    return f"PRIOR — {interval_words(prior, current)}"
 
 
-def study_choice(study: Study, current_date: str, show_date: bool = True) -> str:
+def study_choice(study: Study, current: StudyMoment, show_date: bool = True) -> str:
     """A prior study as the menu lists it."""
     parts = [format_study_date(study.study_date)] if show_date else []
-    parts += [interval_words(study.study_date, current_date), study.description or "no description"]
+    parts += [interval_words(study.moment, current), study.description or "no description"]
     images = len(study.paths)
     return " · ".join(parts) + (f" ({images} images)" if images > 1 else "")
 
@@ -172,11 +168,11 @@ class PriorCanvas(ImageCanvas):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.current_study_date = ""
+        self.caption = ""  # prior_caption of the study shown
 
     def annotation_lines(self) -> dict[str, list[str]]:
         corners = super().annotation_lines()
-        corners["top_right"].insert(0, prior_caption(self.display.image.keys.study_date, self.current_study_date))
+        corners["top_right"].insert(0, self.caption)
         return corners
 
 
@@ -208,6 +204,7 @@ class CompareView(QWidget):
         self.link_action = link_action
         self.current: ImageCanvas | None = None
         self.current_image: XRayImage | None = None
+        self.current_moment: StudyMoment | None = None
         self.priors: list[Study] = []
         self.link: ViewLink | None = None
         self._wanted_prior: Path | None = None
@@ -270,11 +267,13 @@ class CompareView(QWidget):
         if self.current_image is not None and image.path == self.current_image.path:
             return
         self.current_image = image
-        self.prior.current_study_date = image.keys.study_date
+        study = self.session.study_of(image.path)
+        self.current_moment = study.moment if study is not None else None
         self.priors = self.session.prior_studies(image.path)
         self._fill_prior_menu()
-        if self.priors:
-            self._show_prior(0)
+        hanging = self.session.hanging_prior(image.path)
+        if hanging is not None:
+            self._show_prior(*hanging)
         else:
             self._wanted_prior = None
             self.prior.show_message(NO_PRIOR)
@@ -285,7 +284,7 @@ class CompareView(QWidget):
         self.prior_menu.clear()
         show_date = self.prior.show_patient_data
         for study in self.priors:
-            self.prior_menu.addItem(study_choice(study, self.current_image.keys.study_date, show_date))
+            self.prior_menu.addItem(study_choice(study, self.current_moment, show_date))
         self.prior_menu.setEnabled(bool(self.priors))
         self.prior_menu.setCurrentIndex(min(max(index, 0), len(self.priors) - 1))
         current_date = format_study_date(self.current_image.keys.study_date) if show_date else ""
@@ -293,8 +292,10 @@ class CompareView(QWidget):
 
     # ------------------------------------------------------------ the prior
 
-    def _show_prior(self, index: int) -> None:
-        path = study_image(self.priors[index], self.analyses)
+    def _show_prior(self, index: int, path: Path | None = None) -> None:
+        """The prior study at `index` in the menu: `path`, else its first frontal film (study_image)."""
+        path = path or study_image(self.priors[index], self.analyses)
+        self.prior.caption = prior_caption(self.priors[index].moment, self.current_moment)
         self.prior_menu.setCurrentIndex(index)
         self._wanted_prior = path
         self.prior.show_message(f"Opening {path.name}…")

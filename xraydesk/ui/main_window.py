@@ -1,7 +1,9 @@
 """The main window: wiring only. The reading model (xraydesk.reading: the studies open, the image on
 screen and its view, the options, the analyses, and the rules on them) holds the state; the canvas,
 the study browser, the tag, AI results, measurements and worklist docks and the menus (built from the
-table in xraydesk.ui.actions) observe it; the controllers run its work on workers."""
+table in xraydesk.ui.actions) observe it; the controllers run its work on workers; the read marker
+(xraydesk.ui.read_marks) times how long an image stays on screen, and the reading keeper
+(xraydesk.ui.saved_reading) keeps measurements, arrows and key-image marks in the local store."""
 
 import datetime
 from pathlib import Path
@@ -36,7 +38,9 @@ from xraydesk.ui.menus import build_menus, shortcut_rows
 from xraydesk.ui.overlays import HeatmapLayer, ZoneLayer
 from xraydesk.ui.pacs_controller import PacsController
 from xraydesk.ui.pacs_dialogs import PacsSettingsDialog, QueryDialog, SendResultsDialog
+from xraydesk.ui.read_marks import ReadMarker
 from xraydesk.ui.results_panel import ResultsPanel
+from xraydesk.ui.saved_reading import ReadingKeeper
 from xraydesk.ui.session_controller import SessionController
 from xraydesk.ui.shortcuts_dialog import ShortcutsDialog
 from xraydesk.ui.tag_view import DicomTagView
@@ -45,6 +49,7 @@ from xraydesk.ui.worklist import WorklistPanel
 
 MESSAGE_LINES = 12
 OPEN_FILTER = "Images (*.dcm *.dicom *.png *.jpg *.jpeg);;All files (*)"
+DEIDENTIFIED_EXPORT = "Export de-identified DICOM"
 NOT_ANALYSED = "Not analysed yet — Analysis ▸ Analyse image (Ctrl+Return)."
 OPENING = "Opening…"
 
@@ -88,6 +93,8 @@ class MainWindow(QMainWindow):
         for layer in (self.heatmap_layer, self.zone_layer):
             self.canvas.add_overlay(layer)
         self.measurement_layer = MeasurementLayer(self.canvas, reading.session.measurements)  # drawn on top
+        self.read_marker = ReadMarker(reading, self)
+        self.saved_reading = ReadingKeeper(reading.session, self.measurement_layer, self.workers, self.pacs.store, self)
         self.browser = StudyBrowser()
         self.tag_view = DicomTagView()
         self.worklist = WorklistPanel()
@@ -104,6 +111,7 @@ class MainWindow(QMainWindow):
         self._connect_studies()
         self._connect_analysis()
         self._connect_pacs()
+        self._connect_saved_reading()
         self._rebuild_recent_menu()
         self.status_label.setText(RESEARCH_USE_NOTICE)
 
@@ -154,6 +162,7 @@ class MainWindow(QMainWindow):
         reading.analyses_cleared.connect(self.analysis.forget)
         reading.recent.changed.connect(self._rebuild_recent_menu)
         reading.session.read_changed.connect(self.worklist.set_read)
+        self.results_panel.draft.draftEdited.connect(reading.keep_draft)
         canvas.viewChanged.connect(reading.follow_view)
         canvas.cursorValue.connect(self.cursor_label.setText)
         self.measurement_layer.message.connect(lambda text: text and self._set_status(text))
@@ -186,7 +195,7 @@ class MainWindow(QMainWindow):
         if analysis is None:
             self.results_panel.show_message(NOT_ANALYSED)
             return
-        self.results_panel.show_analysis(analysis)
+        self.results_panel.show_analysis(analysis, self.reading.draft_of(analysis))
         self._refresh_trend()
 
     def _analyse(self, image) -> None:
@@ -328,6 +337,9 @@ class MainWindow(QMainWindow):
         self.tag_view.set_dataset(None)
         self._set_status(message)
 
+    def toggle_read(self) -> None:
+        self.read_marker.toggle()
+
     def open_next_unread_flagged(self) -> None:
         path = self.reading.next_unread_flagged(self.worklist.paths())
         if path is None:
@@ -349,8 +361,9 @@ class MainWindow(QMainWindow):
         analysis.analysisStarted.connect(self._on_analysis_started)
         analysis.modelLoaded.connect(self._on_model_loaded)
         analysis.failed.connect(self._on_analysis_failed)
-        analysis.worklistEntry.connect(lambda entry: self.worklist.add_entry(entry,
-                                                                             self.reading.session.is_read(entry.path)))
+        session = self.reading.session
+        analysis.worklistEntry.connect(lambda entry: self.worklist.add_entry(entry, session.is_read(entry.path),
+                                                                             session.image_name(entry.path)))
         analysis.worklistFinished.connect(self.worklist.finish)
         self.worklist.imageActivated.connect(self._open_from_worklist)
         self.worklist.analyseAllRequested.connect(self.analyse_all)
@@ -420,7 +433,9 @@ class MainWindow(QMainWindow):
         if not paths:
             self._set_status("Send results: open and analyse an image, or select rows in the worklist, first.")
             return
-        dialog = SendResultsDialog(self.pacs, paths, analyses, self.reading.session.image_source(), self)
+        self.saved_reading.flush()  # the newest version goes
+        dialog = SendResultsDialog(self.pacs, paths, analyses, self.reading.session.image_source(), self,
+                                   reading_files=self.saved_reading.files_to_send)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.open()
 
@@ -442,6 +457,19 @@ class MainWindow(QMainWindow):
         self.studies.open_paths(folders, replace=False)
         self._set_status(f"Listener: received {count_words(count, 'object', 'objects')} "
                          f"({count_words(len(folders), 'study', 'studies')})")
+
+    # ------------------------------------------------------------ the reader's work, kept
+
+    def _connect_saved_reading(self) -> None:
+        """Measurements, arrows and key-image marks are written to the local store as they change and put
+        back when a scan finds their image (xraydesk.ui.saved_reading)."""
+        self.studies.scanFinished.connect(self.saved_reading.look_up)
+        self.saved_reading.message.connect(self._set_status)
+        self.reading.session.key_image_changed.connect(self.browser.set_key_image)
+
+    def mark_key_image(self) -> None:
+        if self.reading.current is not None:
+            self.saved_reading.mark_key_image(self.reading.current.path)
 
     # ------------------------------------------------------------ PDF summary
 
@@ -497,11 +525,52 @@ class MainWindow(QMainWindow):
         self._set_status(message)
         QMessageBox(QMessageBox.Warning, "Export PDF summary", message, parent=self).open()
 
+    # ------------------------------------------------------------ de-identified DICOM
+
+    def export_deidentified_dicom(self) -> Worker | None:
+        """The study browser's DICOM images, de-identified into a folder (xraydesk export --deidentify)."""
+        paths = self.reading.session.image_paths()
+        if not paths:
+            QMessageBox.information(self, DEIDENTIFIED_EXPORT, "Open a folder first: the images in the "
+                                    "study browser are exported.")
+            return None
+        options = self.reading.options
+        folder = QFileDialog.getExistingDirectory(self, "Export de-identified DICOM into folder",
+                                                  options["export_folder"])
+        if not folder:
+            return None
+        options.set("export_folder", folder)
+        return self.write_deidentified(paths, Path(folder))
+
+    def write_deidentified(self, paths: list[Path], folder: Path) -> Worker:
+        from xraydesk.commands.export import export_deidentified
+
+        self._set_status(f"De-identifying into {folder}…", busy=True)
+        worker = Worker(lambda report, should_stop: export_deidentified(
+            paths, folder, lambda done, total: report((done, total)), should_stop))
+        worker.yielded.connect(lambda progress: self._set_status(
+            f"De-identifying into {folder}: image {progress[0]} of {progress[1]}…", busy=True))
+        worker.returned.connect(self._on_deidentified)
+        worker.errored.connect(self._on_deidentify_failed)
+        return self.workers.start(worker)
+
+    def _on_deidentified(self, summary) -> None:
+        lines = summary.lines()
+        self._set_status(f"De-identified export: {lines[0]}")
+        if len(lines) > 1:  # files refused or skipped, images to look at
+            QMessageBox(QMessageBox.Information, DEIDENTIFIED_EXPORT, "\n".join(lines), parent=self).open()
+
+    def _on_deidentify_failed(self, error: Exception) -> None:
+        message = f"De-identified export stopped — {error}"
+        self._set_status(message)
+        QMessageBox(QMessageBox.Warning, DEIDENTIFIED_EXPORT, message, parent=self).open()
+
     # ------------------------------------------------------------ compare with prior
 
     def _set_compare(self, compare: bool) -> None:
         """View ▸ Compare with prior (C): the canvas moves into the split view's right pane and back
-        (takeCentralWidget keeps it alive), beside the patient's most recent earlier study."""
+        (takeCentralWidget keeps it alive), beside the hanging protocol's prior (StudySession.hanging_prior).
+        With View ▸ Hang the prior on, the reading model turns it on when a study with a prior opens."""
         if compare and not self.reading.has_prior():
             self._set_status(NO_PRIOR)
             self.reading.options.set("compare", False)
@@ -528,8 +597,12 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.open()
 
+    def about_text(self) -> str:
+        return (f"XRayDesk {__version__}\nAI model: {self.reading.analyser.model_version()} (the model has its own "
+                f"version: see its model card)\n\n{RESEARCH_USE_NOTICE}")
+
     def show_about(self) -> None:
-        QMessageBox.about(self, "About XRayDesk", f"XRayDesk {__version__}\n\n{RESEARCH_USE_NOTICE}")
+        QMessageBox.about(self, "About XRayDesk", self.about_text())
 
     def _set_status(self, text: str, busy: bool = False) -> None:
         self.status_label.setText(text)
@@ -544,6 +617,7 @@ class MainWindow(QMainWindow):
     join_workers_on_close = True
 
     def closeEvent(self, event) -> None:
+        self.saved_reading.flush()
         self.workers.shutdown(join=self.join_workers_on_close)
         self.pacs.shutdown()
         super().closeEvent(event)

@@ -1,15 +1,17 @@
 """Measurements on the canvas: the layer that draws the shown image's measurements and turns left clicks
-into new ones (ruler, angle, cardiothoracic ratio) or moves their points, and the small panel that lists
-them with Delete. The measurements themselves (xraydesk.imaging.measurements) live in the stored image's
-pixel coordinates, so zoom, pan, rotation and flips never change them."""
+into new ones (ruler, angle, cardiothoracic ratio, arrow with text) or moves their points, and the small
+panel that lists them with Delete. The measurements themselves (xraydesk.imaging.measurements) live in
+the stored image's pixel coordinates, so zoom, pan, rotation and flips never change them."""
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QFont, QFontMetricsF, QPainter, QPolygonF
 from PyQt5.QtWidgets import (
     QAbstractItemView,
+    QInputDialog,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -29,10 +31,10 @@ from xraydesk.imaging.measurements import (
     make_measurement,
 )
 from xraydesk.ui.canvas import ImageCanvas, OverlayLayer
-from xraydesk.ui.overlays import LABEL_BACKGROUND, cosmetic_pen, qcolour
+from xraydesk.ui.overlays import cosmetic_pen, qcolour
 
 NAVIGATE = "navigate"  # the left button pans or windows, as without measurements
-MODES = (NAVIGATE, "ruler", "angle", "ctr")
+MODES = (NAVIGATE, "ruler", "angle", "ctr", "arrow")
 MEASUREMENT_COLOUR = qcolour(overlays.MEASUREMENT_COLOUR)
 DRAFT_COLOUR = qcolour(overlays.MEASUREMENT_COLOUR, 170)
 HANDLE_RADIUS = 3  # screen pixels
@@ -40,11 +42,14 @@ GRAB_DISTANCE = 7  # screen pixels within which a press takes hold of a point
 DRAG_DISTANCE = 4  # screen pixels a press must move to count as a drag, not a click
 CAPTION_POINT_SIZE = 8
 CAPTION_OFFSET = 10  # screen pixels between a measurement and its caption
+ARROW_HEAD = 12  # screen pixels, each side of an arrow's head
+ARROW_HEAD_ANGLE = math.radians(25)
 PROMPTS = {
     "ruler": "Ruler: drag from one end to the other, or click both ends. Esc cancels.",
     "angle": "Angle: click a point on the first line, the vertex, then a point on the second line. Esc cancels.",
     "ctr": "Cardiothoracic ratio: click the heart's right and left borders, then the thorax's inner edges at its "
            "widest. Esc cancels.",
+    "arrow": "Arrow: click where it points, then where its text goes (or drag). Esc cancels.",
 }
 
 
@@ -88,6 +93,7 @@ class MeasurementLayer(QObject, OverlayLayer):
         self._draft: Draft | None = None
         self._moving: tuple[int, int] | None = None  # (measurement, point) held by the mouse
         self._shown_path = None
+        self.ask_text = self._ask_arrow_text  # () -> the arrow's text, or None when the reader cancels
         canvas.add_overlay(self)
         canvas.tool = self
         canvas.viewChanged.connect(self._on_view_changed)
@@ -158,8 +164,22 @@ class MeasurementLayer(QObject, OverlayLayer):
 
     def _finish(self, measurement: Measurement) -> None:
         self.set_mode(NAVIGATE)
+        if measurement.kind == "arrow":
+            text = self.ask_text()
+            if text is None:
+                self.message.emit("")
+                return
+            measurement = replace(measurement, text=text.strip())
         self.add(measurement)
         self.message.emit(measurement.describe(self.canvas.image))
+
+    def _ask_arrow_text(self) -> str | None:
+        text, ok = QInputDialog.getText(self.canvas, "Arrow", "Text beside the arrow:", QLineEdit.Normal)
+        return text if ok else None
+
+    def refresh(self) -> None:
+        """The shown image's measurements changed from outside (saved ones put back)."""
+        self._changed()
 
     # ------------------------------------------------------------ the canvas's tool (image coordinates)
 
@@ -279,6 +299,8 @@ class MeasurementLayer(QObject, OverlayLayer):
         painter.setFont(font)
         for measurement in measurements:
             screen = [transform.map(QPointF(*point)) for point in measurement.points]
+            if measurement.kind == "arrow":
+                self._paint_arrow_head(painter, screen)
             self._paint_handles(painter, screen)
             self._paint_caption(painter, measurement.caption(image), caption_anchor(measurement.kind, screen))
         if self._draft is not None:
@@ -296,6 +318,15 @@ class MeasurementLayer(QObject, OverlayLayer):
             painter.drawPolyline(QPolygonF(corners))
 
     @staticmethod
+    def _paint_arrow_head(painter: QPainter, screen: list[QPointF]) -> None:
+        """Two strokes at the tip (screen[0]), back towards the tail, the same size at any zoom."""
+        tip, tail = screen
+        direction = math.atan2(tail.y() - tip.y(), tail.x() - tip.x())
+        painter.setPen(cosmetic_pen(MEASUREMENT_COLOUR, 1.5))
+        for side in (-ARROW_HEAD_ANGLE, ARROW_HEAD_ANGLE):
+            painter.drawLine(tip, tip + QPointF(math.cos(direction + side), math.sin(direction + side)) * ARROW_HEAD)
+
+    @staticmethod
     def _paint_handles(painter: QPainter, points: list[QPointF]) -> None:
         painter.setPen(cosmetic_pen(MEASUREMENT_COLOUR, 1))
         for point in points:
@@ -304,17 +335,21 @@ class MeasurementLayer(QObject, OverlayLayer):
 
     @staticmethod
     def _paint_caption(painter: QPainter, text: str, anchor: QPointF) -> None:
+        if not text:  # an arrow without words
+            return
         metrics = QFontMetricsF(painter.font())
         box = QRectF(anchor.x() + CAPTION_OFFSET, anchor.y() - CAPTION_OFFSET - metrics.height(),
                      metrics.horizontalAdvance(text) + 6, metrics.height() + 2)
-        painter.fillRect(box, LABEL_BACKGROUND)
+        label = overlays.label_colours()
+        painter.fillRect(box, qcolour(label.background, label.background_alpha))
         painter.setPen(MEASUREMENT_COLOUR)
         painter.drawText(box, Qt.AlignCenter, text)
 
 
 def caption_anchor(kind: str, screen: list[QPointF]) -> QPointF:
-    """Where a caption starts on screen: a ruler's end, an angle's vertex, the CTR's thorax line's right end."""
-    if kind == "angle":
+    """Where a caption starts on screen: a ruler's end, an angle's vertex, the CTR's thorax line's right end,
+    an arrow's tail."""
+    if kind in ("angle", "arrow"):
         return screen[1]
     if kind == "ctr":
         return max(screen[2:], key=lambda point: point.x())

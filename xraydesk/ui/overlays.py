@@ -13,7 +13,6 @@ from PyQt5.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QP
 from xraydesk.ai import overlays
 from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.ai.overlay_plan import (
-    LABEL_BACKGROUND_ALPHA,
     HeatmapFill,
     HeatmapSettings,
     Label,
@@ -38,7 +37,6 @@ def plan_colour(rgb: tuple[int, int, int], opacity: float = 1.0) -> QColor:
 
 
 POSITIVE_ZONE_COLOUR = qcolour(overlays.POSITIVE_ZONE_COLOUR)
-LABEL_BACKGROUND = plan_colour(overlays.LABEL_BACKGROUND_COLOUR, LABEL_BACKGROUND_ALPHA)
 LABEL_POINT_SIZE = 7
 LABEL_GAP = 3  # screen pixels between a zone's lateral edge and its label
 LABEL_PADDING = 3
@@ -118,7 +116,7 @@ class ZoneLayer(OverlayLayer):
             self._plan = (shape, *zone_plan(analysis, shape))
         _shape, lines, labels = self._plan
         paint_lines(painter, lines)
-        paint_labels(painter, labels)
+        self._paint_labels(painter, labels)
 
     def corner_lines(self, image: XRayImage) -> dict[str, list[str]]:
         analysis = self.analysis
@@ -127,26 +125,39 @@ class ZoneLayer(OverlayLayer):
         return {"bottom_right": [six_zone_words(analysis)]}
 
 
-def paint_labels(painter: QPainter, labels: list[Label]) -> None:
-    """Small labels beside each zone's lateral edge, outside the lung, at a fixed size on screen (drawn
-    untransformed at the mapped position, so they follow rotation and flips). When the lungs are so
-    small on screen that labels would overlap, none are drawn: the results dock lists every zone."""
-    transform = painter.transform()
-    painter.save()
-    painter.resetTransform()
-    font = QFont(painter.font())
-    font.setPointSize(LABEL_POINT_SIZE)
-    painter.setFont(font)
-    metrics = QFontMetricsF(font)
-    bounds = QRectF(0, 0, painter.device().width(), painter.device().height())
-    boxes = [label_box(transform, label.anchor, label.side, metrics.horizontalAdvance(label.text) + 2 * LABEL_PADDING,
-                       metrics.height() + LABEL_PADDING, bounds) for label in labels]
-    if not any(first.intersects(second) for index, first in enumerate(boxes) for second in boxes[index + 1:]):
-        for box, label in zip(boxes, labels):
-            painter.fillRect(box, plan_colour(label.background, label.background_alpha))
-            painter.setPen(qcolour(label.colour))
-            painter.drawText(box, Qt.AlignCenter, label.text)
-    painter.restore()
+    def _paint_labels(self, painter: QPainter, labels: list[Label]) -> None:
+        """Drawn untransformed at the mapped positions, so they keep their size and follow rotation and flips."""
+        transform = painter.transform()
+        painter.save()
+        painter.resetTransform()
+        font = QFont(painter.font())
+        font.setPointSize(LABEL_POINT_SIZE)
+        painter.setFont(font)
+        device = QRectF(0, 0, painter.device().width(), painter.device().height())
+        bounds = self.label_area if self.label_area is not None else device
+        for box, label in placed_labels(transform, labels, QFontMetricsF(font), bounds):
+            paint_label(painter, box, label)
+        painter.restore()
+
+
+def placed_labels(transform, labels: list[Label], metrics: QFontMetricsF, bounds: QRectF) -> list[tuple[QRectF, Label]]:
+    """(screen box, label) of each of the plan's zone labels, at a fixed size on screen: beside the zone's
+    lateral edge, outside the lung, inside `bounds` (the canvas less its corner texts). A label whose point
+    is outside `bounds` (zoomed or panned away, or behind a corner text) is left out; when the lungs are so
+    small on screen that labels would overlap, none are placed: the results dock lists every zone."""
+    placed = [(label_box(transform, label.anchor, label.side, metrics.horizontalAdvance(label.text) + 2 * LABEL_PADDING,
+                         metrics.height() + LABEL_PADDING, bounds), label)
+              for label in labels if bounds.contains(transform.map(QPointF(*label.anchor)))]
+    boxes = [box for box, _ in placed]
+    if any(first.intersects(second) for index, first in enumerate(boxes) for second in boxes[index + 1:]):
+        return []
+    return placed
+
+
+def paint_label(painter: QPainter, box: QRectF, label: Label) -> None:
+    painter.fillRect(box, plan_colour(label.background, label.background_alpha))
+    painter.setPen(qcolour(label.colour))
+    painter.drawText(box, Qt.AlignCenter, label.text)
 
 
 def label_box(transform, anchor: tuple[float, float], side: int, width: float, height: float,

@@ -556,23 +556,25 @@ class QueryDialog(QDialog):
 
 
 class SendResultsDialog(QDialog):
-    """File ▸ PACS ▸ Send results…: the images chosen, where to send their SR and secondary capture,
-    and then what became of each."""
+    """File ▸ PACS ▸ Send results…: the images chosen, where to send their SR and secondary capture (and
+    the reader's saved measurements and key-image mark), and then what became of each."""
 
     OUTCOME_COLUMN = 1
 
     def __init__(self, controller: PacsController, paths: list[Path], analyses: dict[Path, ImageAnalysis],
-                 image_for: Callable[[Path], XRayImage], parent: QWidget | None = None):
-        """`analyses`: the results known now (read on a worker); `image_for`: a thread-safe path -> image."""
+                 image_for: Callable[[Path], XRayImage], parent: QWidget | None = None,
+                 reading_files: Callable[[XRayImage], list[tuple[str, Path]]] | None = None):
+        """`analyses`: the results known now (read on a worker); `image_for`: a thread-safe path -> image;
+        `reading_files`: (what, file) of the reader's saved work on an image (ReadingArchive.files_to_send)."""
         super().__init__(parent, windowTitle="Send results to PACS")
         self.controller = controller
-        self.paths, self.analyses, self.image_for = paths, analyses, image_for
+        self.paths, self.analyses, self.image_for, self.reading_files = paths, analyses, image_for, reading_files
         self.node = node_picker(controller)
         self.images = table(("Image", "Outcome"))
         self.images.setRowCount(len(paths))
         for row, path in enumerate(paths):
             set_row(self.images, row, (path.name, "to send" if path in analyses else
-                                       "will be skipped: not analysed yet"), path)
+                                       "not analysed yet: the reader's measurements and key mark only"), path)
         self.images.horizontalHeader().resizeSection(0, 300)
         self.send_button = QPushButton("Send", default=True, enabled=self.node.count() > 0)
         self.cancel_button = QPushButton("Cancel", enabled=False)
@@ -591,7 +593,8 @@ class SendResultsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(QLabel("A DICOM Structured Report and a secondary capture (the image with the AI overlay, "
-                                "marked not for diagnosis) per analysed DICOM image, in the image's study.",
+                                "marked not for diagnosis) per analysed DICOM image, and the reader's saved "
+                                "measurements and key-image mark, in the image's study.",
                                 wordWrap=True))
         layout.addWidget(self.images, 1)
         layout.addLayout(buttons)
@@ -605,7 +608,8 @@ class SendResultsDialog(QDialog):
 
     def send(self) -> None:
         node = self.controller.node_named(self.node.currentText())
-        if node is None or not self.controller.send_results(node, self.paths, self.analyses, self.image_for):
+        if node is None or not self.controller.send_results(node, self.paths, self.analyses, self.image_for,
+                                                            self.reading_files):
             return
         self.send_button.setEnabled(False)
         self.cancel_button.setEnabled(True)

@@ -10,12 +10,15 @@ from PyQt5.QtCore import QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QPainter, QPen
 from PyQt5.QtWidgets import (
     QAction,
+    QApplication,
     QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QPlainTextEdit,
     QProgressBar,
+    QPushButton,
     QSizePolicy,
     QSlider,
     QToolButton,
@@ -24,12 +27,14 @@ from PyQt5.QtWidgets import (
 )
 
 from xraydesk import RESEARCH_USE_NOTICE
+from xraydesk.ai import overlays
 from xraydesk.ai.analysis import HEATMAP_TARGETS, TARGET_NAMES, ImageAnalysis
 from xraydesk.ai.outputs import ZONES
 from xraydesk.ai.trend import ChangeLimits
 from xraydesk.ai.words import (
     COVID_CAVEAT,
     covid_category_line,
+    draft_report,
     evidence_note,
     flag_statements,
     probability_rows,
@@ -37,7 +42,7 @@ from xraydesk.ai.words import (
     severity_lines,
     six_zone_words,
 )
-from xraydesk.ui.overlays import POSITIVE_ZONE_COLOUR, HeatmapSettings
+from xraydesk.ui.overlays import POSITIVE_ZONE_COLOUR, HeatmapSettings, qcolour
 from xraydesk.ui.trend_view import TrendBox, current_trend
 
 BAR_COLOUR = QColor(78, 121, 167)
@@ -126,8 +131,36 @@ class ZoneDiagram(QWidget):
             painter.fillRect(cell, POSITIVE_ZONE_COLOUR if positive else QColor(128, 128, 128, 50))
             painter.setPen(self.palette().windowText().color())
             painter.drawRect(cell)
+            if positive:  # dark on the positive colour, as the zone labels on the image
+                painter.setPen(qcolour(overlays.label_colours(positive=True).text))
             painter.drawText(cell, Qt.AlignCenter, f"{zone}  {probability:.2f}")
         painter.end()
+
+
+class DraftReportBox(QGroupBox):
+    """The draft report, editable; the reader's edit is kept (draftEdited) and printed in the PDF."""
+    draftEdited = pyqtSignal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Draft report (AI, edit before use)", parent)
+        self.text = QPlainTextEdit(minimumHeight=140)
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setToolTip("Copy the draft report to the clipboard")
+        self.copy_button.clicked.connect(lambda: QApplication.clipboard().setText(self.text.toPlainText()))
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text)
+        layout.addWidget(self.copy_button, alignment=Qt.AlignRight)
+        self.text.textChanged.connect(self._edited)
+        self._setting = False
+
+    def set_draft(self, draft: str) -> None:
+        self._setting = True
+        self.text.setPlainText(draft)
+        self._setting = False
+
+    def _edited(self) -> None:
+        if not self._setting:
+            self.draftEdited.emit(self.text.toPlainText())
 
 
 class ResultsPanel(QWidget):
@@ -152,8 +185,9 @@ class ResultsPanel(QWidget):
         self.evidence = QLabel(wordWrap=True, objectName="smallPrint")
         self.version = QLabel(objectName="smallPrint")
         self.trend = TrendBox()
+        self.draft = DraftReportBox()
         self.result_widgets = (self.reading, self.bars, self.covid, self.caveat, self.flags, self.score, self.zones,
-                               self.extent, self.evidence)
+                               self.extent, self.evidence, self.draft)
         layout = QVBoxLayout(self)
         for widget in (self.status, self.busy, *self.result_widgets, self.trend, self.version):
             layout.addWidget(widget)
@@ -207,7 +241,8 @@ class ResultsPanel(QWidget):
     def set_show_patient_data(self, show: bool) -> None:
         self.show_patient_data = show
 
-    def show_analysis(self, analysis: ImageAnalysis) -> None:
+    def show_analysis(self, analysis: ImageAnalysis, draft: str = "") -> None:
+        """`draft`: the reader's edited draft report or one with the comparison; else the model's own."""
         self.version.setText(f"Model: {analysis.model_version}")
         name = analysis.path.name if self.show_patient_data else "The image"
         if analysis.prediction is None:
@@ -226,6 +261,7 @@ class ResultsPanel(QWidget):
         self.zones.set_zones(prediction.zone_probabilities, prediction.zone_positive)
         self.extent.setText("\n".join(severity_lines(analysis)))
         self.evidence.setText(evidence_note(analysis) or "")
+        self.draft.set_draft(draft or draft_report(analysis))
         shown = {self.flags: bool(self.flags.text()), self.zones: not analysis.severity_withheld,
                  self.extent: not analysis.severity_withheld, self.evidence: bool(self.evidence.text())}
         for widget in self.result_widgets:

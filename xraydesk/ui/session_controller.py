@@ -8,7 +8,7 @@ from pathlib import Path
 from PyQt5.QtCore import QObject, pyqtSignal
 
 from xraydesk.events import NewestWins
-from xraydesk.imaging import IMAGE, ImageDisplay, Preview, ScanEntry, failure_reason
+from xraydesk.imaging import ImageDisplay, Preview, ScanEntry, failure_reason
 from xraydesk.imaging.session import StudySession, decode, scan_task, thumbnail_task
 from xraydesk.ui.workers import Worker, WorkerPool
 
@@ -73,7 +73,7 @@ class SessionController(QObject):
         if not self._opened.is_newest(opened):
             return
         self.scanFinished.emit(entries)
-        self._start_thumbnails(opened, [entry.path for entry in entries if entry.kind == IMAGE])
+        self._start_thumbnails(opened, [entry.path for entry in entries if self.session.holds(entry.path)])
 
     def _start_thumbnails(self, opened: object, paths: list[Path]) -> None:
         self.thumbnailsStarted.emit(len(paths))

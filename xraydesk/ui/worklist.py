@@ -3,7 +3,7 @@ table (read mark, patient, study, image, p(pneumonia-like opacity), cause, COVID
 status with the answer and its flags, in the dock's words), in priority order until a header is
 clicked (words.worklist_priority): highest p(pneumonia-like opacity) first, films cleared as normal
 after every other analysed film (shown, saying so), refused and unreadable images last.
-Double-click opens the image."""
+Double-click or Enter opens the image."""
 
 from pathlib import Path
 
@@ -37,14 +37,14 @@ IDENTIFYING_COLUMNS = (1, 2, 3)  # patient; study date and description; file nam
 PATH_COLUMN = COLUMNS.index("Patient")
 IMAGE_COLUMN = COLUMNS.index("Image")
 PRIORITY_COLUMN = COLUMNS.index("p(opacity)")
-SORT_ROLE = Qt.UserRole + 1
 UNREADABLE_PRIORITY = -3.0
 COVID_COLUMN = COLUMNS.index("COVID-19 category")
 READ_MARK = "✓"
+SORT_ROLE = Qt.UserRole + 1  # what a cell shown in words sorts by
 
 
 class SortedByKey(QTableWidgetItem):
-    """Shows text, sorts by the number stored under SORT_ROLE (the triage priority)."""
+    """Shows words, sorts by the number stored under SORT_ROLE (the triage priority)."""
 
     def __lt__(self, other: QTableWidgetItem) -> bool:
         mine, theirs = self.data(SORT_ROLE), other.data(SORT_ROLE)
@@ -53,13 +53,12 @@ class SortedByKey(QTableWidgetItem):
         return mine < theirs
 
 
-def entry_cells(entry: WorklistEntry) -> list:
-    """Cell values for one row; numbers stay numbers so that columns sort numerically; the priority
-    cell is (text, sort key)."""
+def entry_cells(entry: WorklistEntry, name: str) -> list:
+    """Cell values for one row (`name`: the image's, StudySession.image_name); numbers stay numbers so that
+    columns sort numerically; the priority cell is (words, sort key)."""
     analysis = entry.analysis
     if analysis is None:
-        return ["", "", "", entry.path.name, ("", UNREADABLE_PRIORITY), "", "", None,
-                f"error: {entry.error}"]
+        return ["", "", "", name, ("", UNREADABLE_PRIORITY), "", "", None, f"error: {entry.error}"]
     keys = analysis.identity.keys
     patient = keys.patient_name
     if keys.patient_id and keys.patient_id != patient:
@@ -67,11 +66,11 @@ def entry_cells(entry: WorklistEntry) -> list:
     study = " ".join(part for part in (format_study_date(keys.study_date), keys.study_description) if part)
     prediction = analysis.prediction
     if prediction is None:
-        return ["", patient, study, entry.path.name, ("", worklist_priority(analysis)), "", "", None,
+        return ["", patient, study, name, ("", worklist_priority(analysis)), "", "", None,
                 f"refused: {analysis.check.reason}"]
     score = None if analysis.severity_withheld else prediction.six_zone_score
-    return ["", patient, study, entry.path.name,
-            (probability(prediction.p_pneumonia), worklist_priority(analysis)), cause_column(analysis),
+    return ["", patient, study, name, (probability(prediction.p_pneumonia), worklist_priority(analysis)),
+            cause_column(analysis),
             covid_category(prediction, analysis.operating_points), score, worklist_status(analysis)]
 
 
@@ -100,7 +99,8 @@ class WorklistPanel(QWidget):
         # Invalid values (refused, unreadable) sort below every number: last in descending order.
         header.setSortIndicator(PRIORITY_COLUMN, Qt.DescendingOrder)
         self.table.setSortingEnabled(True)
-        self.table.itemDoubleClicked.connect(lambda item: self.imageActivated.emit(self.path_at(item.row())))
+        # activated: Enter on the current row, or a double-click (a single click where the platform says so)
+        self.table.activated.connect(lambda index: self.imageActivated.emit(self.path_at(index.row())))
         self.analyse_button = QPushButton("Analyse all images")
         self.cancel_button = QPushButton("Cancel", enabled=False)
         self.progress = QProgressBar(visible=False)
@@ -128,11 +128,11 @@ class WorklistPanel(QWidget):
         self.cancel_button.setEnabled(True)
         self.summary.setText(f"Analysing {count} images…")
 
-    def add_entry(self, entry: WorklistEntry, read: bool = False) -> None:
+    def add_entry(self, entry: WorklistEntry, read: bool, name: str) -> None:
         self.table.setSortingEnabled(False)  # else the new row moves while its cells are being set
         row = self.table.rowCount()
         self.table.insertRow(row)
-        for column, value in enumerate(entry_cells(entry)):
+        for column, value in enumerate(entry_cells(entry, name)):
             item = SortedByKey() if column == PRIORITY_COLUMN else QTableWidgetItem()
             if column == PRIORITY_COLUMN:
                 item.setData(Qt.DisplayRole, value[0])
