@@ -27,7 +27,7 @@ from xraydesk.ui.app import create_application
 from xraydesk.ui.main_window import MainWindow
 app = create_application([])
 window = MainWindow()
-window.auto_analyse_action.setChecked(True)
+window.actions["auto_analyse"].setChecked(True)
 window.show()
 app.processEvents()
 path = __import__("pathlib").Path(sys.argv[1])
@@ -153,7 +153,7 @@ def main() -> int:
     after_choosing = [cold_open_to_result_seconds(RSNA[i], FOLDER_CHOICE_SECONDS) for i in range(3)]
     app = create_application([])
     window = MainWindow()
-    window.auto_analyse_action.setChecked(True)
+    window.actions["auto_analyse"].setChecked(True)
     window.resize(1400, 900)
     window.show()
     meter = StallMeter()

@@ -59,7 +59,7 @@ def search_and_retrieve(app, window, node, move: bool, expected: int) -> float:
     wait_until(app, lambda: bool(found))
     window.pacs.retrieve(node, found[:1], move=move)
     wait_until(app, lambda: bool(retrieved) and window.workers.is_idle()
-               and len(window.session.image_paths()) == expected, on_timeout=lambda: retrieved)
+               and len(window.reading.session.image_paths()) == expected, on_timeout=lambda: retrieved)
     seconds = time.perf_counter() - started
     window.pacs.found.disconnect(found.extend)
     window.pacs.retrieveFinished.disconnect(retrieved.append)
@@ -80,7 +80,7 @@ def main() -> int:
     with OrthancServer(scratch / "orthanc") as server:
         server.upload_as_one_study(files, PATIENT)
         window = MainWindow()
-        window.auto_analyse_action.setChecked(False)  # the network alone, not the model
+        window.actions["auto_analyse"].setChecked(False)  # the network alone, not the model
         window.show()
         window.pacs.save_settings(PacsSettings(LocalSide(ae_title=server.our_aet, listener_port=server.our_port),
                                                [server.dimse_node, server.dicomweb_node]))

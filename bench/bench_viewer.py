@@ -25,7 +25,7 @@ from xraydesk.ui.app import create_application
 from xraydesk.ui.main_window import MainWindow
 app = create_application([])
 window = MainWindow()
-window.auto_analyse_action.setChecked(False)  # the viewer alone; bench_analysis.py times the AI
+window.actions["auto_analyse"].setChecked(False)  # the viewer alone; bench_analysis.py times the AI
 window.show()
 def shown():
     print("shown", "tensorflow" in sys.modules, flush=True)
@@ -48,7 +48,7 @@ def open_to_first_paint_seconds(app, path: Path) -> float:
     from xraydesk.ui.main_window import MainWindow
 
     window = MainWindow()
-    window.auto_analyse_action.setChecked(False)
+    window.actions["auto_analyse"].setChecked(False)
     window.show()
     app.processEvents()
     painted = []

@@ -5,7 +5,7 @@ from pathlib import Path
 from fakes import prediction, synthetic_analysis
 
 from xraydesk.ai.gate import InputCheck
-from xraydesk.ui.export_dialog import analyses_in_scope
+from xraydesk.reading.export_scope import analyses_in_scope
 
 POSITIVE, NEGATIVE, REFUSED = Path("/s/positive.dcm"), Path("/s/negative.dcm"), Path("/s/head-ct.dcm")
 RESULTS = {POSITIVE: synthetic_analysis(POSITIVE, 0.95), NEGATIVE: synthetic_analysis(NEGATIVE, answer=prediction(0.02, zones=(0.1,) * 6)),

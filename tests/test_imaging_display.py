@@ -12,6 +12,7 @@ from xraydesk.imaging import (
     fit_transform,
 )
 from xraydesk.imaging.loading import load_image
+from xraydesk.imaging.study_keys import StudyKeys
 
 
 def bounds(window: Window) -> tuple[float, float]:
@@ -82,7 +83,7 @@ def test_presets_cover_the_expected_ranges():
     assert bounds(display.lung_window())[1] < 2600  # air is dark: the lower part of the histogram
     inverted_lung = ImageDisplay(image_of(pixels, presentation_inverted=True)).lung_window()
     assert bounds(inverted_lung)[0] > 1500  # MONOCHROME1 stores air bright
-    assert ImageDisplay(image_of(pixels - 1024, modality="CT")).lung_window() == Window(-600, 1500, label="Lung")
+    assert ImageDisplay(image_of(pixels - 1024, keys=StudyKeys(modality="CT"))).lung_window() == Window(-600, 1500, label="Lung")
 
 
 def test_dragging_right_widens_and_down_raises_level():

@@ -91,7 +91,7 @@ def test_file_without_preamble_or_meta_opens_like_its_part10_copy(dicom_dir):
     part10 = load_image(dicom_dir / "barre/gdcm-CR-MONO1-10-chest.dcm")
     np.testing.assert_array_equal(headerless.pixels, part10.pixels)
     assert any("no DICOM preamble" in notice for notice in headerless.notices)
-    assert headerless.modality == "CR" and headerless.body_part == "CHEST"
+    assert headerless.keys.modality == "CR" and headerless.body_part == "CHEST"
 
 
 def test_compressed_transfer_syntaxes_decode(dicom_dir):
@@ -151,7 +151,7 @@ def test_8bit_png_renders_as_stored_and_round_trips_a_dicom_rendering(dicom_dir,
     shown = render_default(load_image(dicom_dir / "wg04/RG1_UNCR.dcm"))
     Image.fromarray(shown).save(tmp_path / "shown.png")
     reloaded = load_image(tmp_path / "shown.png")
-    assert reloaded.source_format == "PNG" and reloaded.modality == "" and reloaded.dataset is None
+    assert reloaded.source_format == "PNG" and reloaded.keys.modality == "" and reloaded.dataset is None
     np.testing.assert_array_equal(render_default(reloaded), shown)
 
 
@@ -337,7 +337,7 @@ def test_jpeg2000_preview_is_exactly_the_low_band_of_the_full_decode(dicom_dir):
         expected = jpeg2000_low_band(jpeg2000_low_band(expected, 0), 1)
     np.testing.assert_array_equal(preview.image.pixels, np.clip(expected, 0, 2**full.bits_stored - 1))
     assert float(full.dataset.RescaleSlope) == 1 and float(full.dataset.RescaleIntercept) == 0
-    for field in ("presentation_inverted", "header_windows", "bits_stored", "modality", "notices", "path"):
+    for field in ("presentation_inverted", "header_windows", "bits_stored", "keys", "notices", "path"):
         assert getattr(preview.image, field) == getattr(full, field)
 
 

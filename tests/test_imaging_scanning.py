@@ -30,9 +30,9 @@ def test_images_come_grouped_by_patient_study_series_in_instance_order(dicom_dir
     runs = [key for index, key in enumerate(series_order) if index == 0 or key != series_order[index - 1]]
     assert len(runs) == len(set(runs)) == 13
     for series in set(runs):
-        numbers = [entry.instance_number for entry in images if entry.series_key == series]
+        numbers = [entry.keys.instance_number for entry in images if entry.series_key == series]
         assert numbers == sorted(numbers)
-    assert {entry.patient_id for entry in images} == {"77654033", "98890234"}
+    assert {entry.keys.patient_id for entry in images} == {"77654033", "98890234"}
 
 
 def test_sort_order_is_instance_number_then_acquisition_time_then_file_name(make_dicom, tmp_path):

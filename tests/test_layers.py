@@ -1,6 +1,7 @@
 """The import contracts of pyproject.toml ([tool.importlinter]) hold: imports point down the layers
-(cli > ui > commands > pacs | report | training | dicom_results > ai > imaging > events), Qt only in
-xraydesk.ui, and no import cycle inside a package. Function-level imports count too."""
+(cli > ui > desktop > commands | reading > jobs > pacs | report | training | dicom_results > ai >
+imaging > events), Qt only in xraydesk.ui, and no import cycle inside a package. Function-level
+imports count too."""
 
 import subprocess
 import sys

@@ -9,13 +9,14 @@ import numpy as np
 from xraydesk.events import NewestWins
 from xraydesk.imaging import IMAGE, NON_IMAGE, ImageDisplay, ScanEntry, XRayImage
 from xraydesk.imaging.session import StudySession
+from xraydesk.imaging.study_keys import StudyKeys
 
 
 def image_entry(name: str, patient_id: str, study_uid: str, study_date: str, view_position: str = "",
                 **times: str) -> ScanEntry:
-    return ScanEntry(Path(f"/studies/{name}.dcm"), IMAGE, source_format="DICOM", patient_id=patient_id,
-                     study_uid=study_uid, study_date=study_date, series_uid=f"{study_uid}.1",
-                     view_position=view_position, **times)
+    keys = StudyKeys(patient_id=patient_id, study_uid=study_uid, study_date=study_date, series_uid=f"{study_uid}.1",
+                     view_position=view_position, study=study_uid, **times)
+    return ScanEntry(Path(f"/studies/{name}.dcm"), IMAGE, source_format="DICOM", keys=keys)
 
 
 def display_of(path: Path) -> ImageDisplay:
@@ -75,8 +76,9 @@ def test_the_hanging_protocol_hangs_the_same_view_position_first_then_the_most_r
 
 
 def test_key_images_and_the_objects_found_with_a_study():
-    report = ScanEntry(Path("/studies/sr.dcm"), NON_IMAGE, "no pixel data", study_uid="1.1", series_uid="1.1.9")
-    elsewhere = ScanEntry(Path("/other/sr.dcm"), NON_IMAGE, "no pixel data", study_uid="7.7")
+    report = ScanEntry(Path("/studies/sr.dcm"), NON_IMAGE, "no pixel data",
+                       keys=StudyKeys(study_uid="1.1", series_uid="1.1.9", study="1.1"))
+    elsewhere = ScanEntry(Path("/other/sr.dcm"), NON_IMAGE, "no pixel data", keys=StudyKeys(study_uid="7.7", study="7.7"))
     session = session_with(image_entry("a1", "P1", "1.1", "20200401"), image_entry("a2", "P1", "1.2", "20200407"),
                            report, elsewhere)
     changes = []
@@ -123,20 +125,20 @@ def test_events_summary_and_read_marks():
 
 def test_another_copy_of_an_open_image_is_not_a_second_image():
     session = StudySession()
-    first = ScanEntry(Path("/open/a.dcm"), IMAGE, sop_instance_uid="1.2.3.9", instance_number=1)
+    first = ScanEntry(Path("/open/a.dcm"), IMAGE, keys=StudyKeys(sop_instance_uid="1.2.3.9", instance_number=1))
     session.add(first)
     session.add(replace(first, path=Path("/retrieved/1.2.3.9.dcm")))  # the same instance, retrieved again
-    session.add(ScanEntry(Path("/open/b.dcm"), IMAGE, instance_number=2))  # no UID: by path only
+    session.add(ScanEntry(Path("/open/b.dcm"), IMAGE, keys=StudyKeys(instance_number=2)))  # no UID: by path only
     assert session.image_paths() == [first.path, Path("/open/b.dcm")] and session.summary() == "2 images"
 
 
 def test_files_named_by_their_uid_are_listed_by_series_and_instance_numbers():
-    named = ScanEntry(Path("/r/1.2.276.0.7230010.3.1.4.8323329.5797.1517875190.762693.dcm"), IMAGE,
-                      series_number=2, instance_number=1)
+    numbered = StudyKeys(series_number=2, instance_number=1)
+    named = ScanEntry(Path("/r/1.2.276.0.7230010.3.1.4.8323329.5797.1517875190.762693.dcm"), IMAGE, keys=numbered)
     assert named.named_by_uid and named.image_name == "series 2, image 1"
-    assert replace(named, series_number=None).image_name == "image 1"
-    assert replace(named, series_number=None, instance_number=None).image_name == named.path.name  # nothing better
-    plain = ScanEntry(Path("/r/chest-2020.dcm"), IMAGE, series_number=2, instance_number=1)
+    assert replace(named, keys=replace(numbered, series_number=None)).image_name == "image 1"
+    assert replace(named, keys=StudyKeys()).image_name == named.path.name  # nothing better
+    plain = ScanEntry(Path("/r/chest-2020.dcm"), IMAGE, keys=numbered)
     assert not plain.named_by_uid and plain.image_name == "chest-2020.dcm"
 
 

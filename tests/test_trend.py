@@ -14,6 +14,7 @@ from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.lung_check import LungMaskCheck
 from xraydesk.ai.model import ModelUnavailableError, default_model_dir
 from xraydesk.ai.trend import ChangeLimits, change_lines, patient_trends
+from xraydesk.imaging.study_keys import StudyKeys
 from xraydesk.imaging.study_order import StudyMoment, header_time
 from xraydesk.report import TrendPage, trend_pages, write_summary
 
@@ -23,8 +24,9 @@ LIMITS = ChangeLimits(geographic_extent=0.5, six_zone_score=1.0, p_pneumonia=1.0
 def film(name: str, study_date: str, extent: float = 5.2, zones: int = 3, p: float = 0.9, patient: str = "P7",
          study_uid: str | None = None, study_time: str = "", withheld: bool = False, refused: bool = False):
     """An analysed film of `patient` whose geographic extent, six-zone score and p(pneumonia) are given."""
-    identity = StudyIdentity(Path(f"/films/{name}.dcm"), "Doe^Jane", patient, study_date, "CHEST", "DX",
-                             study_uid or f"1.2.{patient}.{study_date}", "", study_time)
+    study_uid = study_uid or f"1.2.{patient}.{study_date}"
+    keys = StudyKeys("Doe^Jane", patient, study_uid, study_date, study_time, "CHEST", modality="DX", study=study_uid)
+    identity = StudyIdentity(Path(f"/films/{name}.dcm"), keys, "DICOM")
     analysis = synthetic_analysis(identity.path, p, identity=identity,
                                   check=InputCheck(False, "not a chest") if refused else InputCheck(True),
                                   lung_check=LungMaskCheck(not withheld, "joined" if withheld else ""))

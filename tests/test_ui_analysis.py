@@ -318,7 +318,7 @@ def test_n_opens_the_unread_flagged_images_in_priority_order_and_hidden_data_hid
     qtbot.keyClick(window.canvas, Qt.Key_N)
     assert window.status_label.text().startswith("No unread flagged image")
     qtbot.keyClick(window.canvas, Qt.Key_M)  # the image on screen back to unread
-    assert not window.session.is_read(opened[-1])
+    assert not window.reading.session.is_read(opened[-1])
     qtbot.keyClick(window.canvas, Qt.Key_D)
     browser_texts = [item.text(0) for item in window.browser.findItems("", Qt.MatchContains | Qt.MatchRecursive)]
     assert not any(path.name in text for path in images for text in browser_texts)
@@ -350,9 +350,9 @@ def test_closing_the_window_during_an_analysis_stops_its_worker(qtbot, images):
 def heatmap_centre(window) -> tuple[float, float]:
     """Centre of what the heatmap adds to the canvas (the picture with it minus without it)."""
     with_heatmap = canvas_pixels(window.canvas).astype(float)
-    window.heatmap_action.toggle()
+    window.actions["heatmap"].toggle()
     without = canvas_pixels(window.canvas).astype(float)
-    window.heatmap_action.toggle()
+    window.actions["heatmap"].toggle()
     weight = np.abs(with_heatmap - without).sum(axis=2)
     rows, columns = np.indices(weight.shape)
     return (columns * weight).sum() / weight.sum(), (rows * weight).sum() / weight.sum()
@@ -369,7 +369,7 @@ def test_the_heatmap_stays_registered_under_zoom_pan_window_and_invert(qtbot, op
     window = open_window(FakeAnalyser())                                   # heatmap's footprint symmetric
     open_and_wait(qtbot, window, [flat])
     qtbot.waitUntil(lambda: shown_analysis_path(window) == flat, timeout=WAIT_MS)
-    window.zones_action.setChecked(False)
+    window.actions["zones"].setChecked(False)
     canvas = window.canvas
     def zoom_beside_the_spot():
         x, y = expected_centre(window)
@@ -387,7 +387,7 @@ def test_h_hides_the_heatmap_and_contour_mode_draws_lines_only(qtbot, open_windo
     window = open_window(FakeAnalyser())
     open_and_wait(qtbot, window, [images[0]])
     qtbot.waitUntil(lambda: shown_analysis_path(window) == images[0], timeout=WAIT_MS)
-    window.zones_action.setChecked(False)
+    window.actions["zones"].setChecked(False)
     filled = canvas_pixels(window.canvas)
     qtbot.keyClick(window.canvas, Qt.Key_H)
     plain = canvas_pixels(window.canvas)
@@ -432,7 +432,7 @@ def test_pdf_with_patient_data_when_asked_and_selected_rows_only(qtbot, open_win
     open_and_wait(qtbot, window, [images[0].parent])
     with qtbot.waitSignal(window.analysis.worklistFinished, timeout=WAIT_MS):
         window.analyse_all()
-    window.deidentify_action.setChecked(False)
+    window.actions["deidentify_pdf"].setChecked(False)
     window.worklist.table.selectRow(1)
     analyses = window.analyses_to_report()
     assert len(analyses) == 1
@@ -440,7 +440,7 @@ def test_pdf_with_patient_data_when_asked_and_selected_rows_only(qtbot, open_win
     window.write_pdf(target, analyses)
     qtbot.waitUntil(lambda: target.exists() and window.workers.is_idle(), timeout=WAIT_MS)
     assert pdf_pages(target) == 1
-    assert analyses[0].identity.patient_name in pdf_text(target)
+    assert analyses[0].identity.keys.patient_name in pdf_text(target)
 
 
 def test_pdf_prints_the_image_on_screen_with_the_readers_window(qtbot, open_window, images, tmp_path):

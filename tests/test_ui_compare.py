@@ -53,7 +53,7 @@ def window(qtbot):
 def enter_compare(qtbot, window, current):
     window.browser.select_path(current)
     wait_for_image(qtbot, window, current)
-    window.compare_action.trigger()
+    window.actions["compare"].trigger()
     qtbot.waitUntil(lambda: window.compare_view.prior.image is not None, timeout=WAIT_MS)
     return window.compare_view
 
@@ -81,12 +81,12 @@ def test_compare_puts_the_most_recent_prior_of_the_patient_left_with_its_interva
     view.prior_menu.activated.emit(1)  # the reader picks the older study
     qtbot.waitUntil(lambda: prior.image.path == serial_studies["first"], timeout=WAIT_MS)
     assert prior.annotation_lines()["top_right"][:2] == ["PRIOR — 11 days earlier", "2020-03-28"]
-    window.hide_patient_action.trigger()
+    window.actions["hide_patient_data"].trigger()
     lines = prior.annotation_lines()["top_right"]
     assert lines[0] == "PRIOR — 11 days earlier" and "2020-03-28" not in lines
     assert "2020" not in view.prior_menu.itemText(0)
 
-    window.compare_action.trigger()  # C again
+    window.actions["compare"].trigger()  # C again
     assert window.centralWidget() is window.canvas and window.canvas.isVisible()
 
 
@@ -110,12 +110,12 @@ def test_linked_views_move_together_across_film_sizes_until_unlinked(qtbot, wind
     assert prior.view.window.center == pytest.approx(prior_default.center + 100 * ratio)
     assert prior.view.window.width == pytest.approx(prior_default.width / 2)
 
-    window.link_views_action.trigger()  # unlink
+    window.actions["link_views"].trigger()  # unlink
     before = prior.view
     current.zoom_by(1.5)
     current.set_window(default)
     assert prior.view == before
-    window.link_views_action.trigger()  # linking again brings the prior to the current
+    window.actions["link_views"].trigger()  # linking again brings the prior to the current
     np.testing.assert_allclose(relative_view(prior), relative_view(current), rtol=1e-6)
     assert prior.view.window == prior_default
 
@@ -129,13 +129,13 @@ def test_the_prior_has_its_own_analysis_and_the_current_views_modes_and_esc_leav
     assert view.prior_layers[0].analysis.path == serial_studies["prior"]
     assert window.heatmap_layer.analysis is None  # the current image's overlay is its own
     assert not view.analyse_button.isVisible()
-    window.zones_action.trigger()
+    window.actions["zones"].trigger()
     assert not view.prior_layers[1].visible
-    window.window_mode_action.trigger()  # W: the left button windows in both views
+    window.actions["window_mode"].trigger()  # W: the left button windows in both views
     assert view.prior.left_button_windows
 
     qtbot.keyClick(window.canvas, Qt.Key_Escape)
-    assert not window.compare_action.isChecked() and window.centralWidget() is window.canvas
+    assert not window.actions["compare"].isChecked() and window.centralWidget() is window.canvas
 
 
 def test_compare_and_trend_take_the_same_prior_among_studies_of_one_day(qtbot, make_dicom):
@@ -172,8 +172,8 @@ def test_no_prior_gives_a_status_message_and_no_split(qtbot, window, serial_stud
     for path in (serial_studies["other"], serial_studies["first"]):  # another patient; the patient's first study
         window.browser.select_path(path)
         wait_for_image(qtbot, window, path)
-        window.compare_action.trigger()
-        assert not window.compare_action.isChecked()
+        window.actions["compare"].trigger()
+        assert not window.actions["compare"].isChecked()
         assert window.centralWidget() is window.canvas
         assert window.status_label.text() == NO_PRIOR
 

@@ -59,7 +59,7 @@ def orthanc_settings(orthanc) -> PacsSettings:
 @pytest.fixture
 def window(qtbot, orthanc):
     window = MainWindow(FakeAnalyser())
-    window.auto_analyse_action.setChecked(False)
+    window.actions["auto_analyse"].setChecked(False)
     qtbot.addWidget(window)
     window.pacs.save_settings(orthanc_settings(orthanc))
     window.show()
@@ -77,7 +77,7 @@ def test_query_dialog_fills_its_table_from_orthanc_and_a_retrieve_opens_the_stud
                                                                                  move, make_dicom):
     if move:  # C-MOVE to the app's own listener, running meanwhile
         window.pacs.node_named(node).retrieve_by_move = True
-        window.listener_action.trigger()
+        window.actions["listener"].trigger()
         qtbot.waitUntil(lambda: window.pacs.listener is not None, timeout=WAIT_MS)
     local = make_dicom("local.dcm")
     open_and_wait(qtbot, window, [local])
@@ -180,9 +180,9 @@ def push(path, port: int, calling: str) -> int:
 
 def test_listener_receives_a_study_pushed_by_orthanc_and_reports_a_taken_port(qtbot, window, orthanc, rsna_files,
                                                                              make_pixelless_dicom):
-    window.listener_action.trigger()
+    window.actions["listener"].trigger()
     qtbot.waitUntil(lambda: window.pacs.listener is not None, timeout=WAIT_MS)
-    assert window.listener_action.isChecked() and settings().value("pacs_listener", type=bool)
+    assert window.actions["listener"].isChecked() and settings().value("pacs_listener", type=bool)
     assert window.status_label.text() == f"Listening as {orthanc.our_aet}@127.0.0.1:{orthanc.our_port}"
     # Orthanc pushes with its own AE title: a saved node, hence allowed.
     instance = orthanc.rest_post("/tools/lookup", pydicom.dcmread(rsna_files[1]).SOPInstanceUID)[0]["ID"]
@@ -197,7 +197,7 @@ def test_listener_receives_a_study_pushed_by_orthanc_and_reports_a_taken_port(qt
     qtbot.waitUntil(lambda: "CT Image Storage is not kept by XRayDesk" in window.status_label.text(), timeout=WAIT_MS)
     assert window.pacs.listener.running and window.browser.image_paths() == [stored]
 
-    window.listener_action.trigger()
+    window.actions["listener"].trigger()
     qtbot.waitUntil(lambda: window.pacs.listener is None, timeout=WAIT_MS)
     assert window.status_label.text() == "Listener stopped"
 
@@ -206,7 +206,7 @@ def test_listener_receives_a_study_pushed_by_orthanc_and_reports_a_taken_port(qt
         taken.listen()
         local = window.pacs.settings.local
         local.listener_port = taken.getsockname()[1]
-        window.listener_action.trigger()
+        window.actions["listener"].trigger()
         box = None
 
         def failed():
@@ -216,7 +216,7 @@ def test_listener_receives_a_study_pushed_by_orthanc_and_reports_a_taken_port(qt
 
         qtbot.waitUntil(failed, timeout=WAIT_MS)
     assert "cannot listen" in box.text() and str(local.listener_port) in box.text()
-    assert not window.listener_action.isChecked() and window.pacs.listener is None
+    assert not window.actions["listener"].isChecked() and window.pacs.listener is None
     box.close()
 
 
@@ -267,7 +267,7 @@ def test_a_listener_left_on_starts_with_the_window_and_stops_when_it_closes(qtbo
     window = MainWindow(FakeAnalyser())
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.pacs.listener is not None, timeout=WAIT_MS)
-    assert window.listener_action.isChecked()
+    assert window.actions["listener"].isChecked()
     window.close()
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a server binds: despite TIME_WAIT

@@ -14,6 +14,7 @@ from ui_helpers import WAIT_MS, open_and_wait, wait_for_image
 
 from xraydesk.ai.analysis import StudyIdentity
 from xraydesk.ai.trend import ChangeLimits
+from xraydesk.imaging.study_keys import StudyKeys
 from xraydesk.ui.main_window import MainWindow, scrollable
 from xraydesk.ui.results_panel import ResultsPanel
 from xraydesk.ui.trend_view import study_summary
@@ -22,7 +23,8 @@ LIMITS = TREND_LIMITS
 
 
 def analysis_of(path: Path, study_uid: str, date: str, extent: tuple[float, float], zones: tuple[float, ...]):
-    identity = StudyIdentity(path, "Doe^Jane", "P1", date, "CHEST", "DX", study_uid)
+    keys = StudyKeys("Doe^Jane", "P1", study_uid, date, study_description="CHEST", modality="DX", study=study_uid)
+    identity = StudyIdentity(path, keys, "DICOM")
     return synthetic_analysis(path, identity=identity, answer=replace(prediction(0.9, zones=zones), lung_extent=extent))
 
 
@@ -88,7 +90,7 @@ def test_the_window_shows_the_trend_of_the_patient_on_screen(qtbot, make_dicom):
     current = make_dicom("current.dcm", pixels, PatientID="P1", StudyInstanceUID="1.2", StudyDate="20200408")
     alone = make_dicom("alone.dcm", pixels, PatientID="P2", StudyInstanceUID="2.1", StudyDate="20200405")
     window = MainWindow(TrendLimitsAnalyser())
-    window.auto_analyse_action.setChecked(False)
+    window.actions["auto_analyse"].setChecked(False)
     qtbot.addWidget(window)
     window.show()
     open_and_wait(qtbot, window, [current.parent])

@@ -101,7 +101,7 @@ def test_left_drag_pans_unless_in_window_level_mode(qtbot, window, dicom_dir):
     drag(canvas, Qt.LeftButton, QPoint(300, 300), QPoint(340, 310))
     assert canvas.view.transform.offset_x == pytest.approx(start.transform.offset_x + 40)
     assert canvas.view.window == start.window
-    window.window_mode_action.trigger()
+    window.actions["window_mode"].trigger()
     drag(canvas, Qt.LeftButton, QPoint(300, 300), QPoint(360, 300))
     assert canvas.view.window.width > start.window.width
 
@@ -141,7 +141,7 @@ def test_invert_presets_and_reset(qtbot, window, dicom_dir):
     canvas = window.canvas
     default = canvas.displayed_pixels().copy()
     qtbot.keyClick(canvas, Qt.Key_I)
-    assert canvas.view.invert and window.invert_action.isChecked()
+    assert canvas.view.invert and window.actions["invert"].isChecked()
     np.testing.assert_array_equal(canvas.displayed_pixels(), 255 - default)
     for key, label in [(Qt.Key_3, "Auto"), (Qt.Key_4, "Full range"), (Qt.Key_5, "Lung")]:
         qtbot.keyClick(canvas, key)
@@ -232,7 +232,7 @@ def test_dropped_files_are_opened_and_remembered_as_recent(qtbot, window, dicom_
 
 def test_closing_during_a_scan_leaves_no_thread_running(qtbot, dicom_dir):
     main_window = MainWindow()
-    main_window.auto_analyse_action.setChecked(False)  # viewer behaviour alone; analysis has its own tests
+    main_window.actions["auto_analyse"].setChecked(False)  # viewer behaviour alone; analysis has its own tests
     qtbot.addWidget(main_window)
     main_window.open_paths([dicom_dir])
     main_window.close()

@@ -14,7 +14,7 @@ def shown_window(qtbot, analyser=None, auto_analyse: bool = False, size: tuple[i
     from xraydesk.ui.main_window import MainWindow
 
     window = MainWindow(analyser)
-    window.auto_analyse_action.setChecked(auto_analyse)
+    window.actions["auto_analyse"].setChecked(auto_analyse)
     qtbot.addWidget(window)
     window.resize(*size)
     window.show()

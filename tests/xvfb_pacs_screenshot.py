@@ -46,7 +46,7 @@ def screenshot(orthanc: OrthancServer, output: Path) -> int:
 
     app = create_application([])
     window = MainWindow()
-    window.auto_analyse_action.setChecked(False)
+    window.actions["auto_analyse"].setChecked(False)
     node = orthanc.dimse_node
     node.name = "Hospital PACS"
     window.pacs.save_settings(PacsSettings(local=LocalSide(ae_title=orthanc.our_aet, listener_port=orthanc.our_port),

@@ -81,7 +81,7 @@ def main() -> int:
         window.analysis.worklistFinished.connect(finished.append)  # unreadable files have no result
         wait_until(app, lambda: bool(finished) and window.workers.is_idle())
     if arguments.compare:
-        window.compare_action.trigger()
+        window.actions["compare"].trigger()
         wait_until(app, lambda: window.compare_view.prior.image is not None and window.workers.is_idle())
     if arguments.trend:
         wait_until(app, lambda: window.results_panel.trend.isVisible())
@@ -89,8 +89,8 @@ def main() -> int:
     if arguments.zoom:
         window.canvas.zoom_by(arguments.zoom, window.canvas.width() / 2, window.canvas.height() / 2)
     for shown in (False, True):
-        window.heatmap_action.setChecked(shown)
-        window.zones_action.setChecked(shown)
+        window.actions["heatmap"].setChecked(shown)
+        window.actions["zones"].setChecked(shown)
         settle(app)
         name = arguments.output if shown else arguments.output.with_name(f"{arguments.output.stem}-plain.png")
         window.screen().grabWindow(window.winId()).save(str(name))

@@ -3,15 +3,21 @@
 
 import csv
 import io
+import json
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 
+import numpy as np
 import pydicom
 import pytest
+from fakes import FakeAnalyser
+from PIL import Image
 
 from xraydesk.cli import main
+from xraydesk.commands.pacs import pacs_main
 from xraydesk.pacs.client import client_for
 from xraydesk.pacs.nodes import LocalSide, Node, PacsSettings, save_settings
 
@@ -106,6 +112,29 @@ def test_send_files_and_folders(orthanc, capsys, make_dicom, tmp_path):
     assert code == 2 and "set $XRAYDESK_PACS_PASSWORD" in err  # said before anything is sent
     code, out, _ = run(capsys, "send", dimse_address(orthanc), outgoing)
     assert code == 1 and "FAILED" in out and "readme.txt" in out and "sent 1 of 2 file(s)" in out
+
+
+def study_modalities(orthanc, study_uid: str) -> list[str]:
+    found = orthanc.rest_post("/tools/find", json.dumps({"Level": "Instance", "Query": {"StudyInstanceUID": study_uid}}))
+    return sorted(orthanc.rest_get(f"/instances/{instance}/simplified-tags")["Modality"] for instance in found)
+
+
+def test_send_results_runs_the_apps_job_each_result_in_its_study_and_says_what_was_skipped(orthanc, capsys,
+                                                                                           rsna_files, tmp_path):
+    source = rsna_files[3]
+    folder = tmp_path / "reading"
+    folder.mkdir()
+    dicom = shutil.copy(source, folder / source.name)
+    Image.fromarray(np.add.outer(np.arange(128), np.arange(128)).astype(np.uint8)).save(folder / "photo.png")
+    study_uid = str(header(dicom).StudyInstanceUID)
+    before = study_modalities(orthanc, study_uid)
+    code = pacs_main(["send-results", dimse_address(orthanc), str(folder)], analyser=FakeAnalyser())
+    out = capsys.readouterr().out
+    assert code == 1  # partial: the PNG has no study to send to
+    assert f"sent  {dicom}: sent (SR and secondary capture)" in out
+    assert f"FAILED  {folder / 'photo.png'}: skipped: photo.png: a PNG image has no DICOM study" in out
+    assert "sent the results of 1 of 2 image(s)" in out
+    assert study_modalities(orthanc, study_uid) == sorted([*before, "OT", "SR"])
 
 
 def test_listen_stores_pushed_files_until_ctrl_c(tmp_path, make_dicom):

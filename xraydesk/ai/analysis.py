@@ -23,7 +23,7 @@ from xraydesk.ai.outputs import CAUSES
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
 from xraydesk.ai.zones import lung_mask, zone_labels
 from xraydesk.imaging import XRayImage
-from xraydesk.imaging.study_order import header_time
+from xraydesk.imaging.study_keys import StudyKeys
 
 GRADCAM_TARGETS = ("pneumonia", *CAUSES)  # explanations of the classifier's outputs
 # "opacity": the localisation head trained on the radiologists' boxes, the map shown by default
@@ -51,25 +51,21 @@ def patient_age_years(dataset) -> float | None:
 
 @dataclass(frozen=True)
 class StudyIdentity:
-    """Who and what the image is: shown in the worklist, removed from de-identified reports."""
+    """Who and what the image is (its StudyKeys, as the scan read them): shown in the worklist, removed
+    from de-identified reports; the severity trend has one point per `keys.study`."""
     path: Path
-    patient_name: str = ""
-    patient_id: str = ""
-    study_date: str = ""
-    study_description: str = ""
-    modality: str = ""
-    study_uid: str = ""  # the study the image belongs to (the severity trend has one point per study)
-    series_uid: str = ""
-    study_time: str = ""  # DICOM TM (xraydesk.imaging.study_order.header_time), orders two studies of one day
+    keys: StudyKeys = StudyKeys()
+    source_format: str = ""  # "DICOM", "PNG" or "JPEG"
     patient_age: float | None = None  # years, from the header; None where unknown (every PNG/JPEG)
 
     @classmethod
     def of(cls, image: XRayImage) -> "StudyIdentity":
-        dataset = image.dataset
-        study_time = header_time(dataset) if dataset is not None else ""
-        return cls(image.path, image.patient_name, image.patient_id, image.study_date,
-                   image.study_description, image.modality or image.source_format, image.study_uid,
-                   image.series_uid, study_time, patient_age_years(dataset))
+        return cls(image.path, image.keys, image.source_format, patient_age_years(image.dataset))
+
+    @property
+    def modality(self) -> str:
+        """The header's, or the file's format for PNG/JPEG."""
+        return self.keys.modality or self.source_format
 
 
 @dataclass(frozen=True)

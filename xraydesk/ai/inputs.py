@@ -14,6 +14,6 @@ def view_position(image: XRayImage) -> str:
 
 def prepare_image(image: XRayImage) -> tuple[np.ndarray, gate.InputCheck]:
     display = render_default(image)
-    check = gate.first_refusal(gate.check_header(image.modality, image.body_part, view_position(image)),
+    check = gate.first_refusal(gate.check_header(image.keys.modality, image.body_part, view_position(image)),
                                gate.check_color(image.is_color_source), gate.check_size(*display.shape))
     return to_model_input(display), check

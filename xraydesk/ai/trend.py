@@ -2,8 +2,8 @@
 
 Studies belong to one patient when their Patient ID is the same (images without one join no trend) and
 are ordered, and their prior found, by the rule of xraydesk.imaging.study_order (date, then time), the
-compare view's; a study without a readable date is left out (it cannot be placed). A study is one Study
-Instance UID (its date where the file has none).
+compare view's; a study without a readable date is left out (it cannot be placed). A study is one
+StudyKeys.study (its Study Instance UID, its folder where the file has none).
 
 One image stands for a study (STUDY_SUMMARY): of its analysed images (accepted by the input check, so
 frontal: laterals are refused), those with a plausible lung mask come first, and of those the one with
@@ -97,7 +97,7 @@ def verdict(measure: str, before: float, after: float, limits: "ChangeLimits") -
 @dataclass(frozen=True)
 class StudyPoint:
     when: StudyMoment
-    study_key: str  # the Study Instance UID, or the study date where the file has none
+    study_key: str  # StudyKeys.study: the Study Instance UID, or the folder where the file has none
     analysis: ImageAnalysis  # the image that stands for the study (STUDY_SUMMARY)
     paths: tuple[Path, ...]  # every analysed image of the study
 
@@ -148,10 +148,11 @@ def _representative(analyses: list[ImageAnalysis]) -> ImageAnalysis:
 def _study_points(analyses: list[ImageAnalysis]) -> list[StudyPoint]:
     by_study: dict[str, list[ImageAnalysis]] = {}
     for analysis in analyses:
-        by_study.setdefault(analysis.identity.study_uid or analysis.identity.study_date, []).append(analysis)
+        by_study.setdefault(analysis.identity.keys.study, []).append(analysis)
     points = []
     for study_key, members in by_study.items():
-        when = StudyMoment.of_study((member.identity.study_date, member.identity.study_time) for member in members)
+        when = StudyMoment.of_study((member.identity.keys.study_date, member.identity.keys.time_of_study)
+                                    for member in members)
         if when is not None:
             points.append(StudyPoint(when, study_key, _representative(members), tuple(a.path for a in members)))
     return sorted(points, key=lambda point: (point.when.sort_key, point.study_key))
@@ -162,8 +163,9 @@ def patient_trends(analyses: list[ImageAnalysis]) -> dict[str, Trend]:
     the patients first appear in `analyses`)."""
     by_patient: dict[str, list[ImageAnalysis]] = {}
     for analysis in analyses:
-        if analysis.prediction is not None and analysis.identity.patient_id:
-            by_patient.setdefault(analysis.identity.patient_id, []).append(analysis)
+        patient_id = analysis.identity.keys.patient_id
+        if analysis.prediction is not None and patient_id:
+            by_patient.setdefault(patient_id, []).append(analysis)
     trends = {patient: Trend(patient, tuple(_study_points(members))) for patient, members in by_patient.items()}
     return {patient: trend for patient, trend in trends.items() if len(trend.studies) >= 2}
 

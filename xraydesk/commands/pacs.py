@@ -1,4 +1,4 @@
-"""`xraydesk pacs echo|find|retrieve|send|listen`: the PACS side of the app on the command line.
+"""`xraydesk pacs echo|find|retrieve|send|send-results|listen`: the PACS side of the app on the command line.
 NODE is AET@HOST:PORT (DIMSE), an http(s):// DICOMweb URL, or the name of a node saved in the app's
 settings. Errors are one line naming the node and the reason.
 
@@ -96,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("paths", nargs="+", type=Path, metavar="FILE", help="DICOM files or folders")
     send.set_defaults(run=_send)
 
+    results = commands.add_parser("send-results", parents=[common], epilog=EPILOG, help=(
+        "analyse DICOM images and send their SR and secondary capture into their studies (as the app's Send results)"))
+    results.add_argument("node", metavar="NODE")
+    results.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="DICOM images or folders")
+    results.add_argument("--models", type=Path, help="model folder (default: the shipped models/)")
+    results.set_defaults(run=_send_results)
+
     listen = commands.add_parser("listen", parents=[common], epilog=EPILOG,
                                  help="receive pushed studies (C-STORE SCP) until Ctrl+C")
     listen.add_argument("--aet", help="our AE title as listener (default: --our-aet or the settings)")
@@ -109,11 +116,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def pacs_main(argv: list[str]) -> int:
+def pacs_main(argv: list[str], analyser=None) -> int:
+    """`analyser`: for send-results, an Analyser already loaded (a test's); --models then does not apply."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exit_request:  # --help (0) or a usage error (2), already printed by argparse
         return int(exit_request.code or 0)
+    args.analyser = analyser
     _configure_logging(args.verbose)
     try:
         settings = load_settings()
@@ -263,6 +272,41 @@ def _send(args, local: LocalSide, settings) -> int:
     if not outcomes:
         _say("send: no files found")
     return EXIT_OK if outcomes and sent == len(outcomes) else EXIT_SOME_FAILED
+
+
+def _send_results(args, local: LocalSide, settings) -> int:
+    """The app's Send results job (xraydesk.jobs.send_results) on each image found, analysed first."""
+    from xraydesk.ai.analysis import Analyser
+    from xraydesk.ai.model import ModelUnavailableError
+    from xraydesk.imaging import IMAGE, failure_reason, load_image, scan_paths
+    from xraydesk.jobs.send_results import send_results
+
+    node = _node(args, settings)
+    paths = [entry.path for entry in scan_paths(args.paths) if entry.kind == IMAGE]
+    if not paths:
+        _say("send-results: no images found")
+        return EXIT_SOME_FAILED
+    analyser = args.analyser or Analyser(args.models)
+    analyses, unreadable = {}, {}
+    with _cancel_on_interrupt() as stop:
+        for path in paths:
+            if stop.is_set():
+                return EXIT_INTERRUPTED
+            try:
+                analyses[path] = analyser.analyse(load_image(path))
+            except ModelUnavailableError as error:
+                _say(f"send-results: {error}")
+                return EXIT_UNUSABLE
+            except Exception as error:  # noqa: BLE001 - one unreadable image is named, the others are sent
+                unreadable[path] = f"FAILED  {path}: {failure_reason(error)}"
+        outcomes = send_results(node, local, [path for path in paths if path in analyses], analyses, load_image,
+                                LocalStore(), should_stop=stop.is_set)
+    for path in paths:
+        print(unreadable.get(path) or next(f"{'sent' if outcome.ok else 'FAILED'}  {path}: {outcome.message}"
+                                          for outcome in outcomes if outcome.path == path))
+    sent = sum(outcome.ok for outcome in outcomes)
+    print(f"sent the results of {sent} of {len(paths)} image(s) to {node.label}")
+    return EXIT_OK if sent == len(paths) else EXIT_SOME_FAILED
 
 
 def _listen(args, local: LocalSide, settings) -> int:

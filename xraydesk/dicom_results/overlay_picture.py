@@ -1,6 +1,6 @@
 """The overlay picture of the secondary capture, drawn with Pillow: the image as displayed, reduced to
-SC_MAX_SIDE, with the pneumonia Grad-CAM, the lung outline and the six zones (withheld zones are not
-drawn), and in a band below it the words burned in."""
+SC_MAX_SIDE, with the drawing plan of the default map (the box-trained opacity map), the lung outline and the six zones
+(xraydesk.ai.overlay_plan: the app's and the PDF's rules), and in a band below it the words burned in."""
 
 from pathlib import Path
 
@@ -8,15 +8,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from xraydesk import RESEARCH_USE_NOTICE
-from xraydesk.ai import overlays
-from xraydesk.ai.analysis import DEFAULT_HEATMAP, ImageAnalysis
-from xraydesk.ai.outputs import ZONES
+from xraydesk.ai.analysis import ImageAnalysis
+from xraydesk.ai.overlay_plan import HeatmapSettings, OverlayPlan, overlay_plan
 from xraydesk.ai.words import flag_statements, reading, six_zone_words
 
 SC_MAX_SIDE = 1024
 HEATMAP_OPACITY = 0.5
 NOT_FOR_DIAGNOSIS = "Derived image, not for diagnosis"
-LABEL_BACKGROUND = (*overlays.LABEL_BACKGROUND_COLOUR, 150)  # the image shows through
 BANNER_COLOUR = (176, 0, 32)
 BANNER_TEXT_COLOUR = (255, 255, 255)
 
@@ -36,52 +34,40 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
 
 
 def overlay_picture(analysis: ImageAnalysis, display: np.ndarray) -> Image.Image:
-    """The image (uint8 as displayed) reduced to SC_MAX_SIDE, with the pneumonia heatmap, the lung
-    outline and the zones drawn over it, and the words in a band below: RGB."""
+    """The image (uint8 as displayed) reduced to SC_MAX_SIDE, with the drawing plan of the default
+    map (analysis.DEFAULT_HEATMAP), the lung outline and the zones over it (xraydesk.ai.overlay_plan), and the words in a band
+    below: RGB."""
     picture = Image.fromarray(display).resize(capture_size(display.shape), Image.LANCZOS).convert("RGBA")
-    heat = overlays.heatmap_rgba(overlays.heatmap_grid(analysis, DEFAULT_HEATMAP), HEATMAP_OPACITY)
-    picture.alpha_composite(Image.fromarray(heat).resize(picture.size, Image.BILINEAR))
+    plan = overlay_plan(analysis, (picture.height, picture.width), HeatmapSettings(opacity=HEATMAP_OPACITY))
+    for fill in plan.heatmap:
+        picture.alpha_composite(Image.fromarray(fill.rgba).resize(picture.size, Image.BILINEAR))
     layer = Image.new("RGBA", picture.size)
-    _draw_lungs_and_zones(ImageDraw.Draw(layer), analysis, picture.size)
+    _draw_plan(ImageDraw.Draw(layer), plan, picture.size)
     picture.alpha_composite(layer)
     return _with_banner(picture.convert("RGB"), analysis)
 
 
-def _draw_lungs_and_zones(draw: ImageDraw.ImageDraw, analysis: ImageAnalysis, size: tuple[int, int]) -> None:
-    """The colours are the app's and the PDF's (xraydesk.ai.overlays); line widths and fonts grow with the picture."""
-    width, height = size
-    shape = (height, width)
-    line = max(1, round(max(size) / 512))
-    if not analysis.severity_withheld:
-        for zone, positive in zip(ZONES, analysis.prediction.zone_positive):
-            for points in overlays.zone_outlines(analysis, shape)[zone]:
-                draw.line(_xy(points), fill=overlays.POSITIVE_ZONE_COLOUR if positive else overlays.ZONE_BORDER_COLOUR,
-                          width=2 * line if positive else line)
-    for points in overlays.lung_outline(analysis, shape):  # drawn even when it failed its check: it shows why
-        draw.line(_xy(points), fill=overlays.LUNG_OUTLINE_COLOUR, width=2 * line)
-    if not analysis.severity_withheld:
-        _draw_zone_labels(draw, analysis, shape, _font(max(10, max(size) // 64)))
+def _draw_plan(draw: ImageDraw.ImageDraw, plan: OverlayPlan, size: tuple[int, int]) -> None:
+    """Line weights and the labels' font grow with the picture."""
+    unit = max(1, round(max(size) / 512))
+    for line in plan.lines:
+        draw.line(_xy(line.points), fill=_rgba(line.colour, line.alpha), width=line.weight * unit)
+    font = _font(max(10, max(size) // 64))
+    for label in plan.labels:
+        (x, y), side = label.anchor, label.side
+        position, anchor = (x + side * font.size / 2, y), "rm" if side < 0 else "lm"
+        box = draw.textbbox(position, label.text, font=font, anchor=anchor)
+        draw.rectangle((box[0] - 3, box[1] - 3, box[2] + 3, box[3] + 3),
+                       fill=_rgba(label.background, label.background_alpha))
+        draw.text(position, label.text, font=font, fill=_rgba(label.colour), anchor=anchor)
 
 
-def _draw_zone_labels(draw: ImageDraw.ImageDraw, analysis: ImageAnalysis, shape: tuple[int, int], font) -> None:
-    """Each zone's probability beside the zone, outside the lung (the heat inside stays visible)."""
-    prediction = analysis.prediction
-    anchors = overlays.zone_label_anchors(analysis, shape)
-    for zone, probability, positive in zip(ZONES, prediction.zone_probabilities, prediction.zone_positive):
-        if zone in anchors:
-            (x, y), side = anchors[zone]
-            _label(draw, (x + side * font.size / 2, y), f"{zone} {probability:.2f}", font, "rm" if side < 0 else "lm",
-                   overlays.POSITIVE_ZONE_COLOUR if positive else overlays.LABEL_TEXT_COLOUR)
+def _rgba(rgb: tuple[int, int, int], opacity: float = 1.0) -> tuple[int, int, int, int]:
+    return (*rgb, round(opacity * 255))
 
 
 def _xy(points: np.ndarray) -> list[tuple[float, float]]:
     return [(float(x), float(y)) for x, y in points]
-
-
-def _label(draw: ImageDraw.ImageDraw, position: tuple[float, float], text: str, font, anchor: str, colour) -> None:
-    box = draw.textbbox(position, text, font=font, anchor=anchor)
-    draw.rectangle((box[0] - 3, box[1] - 3, box[2] + 3, box[3] + 3), fill=LABEL_BACKGROUND)
-    draw.text(position, text, font=font, fill=colour, anchor=anchor)
 
 
 def banner_lines(analysis: ImageAnalysis) -> list[str]:

@@ -73,7 +73,7 @@ class ImageDisplay:
         return self._window_between(self.minimum, self.maximum, "Full range")
 
     def lung_window(self) -> Window:
-        if self.image.modality == "CT":
+        if self.image.keys.modality == "CT":
             return Window(*CT_LUNG_WINDOW, label="Lung")
         low, high = LUNG_PERCENTILES
         if self.image.presentation_inverted:  # air is stored bright

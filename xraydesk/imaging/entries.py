@@ -5,6 +5,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from xraydesk.imaging.study_keys import StudyKeys
+
 IMAGE = "image"
 NON_IMAGE = "non_image"  # a DICOM object without pixels: a DICOMDIR, a report, a presentation state
 OTHER_FILE = "other_file"  # neither DICOM, PNG nor JPEG, and not named like one (notes, spreadsheets)
@@ -20,22 +22,7 @@ class ScanEntry:
     kind: str  # IMAGE, NON_IMAGE, OTHER_FILE or ERROR
     reason: str = ""  # why a NON_IMAGE, OTHER_FILE or ERROR entry was skipped
     source_format: str = ""  # "DICOM", "PNG" or "JPEG" for images
-    patient_name: str = ""
-    patient_id: str = ""
-    study_uid: str = ""
-    study_date: str = ""
-    study_time: str = ""  # the header's Study Time
-    study_description: str = ""
-    series_uid: str = ""
-    series_number: int | None = None
-    series_description: str = ""
-    modality: str = ""
-    instance_number: int | None = None
-    acquisition_time: str = ""  # study_order.image_time
-    # one image, wherever its file is (a retrieved copy of an open image); also for NON_IMAGE objects, with
-    # their study and series (a saved reading's SR or KO)
-    sop_instance_uid: str = ""
-    view_position: str = ""  # AP, PA, LL... as the header gives it (the hanging protocol's first choice)
+    keys: StudyKeys = StudyKeys()
 
     @property
     def named_by_uid(self) -> bool:
@@ -46,32 +33,28 @@ class ScanEntry:
     def image_name(self) -> str:
         """The image in a list: its file name, or for a file named by a UID its series and instance
         numbers where the header has them ("series 2, image 1")."""
-        numbers = [f"{word} {number}" for word, number in (("series", self.series_number),
-                                                             ("image", self.instance_number)) if number is not None]
+        numbers = [f"{word} {number}" for word, number in (("series", self.keys.series_number),
+                                                             ("image", self.keys.instance_number)) if number is not None]
         return ", ".join(numbers) if self.named_by_uid and numbers else self.path.name
 
     @property
-    def time_of_study(self) -> str:
-        """xraydesk.imaging.study_order.header_time, from what the scan read."""
-        return self.study_time or self.acquisition_time
-
-    @property
     def patient_key(self) -> tuple:
-        return (self.patient_id or self.patient_name, self.patient_name)
+        keys = self.keys
+        return (keys.patient_id or keys.patient_name, keys.patient_name)
 
     @property
     def study_key(self) -> tuple:
-        return (*self.patient_key, self.study_date, self.study_uid)
+        return (*self.patient_key, self.keys.study_date, self.keys.study)
 
     @property
     def study_order(self) -> tuple:
         """Where the image's study stands among the patient's: by date, then time (xraydesk.imaging.study_order;
         without a Study Time, this image's time stands for the study's)."""
-        return (*self.patient_key, self.study_date, self.time_of_study, self.study_uid)
+        return (*self.patient_key, self.keys.study_date, self.keys.time_of_study, self.keys.study)
 
     @property
     def series_key(self) -> tuple:
-        return (*self.study_key, _none_last(self.series_number), self.series_uid)
+        return (*self.study_key, _none_last(self.keys.series_number), self.keys.series_uid)
 
     @property
     def sort_key(self) -> tuple:
@@ -79,7 +62,8 @@ class ScanEntry:
         skipped entries after them by path."""
         if self.kind != IMAGE:
             return (1, (), str(self.path))
-        return (0, self.series_key, (_none_last(self.instance_number), self.acquisition_time, self.path.name))
+        keys = self.keys
+        return (0, self.series_key, (_none_last(keys.instance_number), keys.acquisition_time, self.path.name))
 
 
 def _none_last(number: int | None) -> tuple:

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from xraydesk.imaging.study_keys import StudyKeys
+
 if TYPE_CHECKING:  # pydicom loads with the first image, not at start-up
     from pydicom.dataset import Dataset
 
@@ -52,20 +54,13 @@ class XRayImage:
     pixels: np.ndarray
     source_format: str  # "DICOM", "PNG" or "JPEG"
     bits_stored: int
-    modality: str = ""
+    keys: StudyKeys = StudyKeys()  # who and what the image is, as the scan read it
     body_part: str = ""
     is_color_source: bool = False
     presentation_inverted: bool = False
     header_windows: list[Window] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     dataset: "Dataset | None" = None
-    patient_name: str = ""
-    patient_id: str = ""
-    study_date: str = ""
-    study_description: str = ""
-    study_uid: str = ""
-    series_uid: str = ""
-    instance_number: int | None = None
     pixel_spacing: tuple[float, float] | None = None
     imager_pixel_spacing: tuple[float, float] | None = None
     frame_count: int = 1

@@ -31,6 +31,7 @@ from pydicom.uid import (
 
 from xraydesk.imaging.decoding import first_frame, reduced_first_frame, reducible
 from xraydesk.imaging.image import ImageLoadError, Preview, Window, XRayImage
+from xraydesk.imaging.study_keys import header_keys, plain_image_keys
 
 # 8192 x 8192: far above any radiograph (a 43x43 cm detector at 0.1 mm is 4300 x 4300), low enough
 # that a float32 copy (256 MB) still fits in memory.
@@ -167,6 +168,7 @@ def _load_pillow(path: Path) -> XRayImage:
         bits_stored=bits,
         is_color_source=is_color,
         notices=notices,
+        keys=plain_image_keys(path),
     )
 
 
@@ -322,20 +324,13 @@ def _dicom_image(path: Path, dataset: Dataset, stored: np.ndarray, notices: list
         pixels=pixels,
         source_format="DICOM",
         bits_stored=int(dataset.get("BitsStored") or stored.dtype.itemsize * 8),
-        modality=str(dataset.get("Modality", "")),
+        keys=header_keys(dataset, path),
         body_part=str(dataset.get("BodyPartExamined", "")),
         is_color_source=is_color,
         presentation_inverted=not is_color and _presentation_inverted(dataset),
         header_windows=[] if is_color else header_windows(dataset),
         notices=notices,
         dataset=dataset,
-        patient_name=str(dataset.get("PatientName", "")),
-        patient_id=str(dataset.get("PatientID", "")),
-        study_date=str(dataset.get("StudyDate", "")),
-        study_description=str(dataset.get("StudyDescription", "")),
-        study_uid=str(dataset.get("StudyInstanceUID", "")),
-        series_uid=str(dataset.get("SeriesInstanceUID", "")),
-        instance_number=optional_int(dataset.get("InstanceNumber")),
         pixel_spacing=_spacing(dataset.get("PixelSpacing")),
         imager_pixel_spacing=_spacing(dataset.get("ImagerPixelSpacing")),
         frame_count=int(dataset.get("NumberOfFrames") or 1),
@@ -397,13 +392,6 @@ def _voi_lut_window(index: int, item: Dataset) -> Window:
     entries = entries or 2**16
     label = str(item.get("LUTExplanation") or f"Header VOI LUT {index + 1}")
     return Window(first_mapped + entries / 2, float(entries), "LINEAR", label, voi_lut_index=index)
-
-
-def optional_int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _spacing(value) -> tuple[float, float] | None:

@@ -19,16 +19,11 @@ from xraydesk.imaging.loading import (
     PNG_SIGNATURE,
     check_regular_file,
     describe_non_image,
-    optional_int,
     read_dicom,
 )
-from xraydesk.imaging.study_order import TIME_KEYWORDS, image_time
+from xraydesk.imaging.study_keys import KEY_TAGS, header_keys, plain_image_keys
 
-HEADER_TAGS = [
-    "SOPClassUID", "SOPInstanceUID", "Modality", "Rows", "PatientName", "PatientID", "StudyInstanceUID", "StudyDate",
-    "StudyDescription", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "InstanceNumber",
-    *TIME_KEYWORDS, "ViewPosition",
-]  # fmt: skip
+HEADER_TAGS = ["SOPClassUID", "Rows", *KEY_TAGS]
 
 
 class _Scan:
@@ -121,10 +116,7 @@ def _scan_file(path: Path) -> tuple[ScanEntry, list[Path]]:
 
 
 def _plain_image_entry(path: Path, source_format: str) -> ScanEntry:
-    """PNG/JPEG files have no patient data: each folder is one study and series."""
-    folder = str(path.parent)
-    return ScanEntry(path, IMAGE, source_format=source_format, study_uid=folder, series_uid=folder,
-                     study_description=path.parent.name)  # fmt: skip
+    return ScanEntry(path, IMAGE, source_format=source_format, keys=plain_image_keys(path))
 
 
 def _scan_dicom(path: Path) -> tuple[ScanEntry, list[Path]]:
@@ -141,27 +133,8 @@ def _scan_dicom(path: Path) -> tuple[ScanEntry, list[Path]]:
         return _scan_dicomdir(path)
     if "Rows" not in dataset:
         return ScanEntry(path, NON_IMAGE, f"no pixel data ({describe_non_image(dataset)})",
-                         study_uid=_text(dataset, "StudyInstanceUID"), series_uid=_text(dataset, "SeriesInstanceUID"),
-                         sop_instance_uid=_text(dataset, "SOPInstanceUID")), []
-    return ScanEntry(
-        path,
-        IMAGE,
-        source_format="DICOM",
-        patient_name=_text(dataset, "PatientName"),
-        patient_id=_text(dataset, "PatientID"),
-        study_uid=_text(dataset, "StudyInstanceUID"),
-        study_date=_text(dataset, "StudyDate"),
-        study_time=_text(dataset, "StudyTime"),
-        study_description=_text(dataset, "StudyDescription"),
-        series_uid=_text(dataset, "SeriesInstanceUID"),
-        series_number=optional_int(dataset.get("SeriesNumber")),
-        series_description=_text(dataset, "SeriesDescription"),
-        modality=_text(dataset, "Modality"),
-        instance_number=optional_int(dataset.get("InstanceNumber")),
-        acquisition_time=image_time(dataset),
-        sop_instance_uid=_text(dataset, "SOPInstanceUID"),
-        view_position=_text(dataset, "ViewPosition").strip().upper(),
-    ), []
+                         keys=header_keys(dataset, path)), []
+    return ScanEntry(path, IMAGE, source_format="DICOM", keys=header_keys(dataset, path)), []
 
 
 def _scan_dicomdir(path: Path) -> tuple[ScanEntry, list[Path]]:
@@ -173,7 +146,3 @@ def _scan_dicomdir(path: Path) -> tuple[ScanEntry, list[Path]]:
         return ScanEntry(path, ERROR, f"DICOMDIR could not be read ({exc})"), []
     referenced = [Path(instance.path) for instance in file_set]
     return ScanEntry(path, NON_IMAGE, f"DICOMDIR (index of {len(referenced)} files)"), referenced
-
-
-def _text(dataset, keyword: str) -> str:
-    return str(dataset.get(keyword) or "")

@@ -30,7 +30,7 @@ THUMBNAIL_SIZE = 64
 @dataclass(frozen=True)
 class Study:
     patient_id: str
-    study_uid: str
+    study_uid: str  # StudyKeys.study: the Study Instance UID, or the folder of files without one
     study_date: str  # YYYYMMDD as in the header ("" when unknown)
     description: str
     paths: tuple[Path, ...]
@@ -69,13 +69,14 @@ class StudySession:
     def add(self, entry: ScanEntry) -> None:
         """A scanned file, unless its image is held already: the same file found twice, or another copy of
         the same SOP Instance (a study retrieved while it is open)."""
-        if entry.kind == IMAGE and (entry.path in self._images or entry.sop_instance_uid in self._instances):
+        instance = entry.keys.sop_instance_uid
+        if entry.kind == IMAGE and (entry.path in self._images or instance in self._instances):
             return
         self._entries.append(entry)
         if entry.kind == IMAGE:
             self._images[entry.path] = entry
-            if entry.sop_instance_uid:
-                self._instances.add(entry.sop_instance_uid)
+            if instance:
+                self._instances.add(instance)
         self.entry_added.emit(entry)
 
     def holds(self, path: Path) -> bool:
@@ -94,9 +95,10 @@ class StudySession:
         """The pixel-less DICOM objects found in the image's study (reports, key-object documents,
         presentation states): where a saved reading may be besides the local store."""
         entry = self._images.get(path)
-        if entry is None or not entry.study_uid:
+        study_uid = entry.keys.study_uid if entry is not None else ""
+        if not study_uid:
             return []
-        return [other.path for other in self._entries if other.kind == NON_IMAGE and other.study_uid == entry.study_uid]
+        return [other.path for other in self._entries if other.kind == NON_IMAGE and other.keys.study_uid == study_uid]
 
     def image_count(self) -> int:
         return len(self._images)
@@ -121,15 +123,16 @@ class StudySession:
         entry = self._images.get(path)
         if entry is None:
             return []
+        patient_id = entry.keys.patient_id
         same_patient = [other for other in self._images.values() if other.study_key == entry.study_key
-                        or (other.patient_id and other.patient_id == entry.patient_id)]
+                        or (patient_id and other.keys.patient_id == patient_id)]
         by_study: dict[str, list[ScanEntry]] = {}
         for other in sorted(same_patient, key=lambda other: other.sort_key):
-            by_study.setdefault(other.study_uid or str(other.path.parent), []).append(other)
-        studies = [Study(group[0].patient_id, uid, group[0].study_date, group[0].study_description,
+            by_study.setdefault(other.keys.study, []).append(other)
+        studies = [Study(group[0].keys.patient_id, study, group[0].keys.study_date, group[0].keys.study_description,
                          tuple(member.path for member in group),
-                         StudyMoment.of_study((member.study_date, member.time_of_study) for member in group))
-                   for uid, group in by_study.items()]
+                         StudyMoment.of_study((member.keys.study_date, member.keys.time_of_study) for member in group))
+                   for study, group in by_study.items()]
         return sorted(studies, key=lambda study: (study.moment is None, study.moment.sort_key if study.moment else (),
                                                   study.study_uid))
 
@@ -141,9 +144,9 @@ class StudySession:
         recent earlier image of the same view position (PA beside PA, AP beside AP), else the most recent
         prior study with no image chosen (its first frontal film is the viewer's to find). None: no prior."""
         priors = self.prior_studies(path)
-        view = self._images[path].view_position if priors else ""
+        view = self._images[path].keys.view_position if priors else ""
         for index, study in enumerate(priors if view else ()):
-            same_view = [other for other in study.paths if self._images[other].view_position == view]
+            same_view = [other for other in study.paths if self._images[other].keys.view_position == view]
             if same_view:
                 return index, same_view[0]
         return (0, None) if priors else None

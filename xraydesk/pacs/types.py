@@ -68,7 +68,7 @@ class StudyRow:
 
 def study_row(answer: Dataset) -> StudyRow:
     """A C-FIND answer or a QIDO-RS result (as a Dataset) as one row of the study table."""
-    from xraydesk.imaging.loading import optional_int
+    from xraydesk.imaging.study_keys import optional_int
 
     modalities = answer.get("ModalitiesInStudy") or ()
     return StudyRow(

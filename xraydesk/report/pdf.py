@@ -2,8 +2,10 @@
 the reading, probabilities against their operating points, the COVID-19 category with its caveat,
 the flags in words, the zone diagram, score, extent and opacity (withheld when the lung mask is
 implausible), the reader's measurements, the model version and the research-use statement. The words
-are the dock's (xraydesk.ai.analysis). Other kinds of page (xraydesk.report.trend_page) draw
-themselves the same way: `page.figure(number, count, deidentify, created)`. Written atomically, with
+are the dock's (xraydesk.ai.analysis). A page shows one image, so one patient, and says which patient
+and study it is within the summary ("Patient 2 of 3, study 1 of 2": the pseudonym a de-identified page
+keeps, xraydesk.report.names). Other kinds of page (xraydesk.report.trend_page) draw themselves the same
+way: `page.figure(number, count, deidentify, created, names)`. Written atomically, with
 the user's umask: a hidden temporary file beside the target, renamed into place only when complete,
 so a failure never leaves a partial PDF behind."""
 
@@ -24,6 +26,7 @@ from xraydesk import RESEARCH_USE_NOTICE, __version__
 from xraydesk.ai import overlays
 from xraydesk.ai.analysis import DEFAULT_HEATMAP, TARGET_NAMES, ImageAnalysis
 from xraydesk.ai.outputs import ZONES
+from xraydesk.ai.overlay_plan import HeatmapFill, HeatmapSettings, Polyline, overlay_plan
 from xraydesk.ai.words import (
     COVID_CAVEAT,
     covid_category_line,
@@ -37,6 +40,7 @@ from xraydesk.ai.words import (
 )
 from xraydesk.imaging import ImageDisplay, ViewState, XRayImage
 from xraydesk.output_files import temporary_beside
+from xraydesk.report.names import ExportNames
 from xraydesk.report.text import UNPRINTABLE_NOTE, fit, page_style, unprintable, wrap
 
 A4_INCHES = (8.27, 11.69)
@@ -44,16 +48,14 @@ MAX_IMAGE_SIDE = 1024  # enough for print at this size; keeps each page a few hu
 HEATMAP_OPACITY = 0.5
 NOTICE_COLOUR = "#b00020"
 # The overlay palette, one colour per meaning, shared with the app and the secondary capture.
-LUNG_OUTLINE, ZONE_BORDER, POSITIVE_ZONE, MEASUREMENT = (
-    overlays.hex_colour(colour) for colour in (
-        overlays.LUNG_OUTLINE_COLOUR, overlays.ZONE_BORDER_COLOUR, overlays.POSITIVE_ZONE_COLOUR,
-        overlays.MEASUREMENT_COLOUR))
+POSITIVE_ZONE, MEASUREMENT = (overlays.hex_colour(colour) for colour in (overlays.POSITIVE_ZONE_COLOUR,
+                                                                          overlays.MEASUREMENT_COLOUR))
 LEFT_MARGIN = 0.06
 TEXT_WIDTH = 0.88  # of the page width
 LINE_SPACING = 1.3
-ZONE_DIAGRAM_AREA = (0.70, 0.43, 0.24, 0.125)
+ZONE_DIAGRAM_AREA = (0.70, 0.43, 0.24, 0.125)  # left, bottom, width, height
 IMAGE_BOTTOM, IMAGE_HEIGHT = 0.64, 0.25
-DRAFT_FLOOR = 0.095  # the footer's top  # left, bottom, width, height
+DRAFT_FLOOR = 0.095  # the footer's top
 IDENTITY_FONTSIZE = 8.5
 IMAGE_AREA_WIDTH = 0.42  # of the page width, each of the two images
 REFUSAL_LINES = 3  # a refusal's reason is elided to about this many lines
@@ -103,8 +105,14 @@ class ReportPage:
         return cls(reduced, analysis, target, caption,
                    tuple(MeasurementMark.of(measurement, image, scale) for measurement in measurements))
 
-    def figure(self, number: int, count: int, deidentify: bool, created: str) -> Figure:
-        return _page_figure(self, number, count, deidentify, created)
+    @property
+    def analyses(self) -> tuple[ImageAnalysis, ...]:
+        return (self.analysis,)
+
+    def figure(self, number: int, count: int, deidentify: bool, created: str,
+               names: ExportNames | None = None) -> Figure:
+        """`names`: the summary's patients and studies (by default this page's alone)."""
+        return _page_figure(self, number, count, deidentify, created, names or ExportNames.of(self.analyses))
 
 
 class ReportError(Exception):
@@ -115,21 +123,23 @@ class ReportError(Exception):
 
 def write_summary(path: Path | str, pages: list, deidentify: bool = True, overwrite: bool = False,
                   on_page: Callable[[int, int], None] | None = None) -> Path:
-    """Writes the summary of `pages` (ReportPage, TrendPage: anything with .figure); raises ReportError
-    (naming the file and the reason) and leaves nothing. `on_page(number, count)` follows the progress."""
+    """Writes the summary of `pages` (ReportPage, TrendPage: anything with .figure and .analyses); raises
+    ReportError (naming the file and the reason) and leaves nothing. `on_page(number, count)` follows the
+    progress."""
     path = Path(path)
     if not pages:
         raise ReportError(path, "no analysed image to report")
     if path.exists() and not overwrite:
         raise ReportError(path, "already exists")
     created = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    names = ExportNames.of(analysis for page in pages for analysis in page.analyses)
     temporary = None
     try:
         handle, temporary = temporary_beside(path)
         os.close(handle)
         with matplotlib.rc_context(page_style()), PdfPages(temporary, metadata=_metadata()) as pdf:
             for number, page in enumerate(pages, start=1):
-                pdf.savefig(page.figure(number, len(pages), deidentify, created))
+                pdf.savefig(page.figure(number, len(pages), deidentify, created, names))
                 if on_page is not None:
                     on_page(number, len(pages))
         os.replace(temporary, path)
@@ -147,16 +157,17 @@ def _metadata() -> dict:
             "Subject": RESEARCH_USE_NOTICE}
 
 
-def identity_lines(analysis: ImageAnalysis, deidentify: bool) -> list[str]:
+def identity_lines(analysis: ImageAnalysis, deidentify: bool, names: ExportNames) -> list[str]:
     """Each line fitted to the page's text width (xraydesk.report.text.fit); a note follows them when a
     character has no font."""
     identity = analysis.identity
+    keys = identity.keys
     if deidentify:
         lines = ["De-identified: patient name, ID, dates, study description and file name removed.",
-                 f"Modality: {identity.modality}"]
+                 f"{names.study_words(keys)} in this summary   Modality: {identity.modality}"]
     else:
-        lines = [f"Patient: {identity.patient_name or '—'}   ID: {identity.patient_id or '—'}",
-                 f"Study date: {identity.study_date or '—'}   Study: {identity.study_description or '—'}",
+        lines = [f"Patient: {keys.patient_name or '—'}   ID: {keys.patient_id or '—'}   ({names.study_words(keys)})",
+                 f"Study date: {keys.study_date or '—'}   Study: {keys.study_description or '—'}",
                  f"File: {identity.path}   Modality: {identity.modality}"]
     return fitted_lines(lines)
 
@@ -167,12 +178,13 @@ def fitted_lines(lines: list[str], fontsize: float = IDENTITY_FONTSIZE) -> list[
     return [fit(line, TEXT_WIDTH * A4_INCHES[0], fontsize) for line in lines] + note
 
 
-def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, created: str) -> Figure:
+def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, created: str,
+                 names: ExportNames) -> Figure:
     figure = Figure(figsize=A4_INCHES)
     analysis = page.analysis
     figure.text(LEFT_MARGIN, 0.965, "XRayDesk — AI second opinion on a chest X-ray", fontsize=15, weight="bold")
     figure.text(0.94, 0.965, f"Page {number} of {count}", fontsize=10, ha="right")
-    figure.text(LEFT_MARGIN, 0.95, "\n".join(identity_lines(analysis, deidentify)), fontsize=IDENTITY_FONTSIZE,
+    figure.text(LEFT_MARGIN, 0.95, "\n".join(identity_lines(analysis, deidentify, names)), fontsize=IDENTITY_FONTSIZE,
                 va="top", linespacing=1.5)
     display = page.display
     image_axes = figure.add_axes((LEFT_MARGIN, IMAGE_BOTTOM, IMAGE_AREA_WIDTH, IMAGE_HEIGHT))
@@ -237,33 +249,23 @@ def _draw_image(axes, display: np.ndarray, title: str) -> None:
 
 
 def _draw_overlay(axes, analysis: ImageAnalysis, target: str, shape: tuple[int, int]) -> None:
+    """The drawing plan (xraydesk.ai.overlay_plan) in matplotlib: weights in half points, labels in 6 pt."""
     height, width = shape
-    rgba = overlays.heatmap_rgba(overlays.heatmap_grid(analysis, target), HEATMAP_OPACITY)
-    axes.imshow(rgba, extent=(0, width, height, 0), interpolation="bilinear")
-    for line in overlays.lung_outline(analysis, shape):
-        axes.plot(line[:, 0], line[:, 1], color=LUNG_OUTLINE, linewidth=1.0)
-    if not analysis.severity_withheld:
-        _draw_zones(axes, analysis, shape)
+    plan = overlay_plan(analysis, shape, HeatmapSettings(target, HEATMAP_OPACITY))
+    for part in plan.primitives():
+        if isinstance(part, HeatmapFill):
+            axes.imshow(part.rgba, extent=(0, width, height, 0), interpolation="bilinear")
+        elif isinstance(part, Polyline):
+            axes.plot(part.points[:, 0], part.points[:, 1], color=overlays.hex_colour(part.colour),
+                      alpha=part.alpha, linewidth=0.5 * part.weight)
+        else:
+            (x, y), side = part.anchor, part.side
+            axes.text(x, y, part.text, fontsize=6, ha="right" if side < 0 else "left", va="center",
+                      color=overlays.hex_colour(part.colour),
+                      bbox={"facecolor": overlays.hex_colour(part.background), "alpha": part.background_alpha,
+                            "pad": 1, "linewidth": 0})
     axes.set_xlim(0, width)
     axes.set_ylim(height, 0)
-
-
-def _draw_zones(axes, analysis: ImageAnalysis, shape: tuple[int, int]) -> None:
-    """Zone borders, and each zone's label outside the lung at its lateral edge (as on screen)."""
-    prediction = analysis.prediction
-    positives = dict(zip(ZONES, prediction.zone_positive))
-    outlines = overlays.zone_outlines(analysis, shape)
-    for zone in sorted(outlines, key=lambda zone: positives[zone]):  # positive borders drawn over shared edges
-        for line in outlines[zone]:
-            axes.plot(line[:, 0], line[:, 1], color=POSITIVE_ZONE if positives[zone] else ZONE_BORDER,
-                      linewidth=1.0 if positives[zone] else 0.5)
-    probabilities = dict(zip(ZONES, prediction.zone_probabilities))
-    for zone, ((x, y), side) in overlays.zone_label_anchors(analysis, shape).items():
-        label = overlays.label_colours(positives[zone])
-        axes.text(x, y, f"{zone} {probabilities[zone]:.2f}", fontsize=6, ha="right" if side < 0 else "left",
-                  va="center", color=overlays.hex_colour(label.text),
-                  bbox={"facecolor": overlays.hex_colour(label.background), "alpha": label.background_alpha / 255,
-                        "pad": 1, "linewidth": 0})
 
 
 def _draw_probabilities(axes, analysis: ImageAnalysis) -> None:

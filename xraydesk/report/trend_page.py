@@ -20,6 +20,7 @@ from xraydesk.ai.trend import (
     change_lines,
     value_words,
 )
+from xraydesk.report.names import ExportNames
 from xraydesk.report.pdf import A4_INCHES, IDENTITY_FONTSIZE, LEFT_MARGIN, fitted_lines, write_footer, write_wrapped
 
 TREND_HEADING = "XRayDesk — severity trend"
@@ -35,14 +36,21 @@ class TrendPage:
     trend: Trend
     limits: ChangeLimits
 
-    def figure(self, number: int, count: int, deidentify: bool, created: str) -> Figure:
-        """The latest study is marked as the current one."""
+    @property
+    def analyses(self) -> tuple:
+        return tuple(study.analysis for study in self.trend.studies)
+
+    def figure(self, number: int, count: int, deidentify: bool, created: str,
+               names: ExportNames | None = None) -> Figure:
+        """The latest study is marked as the current one; `names`: the summary's patients (by default
+        this page's alone)."""
+        names = names or ExportNames.of(self.analyses)
         figure = Figure(figsize=A4_INCHES)
         trend = self.trend
         current = len(trend.studies) - 1
         figure.text(LEFT_MARGIN, 0.965, TREND_HEADING, fontsize=15, weight="bold")
         figure.text(0.94, 0.965, f"Page {number} of {count}", fontsize=10, ha="right")
-        figure.text(LEFT_MARGIN, 0.95, "\n".join(fitted_lines([_identity_line(trend, deidentify)])),
+        figure.text(LEFT_MARGIN, 0.95, "\n".join(fitted_lines([_identity_line(trend, deidentify, names)])),
                     fontsize=IDENTITY_FONTSIZE, va="top", linespacing=1.5)
         _draw_chart(figure, trend, current, deidentify)
         top = CHART_TOP - 3 * CHART_HEIGHT - 2 * CHART_GAP - 0.05
@@ -58,12 +66,12 @@ class TrendPage:
         return figure
 
 
-def _identity_line(trend: Trend, deidentify: bool) -> str:
-    studies = f"{len(trend.studies)} analysed studies"
+def _identity_line(trend: Trend, deidentify: bool, names: ExportNames) -> str:
+    keys = trend.studies[-1].analysis.identity.keys
+    studies = f"{names.patient_words(keys)}: {len(trend.studies)} analysed studies"
     if deidentify:
         return f"De-identified: name, ID and dates removed; days are counted from the first study.   {studies}"
-    identity = trend.studies[-1].analysis.identity
-    return f"Patient: {identity.patient_name or '—'}   ID: {trend.patient_id}   {studies}"
+    return f"Patient: {keys.patient_name or '—'}   ID: {trend.patient_id}   {studies}"
 
 
 def _study_name(trend: Trend, index: int) -> str:

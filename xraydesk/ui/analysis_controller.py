@@ -1,9 +1,8 @@
 """Analyses off the UI thread. One model (loaded lazily, in a worker, on first use) serves both the
 image on screen and the worklist. For the image on screen the newest request wins: at most one
-analysis runs and one waits; a newer request replaces the waiting one. Every result carries its
-image's identity, so the window shows it only if that image is still on screen."""
+analysis runs and one waits; a newer request replaces the waiting one. Results go to the reading
+model (xraydesk.reading), which keeps those of images still open and shows the one on screen."""
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from xraydesk import imaging
 from xraydesk.ai.analysis import Analyser, ImageAnalysis
 from xraydesk.ai.model import ModelUnavailableError
 from xraydesk.imaging import ImageLoadError, XRayImage
+from xraydesk.reading import Reading
 from xraydesk.ui.workers import Worker, WorkerPool
 
 LOADING_MODEL = "loading model"
@@ -35,19 +35,27 @@ class AnalysisController(QObject):
     modelLoading = pyqtSignal()
     modelLoaded = pyqtSignal(str)  # model version, after preload()
     analysisStarted = pyqtSignal(object)  # Path
-    analysed = pyqtSignal(object)  # ImageAnalysis
+    analysed = pyqtSignal(object)  # ImageAnalysis of an image still open
     failed = pyqtSignal(object, str)  # Path (None when preloading), message
     worklistEntry = pyqtSignal(object)  # WorklistEntry
     worklistFinished = pyqtSignal(str)  # summary
 
-    def __init__(self, workers: WorkerPool, analyser: Analyser | None = None, parent: QObject | None = None):
+    def __init__(self, workers: WorkerPool, reading: Reading, parent: QObject | None = None):
         super().__init__(parent)
         self.workers = workers
-        self.analyser = analyser or Analyser()
-        self.results: OrderedDict[Path, ImageAnalysis] = OrderedDict()
+        self.reading = reading
         self._running: Worker | None = None
         self._waiting: XRayImage | None = None
         self._worklist: Worker | None = None
+
+    @property
+    def analyser(self) -> Analyser:
+        return self.reading.analyser
+
+    @property
+    def results(self):
+        """The analyses of the images open (the reading model's), in analysis order."""
+        return self.reading.analyses
 
     # ------------------------------------------------------------ the image on screen
 
@@ -93,9 +101,8 @@ class AnalysisController(QObject):
             self.request(waiting)
 
     def _store(self, analysis: ImageAnalysis) -> None:
-        self.results[analysis.path] = analysis
-        self.results.move_to_end(analysis.path)
-        self.analysed.emit(analysis)
+        if self.reading.keep(analysis):
+            self.analysed.emit(analysis)
 
     # ------------------------------------------------------------ the worklist
 
@@ -133,7 +140,8 @@ class AnalysisController(QObject):
         if worker is not self._worklist:
             return
         if isinstance(result, ImageAnalysis):
-            self.results[result.path] = result
+            if not self.reading.keep(result):
+                return
             result = WorklistEntry(result.path, result)
         self.worklistEntry.emit(result)
 
@@ -145,3 +153,10 @@ class AnalysisController(QObject):
     def cancel_worklist(self) -> None:
         if self._worklist is not None:
             self.workers.stop(self._worklist)
+
+    def forget(self) -> None:
+        """Open replaced the studies: the worklist stops and its late rows are dropped, and an image
+        waiting for analysis is no longer wanted."""
+        self.cancel_worklist()
+        self._worklist = None
+        self._waiting = None

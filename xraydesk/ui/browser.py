@@ -31,23 +31,26 @@ def pixmap_from_gray(pixels: np.ndarray) -> QPixmap:
 def patient_label(entry: ScanEntry) -> str:
     if entry.source_format != "DICOM":
         return "Image files (no patient data)"
-    name = entry.patient_name.replace("^", " ").strip() or "Unknown patient"
-    return f"{name} ({entry.patient_id})" if entry.patient_id else name
+    keys = entry.keys
+    name = keys.patient_name.replace("^", " ").strip() or "Unknown patient"
+    return f"{name} ({keys.patient_id})" if keys.patient_id else name
 
 
 def study_label(entry: ScanEntry) -> str:
-    return " ".join(filter(None, [format_study_date(entry.study_date), entry.study_description])) or "Study"
+    return " ".join(filter(None, [format_study_date(entry.keys.study_date), entry.keys.study_description])) or "Study"
 
 
 def series_label(entry: ScanEntry) -> str:
-    number = f"#{entry.series_number}" if entry.series_number is not None else ""
-    return " ".join(filter(None, [entry.modality or entry.source_format, "series", number, entry.series_description]))
+    keys = entry.keys
+    number = f"#{keys.series_number}" if keys.series_number is not None else ""
+    return " ".join(filter(None, [keys.modality or entry.source_format, "series", number, keys.series_description]))
 
 
 def image_label(entry: ScanEntry) -> str:
-    if entry.named_by_uid or entry.instance_number is None:
+    number = entry.keys.instance_number
+    if entry.named_by_uid or number is None:
         return entry.image_name
-    return f"{entry.instance_number}: {entry.path.name}"
+    return f"{number}: {entry.path.name}"
 
 
 class StudyBrowser(QTreeWidget):

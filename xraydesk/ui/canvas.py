@@ -21,7 +21,6 @@ from xraydesk.imaging.header import format_age, format_study_date, header_text
 from xraydesk.imaging.view import UPRIGHT, Orientation, ViewTransform
 
 WHEEL_ZOOM_PER_NOTCH = 1.25
-KEY_ZOOM_STEP = 1.25
 ANNOTATION_MARGIN = 8
 
 
@@ -194,8 +193,9 @@ class ImageCanvas(QWidget):
         return fit_transform(width, height, max(self.width(), 1), max(self.height(), 1), orientation)
 
     def set_view(self, view: ViewState) -> None:
-        """Another view's state (a linked viewport): re-rendered only when the window or invert changes."""
-        if self.view is not None:
+        """Another view's state (a linked viewport, the reading model's): re-rendered only when the
+        window or invert changes."""
+        if self.view is not None and view != self.view:
             self._apply_view(view, rerender=(view.window, view.invert) != (self.view.window, self.view.invert))
 
     def _apply_view(self, view: ViewState, rerender: bool = False, dragging: bool = False) -> None:
@@ -255,15 +255,16 @@ class ImageCanvas(QWidget):
         view_position = header_text(image, "ViewPosition")
         corners = {
             "top_left": [],
-            "top_right": [image.modality or image.source_format, image.body_part,
+            "top_right": [image.keys.modality or image.source_format, image.body_part,
                           f"View {view_position}" if view_position else ""],
             "bottom_left": image.notices + bottom_left + view.transform.orientation.captions(),
             "bottom_right": [f"Zoom {view.zoom_percent:.0f}%", "{} x {}".format(*self.image_size),
                              f"Preview (1/{self.preview.reduction} resolution)" if self.preview else ""],
         }
         if self.show_patient_data:
-            corners["top_left"] = [image.patient_name, image.patient_id, age_and_sex(image), image.path.name]
-            corners["top_right"] = [format_study_date(image.study_date), image.study_description] + corners["top_right"]
+            keys = image.keys
+            corners["top_left"] = [keys.patient_name, keys.patient_id, age_and_sex(image), image.path.name]
+            corners["top_right"] = [format_study_date(keys.study_date), keys.study_description] + corners["top_right"]
         for layer in self.overlays if self.image is not None else []:  # layers wait for the full image
             if layer.visible:
                 for corner, lines in layer.corner_lines(image).items():

@@ -287,7 +287,7 @@ class CompareView(QWidget):
             self.prior_menu.addItem(study_choice(study, self.current_moment, show_date))
         self.prior_menu.setEnabled(bool(self.priors))
         self.prior_menu.setCurrentIndex(min(max(index, 0), len(self.priors) - 1))
-        current_date = format_study_date(self.current_image.study_date) if show_date else ""
+        current_date = format_study_date(self.current_image.keys.study_date) if show_date else ""
         self.current_title.setText(f"<b>Current</b> {current_date}".rstrip())
 
     # ------------------------------------------------------------ the prior

@@ -1,62 +1,71 @@
-"""The main window: menus and shortcuts, the canvas, the study browser, the tag, AI results and
-worklist docks, and the background scanning, decoding, analysis and PDF export that feed them."""
+"""The main window: wiring only. The reading model (xraydesk.reading: the studies open, the image on
+screen and its view, the options, the analyses, and the rules on them) holds the state; the canvas,
+the study browser, the tag, AI results, measurements and worklist docks and the menus (built from the
+table in xraydesk.ui.actions) observe it; the controllers run its work on workers; the read marker
+(xraydesk.ui.read_marks) times how long an image stays on screen, and the reading keeper
+(xraydesk.ui.saved_reading) keeps measurements, arrows and key-image marks in the local store."""
 
 import datetime
 from pathlib import Path
 
 from PyQt5.QtCore import QSettings, Qt
-from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import (
-    QAction,
-    QActionGroup,
     QDialog,
     QDockWidget,
     QFileDialog,
     QFrame,
-    QHeaderView,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QScrollArea,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
 )
 
 from xraydesk import RESEARCH_USE_NOTICE, __version__
 from xraydesk.ai.analysis import Analyser, ImageAnalysis
-from xraydesk.ai.model import ModelUnavailableError
-from xraydesk.ai.trend import ChangeLimits
-from xraydesk.ai.words import is_flagged
-from xraydesk.imaging import IMAGE, ImageDisplay, ScanEntry, ViewState, XRayImage
-from xraydesk.imaging.session import StudySession
-from xraydesk.ui.analysis_controller import AnalysisController, WorklistEntry
+from xraydesk.imaging import IMAGE, ImageDisplay, ScanEntry, ViewState
+from xraydesk.jobs.words import count_words
+from xraydesk.reading import Reading
+from xraydesk.reading.model import NO_UNREAD_FLAGGED
+from xraydesk.ui.actions import ACTIONS
+from xraydesk.ui.analysis_controller import AnalysisController
 from xraydesk.ui.browser import StudyBrowser
-from xraydesk.ui.canvas import KEY_ZOOM_STEP, ImageCanvas
+from xraydesk.ui.canvas import ImageCanvas
 from xraydesk.ui.compare import NO_PRIOR, CompareView
-from xraydesk.ui.export_dialog import SCOPES, ExportScopeDialog, analyses_in_scope
+from xraydesk.ui.export_dialog import ExportScopeDialog
 from xraydesk.ui.measurements import MeasurementLayer, MeasurementPanel
-from xraydesk.ui.overlays import HeatmapLayer, HeatmapSettings, ZoneLayer
-from xraydesk.ui.pacs_controller import PacsController, count_words
+from xraydesk.ui.menus import build_menus, shortcut_rows
+from xraydesk.ui.overlays import HeatmapLayer, ZoneLayer
+from xraydesk.ui.pacs_controller import PacsController
 from xraydesk.ui.pacs_dialogs import PacsSettingsDialog, QueryDialog, SendResultsDialog
 from xraydesk.ui.read_marks import ReadMarker
 from xraydesk.ui.results_panel import ResultsPanel
 from xraydesk.ui.saved_reading import ReadingKeeper
 from xraydesk.ui.session_controller import SessionController
+from xraydesk.ui.shortcuts_dialog import ShortcutsDialog
 from xraydesk.ui.tag_view import DicomTagView
 from xraydesk.ui.workers import Worker, WorkerPool
 from xraydesk.ui.worklist import WorklistPanel
 
-RECENT_LIMIT = 10
 MESSAGE_LINES = 12
 OPEN_FILTER = "Images (*.dcm *.dicom *.png *.jpg *.jpeg);;All files (*)"
 DEIDENTIFIED_EXPORT = "Export de-identified DICOM"
 NOT_ANALYSED = "Not analysed yet — Analysis ▸ Analyse image (Ctrl+Return)."
+OPENING = "Opening…"
 
 
 def settings() -> QSettings:
     return QSettings(QSettings.IniFormat, QSettings.UserScope, "XRayDesk", "XRayDesk")
+
+
+class QtSettingsStore:
+    """The reading model's remembered options and recent files, in the user's QSettings."""
+
+    def value(self, key: str, default):
+        return settings().value(key, default, type=type(default))
+
+    def set_value(self, key: str, value) -> None:
+        settings().setValue(key, value)
 
 
 def scrollable(widget) -> QScrollArea:
@@ -66,24 +75,6 @@ def scrollable(widget) -> QScrollArea:
     return area
 
 
-def report_task(path: Path, analyses: list[ImageAnalysis], image_for, limits, target: str,
-                views: dict[Path, ViewState], measurements_for, deidentify: bool, overwrite: bool, draft_for=None):
-    """Writes the PDF summary (a page per image, a trend page per patient with two or more analysed
-    studies), reporting (page, pages) as it goes. An image in `views` is printed with that view's
-    window and inversion, the others at their default window."""
-
-    def run(report, should_stop):
-        from xraydesk.report import build_pages, write_summary
-
-        pages = build_pages(analyses, image_for, limits, view_for=views.get, target=target,
-                            measurements_for=measurements_for, draft_for=draft_for)
-        written = write_summary(path, pages, deidentify=deidentify, overwrite=overwrite,
-                                on_page=lambda number, count: report((number, count)))
-        return written, len(pages)
-
-    return run
-
-
 class MainWindow(QMainWindow):
     def __init__(self, analyser: Analyser | None = None):
         """`analyser`: the model logic to use (by default the shipped model, loaded on first use)."""
@@ -91,22 +82,40 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("XRayDesk — research use only")
         self.resize(1400, 900)
         self.setAcceptDrops(True)
+        self.reading = reading = Reading(analyser, QtSettingsStore())
         self.workers = WorkerPool(self)
-        self.session = StudySession()
-        self.read_marker = ReadMarker(self.session, self)
+        self.studies = SessionController(reading.session, self.workers, parent=self)
+        self.analysis = AnalysisController(self.workers, reading, parent=self)
+        self.pacs = PacsController(self.workers, parent=self)
         self.canvas = ImageCanvas()
         self.setCentralWidget(self.canvas)
-        self.analysis = AnalysisController(self.workers, analyser, parent=self)
         self.heatmap_layer, self.zone_layer = HeatmapLayer(), ZoneLayer()
         for layer in (self.heatmap_layer, self.zone_layer):
             self.canvas.add_overlay(layer)
-        self.measurement_layer = MeasurementLayer(self.canvas, self.session.measurements)  # drawn on top
-        self.shortcut_actions: list[QAction] = []
-        self._build_menus()
+        self.measurement_layer = MeasurementLayer(self.canvas, reading.session.measurements)  # drawn on top
+        self.read_marker = ReadMarker(reading, self)
+        self.saved_reading = ReadingKeeper(reading.session, self.measurement_layer, self.workers, self.pacs.store, self)
         self.browser = StudyBrowser()
         self.tag_view = DicomTagView()
-        self.results_panel = ResultsPanel(self.heatmap_action, self.zones_action)
         self.worklist = WorklistPanel()
+        self.actions, self.menus = build_menus(self, ACTIONS, reading.options)
+        self.recent_menu = self.menus["recent"]
+        self.results_panel = ResultsPanel(self.actions["heatmap"], self.actions["zones"])
+        self.compare_view = CompareView((self.heatmap_layer, self.zone_layer), reading.session,
+                                        self.studies.decode_for, reading.analyses, self.actions["link_views"])
+        self.query_dialog: QueryDialog | None = None
+        self._build_docks()
+        self._build_status_bar()
+        self._connect_reading()
+        self._connect_options()
+        self._connect_studies()
+        self._connect_analysis()
+        self._connect_pacs()
+        self._connect_saved_reading()
+        self._rebuild_recent_menu()
+        self.status_label.setText(RESEARCH_USE_NOTICE)
+
+    def _build_docks(self) -> None:
         self.browser_dock = self._add_dock("Studies", self.browser, Qt.LeftDockWidgetArea)
         self.tags_dock = self._add_dock("DICOM tags", self.tag_view, Qt.RightDockWidgetArea)
         self.results_dock = self._add_dock("AI results", scrollable(self.results_panel), Qt.RightDockWidgetArea)
@@ -119,26 +128,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.browser_dock, self.tags_dock], [320, 440], Qt.Horizontal)
         self.resizeDocks([self.worklist_dock], [170], Qt.Vertical)
         for dock in (self.browser_dock, self.tags_dock, self.results_dock, self.measurements_dock, self.worklist_dock):
-            self.view_menu.addAction(dock.toggleViewAction())
-        self.status_label = QLabel()
-        self.view_label = QLabel()
-        self.progress = QProgressBar(maximumWidth=200, visible=False)
-        self.statusBar().addWidget(self.status_label, 1)
-        self.cursor_label = QLabel()  # the modality value under the cursor
-        self.statusBar().addPermanentWidget(self.cursor_label)
-        self.statusBar().addPermanentWidget(self.view_label)
-        self.statusBar().addPermanentWidget(self.progress)
-        self.studies = SessionController(self.session, self.workers, parent=self)
-        self._connect_studies()
-        self._connect_analysis()
-        self._connect_pacs()
-        self._connect_saved_reading()
-        self.canvas.viewChanged.connect(self._on_view_changed)
-        self.canvas.cursorValue.connect(self.cursor_label.setText)
-        self.measurement_layer.message.connect(lambda text: text and self._set_status(text))
-        self._build_compare()
-        self._connect_trend()
-        self.status_label.setText(RESEARCH_USE_NOTICE)
+            self.menus["&View"].addAction(dock.toggleViewAction())
 
     def _add_dock(self, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -147,139 +137,104 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    # ------------------------------------------------------------ menus
+    def _build_status_bar(self) -> None:
+        self.status_label = QLabel()
+        self.view_label = QLabel()
+        self.cursor_label = QLabel()  # the modality value under the cursor
+        self.progress = QProgressBar(maximumWidth=200, visible=False)
+        self.statusBar().addWidget(self.status_label, 1)
+        for widget in (self.cursor_label, self.view_label, self.progress):
+            self.statusBar().addPermanentWidget(widget)
 
-    def _action(self, menu, text: str, slot, shortcut: str | None = None, checkable: bool = False) -> QAction:
-        action = QAction(text, self, checkable=checkable)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-            self.shortcut_actions.append(action)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
+    # ------------------------------------------------------------ the views observe the reading model
 
-    def _build_menus(self) -> None:
-        menus = self.menuBar()
-        file_menu = menus.addMenu("&File")
-        self._action(file_menu, "&Open files…", self.choose_files, "Ctrl+O")
-        self._action(file_menu, "Open &folder…", self.choose_folder, "Ctrl+Shift+O")
-        self.recent_menu = file_menu.addMenu("Open &recent")
-        self._rebuild_recent_menu()
-        file_menu.addSeparator()
-        export_menu = file_menu.addMenu("&Export")
-        self._action(export_menu, "&PDF summary…", self.export_pdf, "Ctrl+E")
-        self._action(export_menu, "&De-identified DICOM…", self.export_deidentified_dicom)
-        self.deidentify_action = self._setting_action(file_menu, "&De-identify PDF summaries", "deidentify_pdf")
-        file_menu.addSeparator()
-        self._build_pacs_menu(file_menu)
-        file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
+    def _connect_reading(self) -> None:
+        reading, canvas = self.reading, self.canvas
+        reading.preview_shown.connect(canvas.show_preview)  # pixels only: tags, status and AI wait for the image
+        reading.image_shown.connect(self._show_image)
+        reading.closed.connect(self._show_nothing)
+        reading.view_changed.connect(self._show_view)
+        reading.analysis_shown.connect(self._show_analysis)
+        reading.analysis_wanted.connect(self._analyse)
+        reading.analysed.connect(self.compare_view.show_analysis)
+        reading.analysed.connect(self._refresh_trend)
+        reading.analyses_cleared.connect(self.worklist.clear)
+        reading.analyses_cleared.connect(self.analysis.forget)
+        reading.recent.changed.connect(self._rebuild_recent_menu)
+        reading.session.read_changed.connect(self.worklist.set_read)
+        self.results_panel.draft.draftEdited.connect(reading.keep_draft)
+        canvas.viewChanged.connect(reading.follow_view)
+        canvas.cursorValue.connect(self.cursor_label.setText)
+        self.measurement_layer.message.connect(lambda text: text and self._set_status(text))
 
-        self.view_menu = view_menu = menus.addMenu("&View")
-        self._action(view_menu, "&Fit to window", self.canvas.fit, "F")
-        self._action(view_menu, "&Actual pixels (1:1)", lambda: self.canvas.zoom_to(1.0), "1")
-        self._action(view_menu, "Zoom &in", lambda: self.canvas.zoom_by(KEY_ZOOM_STEP), "+")
-        self._action(view_menu, "Zoom &out", lambda: self.canvas.zoom_by(1 / KEY_ZOOM_STEP), "-")
-        view_menu.addSeparator()
-        self._action(view_menu, "&Next image", lambda: self.browser.select_relative(1), "PgDown")
-        self._action(view_menu, "&Previous image", lambda: self.browser.select_relative(-1), "PgUp")
-        self._action(view_menu, "Next &unread flagged image", self.open_next_unread_flagged, "N")
-        self._action(view_menu, "&Mark image read / unread", self.toggle_read, "M")
-        view_menu.addSeparator()
-        self.hide_patient_action = self._action(view_menu, "&Hide patient data", self.hide_patient_data, "D", True)
+    def _show_image(self, display: ImageDisplay) -> None:
+        image = display.image
+        self.canvas.set_image(image, display)
+        self.tag_view.set_dataset(image.dataset)
+        size = f"{image.width} x {image.height}, {image.bits_stored}-bit"
+        self._set_status(f"{self.reading.name_of(image.path)}  {size}  {' '.join(image.notices)}")
+        if self.centralWidget() is self.compare_view:
+            self.compare_view.set_current(image)
 
-        image_menu = menus.addMenu("&Image")
-        self._action(image_menu, "&Header window (repeat: next)", self.next_header_window, "2")
-        self._action(image_menu, "&Auto window (percentiles)", lambda: self._preset("auto_window"), "3")
-        self._action(image_menu, "F&ull range", lambda: self._preset("full_range_window"), "4")
-        self._action(image_menu, "&Lung window", lambda: self._preset("lung_window"), "5")
-        self.invert_action = self._action(image_menu, "&Invert", self.canvas.set_invert, "I", checkable=True)
-        self._action(image_menu, "&Reset window, zoom and invert", self.reset_view, "R")
-        image_menu.addSeparator()
-        # Display only: the file is never changed and the AI sees the image as stored.
-        self._action(image_menu, "Rotate 90° clock&wise", lambda: self.canvas.rotate(1), "]")
-        self._action(image_menu, "Rotate 90° counter-clock&wise", lambda: self.canvas.rotate(-1), "[")
-        self._action(image_menu, "Flip &horizontal", lambda: self.canvas.flip(True), "Alt+H")
-        self._action(image_menu, "Flip &vertical", lambda: self.canvas.flip(False), "Alt+V")
-        image_menu.addSeparator()
-        mouse_group = QActionGroup(self)
-        self.pan_mode_action = self._action(image_menu, "Left button &pans", lambda: self._set_left_windows(False),
-                                            "P", True)
-        self.window_mode_action = self._action(image_menu, "Left button &windows (W/L mode)",
-                                               lambda: self._set_left_windows(True), "W", True)
-        for action in (self.pan_mode_action, self.window_mode_action):
-            mouse_group.addAction(action)
-        self.pan_mode_action.setChecked(True)
+    def _show_nothing(self) -> None:
+        self.canvas.show_message(OPENING)
+        self.tag_view.set_dataset(None)
+        self.results_panel.show_message(NOT_ANALYSED)
 
-        self._build_measure_menu(menus.addMenu("&Measure"))
+    def _show_view(self, view: ViewState) -> None:
+        self.canvas.set_view(view)
+        self.actions["invert"].setChecked(view.invert)
+        window = view.window
+        self.view_label.setText(f"WC {window.center:.0f}  WW {window.width:.0f}  Zoom {view.zoom_percent:.0f}%")
 
-        analysis_menu = menus.addMenu("&Analysis")
-        self._action(analysis_menu, "&Analyse image", self.analyse_current, "Ctrl+Return")
-        self.auto_analyse_action = self._setting_action(analysis_menu, "Analyse automatically on &open", "auto_analyse")
-        analysis_menu.addSeparator()
-        self.heatmap_action = self._action(analysis_menu, "&Heatmap overlay", lambda: None, "H", True)
-        self.zones_action = self._action(analysis_menu, "&Zones and lung outline", lambda: None, "Z", True)
-        for action, layer in ((self.heatmap_action, self.heatmap_layer), (self.zones_action, self.zone_layer)):
-            action.setChecked(True)
-            action.toggled.connect(lambda shown, layer=layer: self._set_layer_visible(layer, shown))
-        analysis_menu.addSeparator()
-        self._action(analysis_menu, "Analyse all images (&worklist)", self.analyse_all, "Ctrl+Shift+Return")
-        self._action(analysis_menu, "&Cancel worklist", self.analysis.cancel_worklist)
+    def _show_analysis(self, analysis: ImageAnalysis | None) -> None:
+        """The image on screen's result (None: not analysed yet) on the canvas and in the dock."""
+        for layer in (self.heatmap_layer, self.zone_layer, self.measurement_layer):
+            layer.set_analysis(analysis)
+        self.canvas.update()
+        if analysis is None:
+            self.results_panel.show_message(NOT_ANALYSED)
+            return
+        self.results_panel.show_analysis(analysis, self.reading.draft_of(analysis))
+        self._refresh_trend()
 
-        help_menu = menus.addMenu("&Help")
-        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
-        self._action(help_menu, "&About XRayDesk", self.show_about)
+    def _analyse(self, image) -> None:
+        self.results_panel.show_message(f"Analysing {self.reading.name_of(image.path)}…", busy=True)
+        self.analysis.request(image)
 
-    def _build_measure_menu(self, menu) -> None:
-        """Ruler, angle, cardiothoracic ratio and arrow: checkable tools, one at a time (Esc cancels); and
-        the key-image mark."""
-        tools = {}
-        for mode, text, key in (("ruler", "&Ruler", "L"), ("angle", "&Angle", "A"),
-                                ("ctr", "&Cardiothoracic ratio", "T"), ("arrow", "Arro&w with text", "Shift+A")):
-            tools[mode] = self._action(menu, text, lambda on, mode=mode: self.measurement_layer.set_mode(
-                mode if on else "navigate"), key, True)
-        self.measurement_layer.modeChanged.connect(
-            lambda current: [action.setChecked(mode == current) for mode, action in tools.items()])
-        menu.addSeparator()
-        self._action(menu, "Mark as &key image…", self.mark_key_image, "K")
+    def _refresh_trend(self, *_ignored) -> None:
+        """The course of the shown image's patient, once that image is analysed."""
+        if self.reading.shows_trend():
+            self.results_panel.show_trend(self.reading.analyses.values(), self.reading.current.path,
+                                          self.reading.change_limits,
+                                          deidentify=self.reading.options["hide_patient_data"])
 
-    def _setting_action(self, menu, text: str, key: str, default: bool = True) -> QAction:
-        """A checkable option remembered between sessions."""
-        action = self._action(menu, text, lambda checked: settings().setValue(key, checked), checkable=True)
-        action.setChecked(settings().value(key, default, type=bool))
-        return action
+    def _connect_options(self) -> None:
+        """Each view follows its options; compare follows the current view's after the view's own."""
+        options = self.reading.options
+        options.observe("heatmap", lambda shown: self._set_layer(self.heatmap_layer, visible=shown))
+        options.observe("zones", lambda shown: self._set_layer(self.zone_layer, visible=shown))
+        options.observe("heatmap_settings", lambda chosen: self._set_layer(self.heatmap_layer, settings=chosen))
+        options.observe("hide_patient_data", self._hide_patient_data)
+        options.observe("left_button_windows", lambda windows: setattr(self.canvas, "left_button_windows", windows))
+        options.observe("measure_tool", self.measurement_layer.set_mode)
+        options.observe("compare", self._set_compare)
+        options.changed.connect(self.compare_view.follow_current)
+        self.measurement_layer.modeChanged.connect(lambda mode: options.set("measure_tool", mode))
+        self.results_panel.heatmapSettingsChanged.connect(lambda chosen: options.set("heatmap_settings", chosen))
+        self.compare_view.leaveRequested.connect(lambda: options.set("compare", False))
+        self.compare_view.analyseRequested.connect(self.analysis.request)
 
-    def shortcut_table(self) -> list[tuple[str, str]]:
-        """(key, action) for every shortcut; also the source of Help ▸ Keyboard shortcuts."""
-        rows = [(a.shortcut().toString(), a.text().replace("&", "")) for a in self.shortcut_actions]
-        return rows + [
-            ("Right drag", "Window/level (left drag too in W/L mode)"),
-            ("Middle drag", "Pan"),
-            ("Esc", "Cancel the measurement being made; leave compare mode"),
-            ("Wheel", "Zoom around the cursor"),
-        ]
+    def _set_layer(self, layer, **state) -> None:
+        for name, value in state.items():
+            setattr(layer, name, value)
+        self.canvas.update()
 
-    def show_shortcuts(self) -> None:
-        dialog = QDialog(self, windowTitle="Keyboard shortcuts")
-        table = QTableWidget(0, 2, dialog)
-        table.setHorizontalHeaderLabels(["Key", "Action"])
-        table.verticalHeader().hide()
-        for key, text in self.shortcut_table():
-            row = table.rowCount()
-            table.insertRow(row)
-            table.setItem(row, 0, QTableWidgetItem(key))
-            table.setItem(row, 1, QTableWidgetItem(text))
-        table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
-        QVBoxLayout(dialog).addWidget(table)
-        dialog.resize(480, 560)
-        dialog.open()
-
-    def about_text(self) -> str:
-        return (f"XRayDesk {__version__}\nAI model: {self.analysis.analyser.model_version()} (the model has its own "
-                f"version: see its model card)\n\n{RESEARCH_USE_NOTICE}")
-
-    def show_about(self) -> None:
-        QMessageBox.about(self, "About XRayDesk", self.about_text())
+    def _hide_patient_data(self, hide: bool) -> None:
+        """For screenshots and teaching: corners, browser, tag view and worklist lose names, IDs and dates."""
+        for view in (self.canvas, self.browser, self.tag_view, self.worklist, self.results_panel):
+            view.set_show_patient_data(not hide)
+        self._refresh_trend()
 
     # ------------------------------------------------------------ opening
 
@@ -288,10 +243,11 @@ class MainWindow(QMainWindow):
         if paths:
             self.open_paths(paths)
 
-    def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open folder")
+    def choose_folder(self, replace: bool = True) -> None:
+        """File ▸ Open folder, or (`replace` False) Add folder: the reading model's Open rule."""
+        folder = QFileDialog.getExistingDirectory(self, "Open folder" if replace else "Add folder")
         if folder:
-            self.open_paths([folder])
+            self.open_paths([folder], replace)
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
@@ -302,18 +258,26 @@ class MainWindow(QMainWindow):
         if paths:
             self.open_paths(paths)
 
-    def open_paths(self, paths) -> None:
+    def open_paths(self, paths, replace: bool = True) -> None:
         """Scan files/folders in the background; the first image shows as soon as it is decoded."""
         paths = [Path(path) for path in paths]
-        self._remember_recent(paths)
-        self.studies.open_paths(paths)
+        self.reading.recent.remember(paths)
+        self.studies.open_paths(paths, replace)
+
+    def recent_paths(self) -> list[str]:
+        return self.reading.recent.paths()
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for entry in self.recent_paths():
+            self.recent_menu.addAction(entry).triggered.connect(lambda _checked, entry=entry: self.open_paths([entry]))
+        self.recent_menu.setEnabled(bool(self.recent_paths()))
 
     def _connect_studies(self) -> None:
-        session, studies = self.session, self.studies
+        session, studies = self.reading.session, self.studies
         session.cleared.connect(self.browser.clear)
         session.entry_added.connect(self.browser.add_entry)
         session.entry_added.connect(self._show_first_image)
-        session.read_changed.connect(self.worklist.set_read)
         studies.scanStarted.connect(lambda what: self._set_status(f"Scanning {what}…", busy=True))
         studies.scanProgress.connect(lambda count: self._set_status(f"Scanning… {count} images", busy=True))
         studies.scanFinished.connect(self._on_scan_done)
@@ -322,8 +286,8 @@ class MainWindow(QMainWindow):
         studies.thumbnailReady.connect(self._on_thumbnail)
         studies.thumbnailsDone.connect(lambda: self.progress.setVisible(False))
         studies.imageFailed.connect(self._on_image_failed)
-        studies.previewReady.connect(self.canvas.show_preview)  # pixels only: tags, status and AI wait for the image
-        studies.imageReady.connect(self._show_display)
+        studies.previewReady.connect(self.reading.show_preview)
+        studies.imageReady.connect(self.reading.show)
         studies.wantedImageFailed.connect(self._on_wanted_image_failed)
         self.browser.imageSelected.connect(self.show_path)
 
@@ -331,16 +295,20 @@ class MainWindow(QMainWindow):
         if entry.kind == IMAGE and self.studies.wanted_path is None:
             self.browser.select_path(entry.path)
 
-    def _on_scan_done(self, entries: list[ScanEntry]) -> None:
-        summary = self.session.summary()
+    def _on_scan_done(self, _entries: list[ScanEntry]) -> None:
+        session = self.reading.session
+        summary, skipped = session.summary(), session.skipped()
         # The dock keeps the count: the status line moves on to the image shown.
         self.browser_dock.setWindowTitle(f"Studies — {summary}")
-        skipped = self.session.skipped()
         self._set_status(f"{summary} ({self.browser.skipped_summary()})" if skipped else summary)
-        if self.studies.wanted_path is not None:  # sorted in, the shown image stays selected and in sight
+        retrieved = self.reading.retrieved_image()
+        if retrieved is not None:
+            self.browser.select_path(retrieved)
+        elif self.studies.wanted_path is not None:  # sorted in, the shown image stays selected and in sight
             self.browser.select_path(self.studies.wanted_path)
         elif skipped:
             reasons = [f"{entry.path.name}: {entry.reason}" for entry in skipped[:MESSAGE_LINES]]
+            self.reading.show_none()
             self.canvas.show_message("\n".join(["No image to show.", *reasons]))
             self.tag_view.set_dataset(None)
 
@@ -359,143 +327,72 @@ class MainWindow(QMainWindow):
 
     def show_path(self, path: Path) -> None:
         """Show an image: from the session's cache at once, else decoded in the background."""
-        if self.session.cached(path) is None:
-            self._set_status(f"Opening {self._name_of(path)}…", busy=True)
+        if self.reading.session.cached(path) is None:
+            self._set_status(f"Opening {self.reading.name_of(path)}…", busy=True)
         self.studies.show(path)
 
     def _on_wanted_image_failed(self, path: Path, message: str) -> None:
+        self.reading.show_none()
         self.canvas.show_message(message)
         self.tag_view.set_dataset(None)
         self._set_status(message)
 
-    def open_next_unread_flagged(self) -> None:
-        """In the worklist's order (priority by default): the next flagged image not yet read after the one
-        on screen (a film passed over too quickly to count as read comes round again after the others)."""
-        results = self.analysis.results
-        paths = self.worklist.paths()
-        on_screen = self.canvas.image.path if self.canvas.image is not None else None
-        start = paths.index(on_screen) + 1 if on_screen in paths else 0
-        for path in paths[start:] + paths[:start]:
-            if path in results and is_flagged(results[path]) and not self.session.is_read(path) \
-                    and path != on_screen:
-                self._open_from_worklist(path)
-                return
-        self._set_status("No unread flagged image: analyse a folder (Ctrl+Shift+Return), or all are read.")
-
     def toggle_read(self) -> None:
-        if self.canvas.image is not None:
-            self.read_marker.toggle(self.canvas.image.path)
+        self.read_marker.toggle()
 
-    def _show_display(self, display: ImageDisplay) -> None:
-        image = display.image
-        self.read_marker.shown(image.path)
-        self.canvas.set_image(image, display)
-        self.invert_action.setChecked(self.canvas.view.invert)  # an invert made on the preview is kept
-        self.tag_view.set_dataset(image.dataset)
-        notices = " ".join(image.notices)
-        size = f"{image.width} x {image.height}, {image.bits_stored}-bit"
-        self._set_status(f"{self._name_of(image.path)}  {size}  {notices}")
-        self._show_analysis_of(image)
+    def open_next_unread_flagged(self) -> None:
+        path = self.reading.next_unread_flagged(self.worklist.paths())
+        if path is None:
+            self._set_status(NO_UNREAD_FLAGGED)
+        else:
+            self._open_from_worklist(path)
 
-    def _name_of(self, path: Path) -> str:
-        """A file's name, or 'the image' while patient data is hidden (file names are often patient IDs)."""
-        return "the image" if self.hide_patient_action.isChecked() else path.name
-
-    def hide_patient_data(self, hide: bool) -> None:
-        """For screenshots and teaching: corners, browser, tag view and worklist lose names, IDs and dates."""
-        for view in (self.canvas, self.browser, self.tag_view, self.worklist, self.results_panel):
-            view.set_show_patient_data(not hide)
+    def _open_from_worklist(self, path: Path) -> None:
+        self.browser.select_path(path)
+        if not self.reading.is_on_screen(path) and path != self.studies.wanted_path:
+            self.show_path(path)
 
     # ------------------------------------------------------------ the AI second opinion
 
     def _connect_analysis(self) -> None:
-        self.analysis.modelLoading.connect(
+        analysis = self.analysis
+        analysis.modelLoading.connect(
             lambda: self.results_panel.show_message("Loading the AI model (first analysis only)…", busy=True))
-        self.analysis.analysisStarted.connect(self._on_analysis_started)
-        self.analysis.analysed.connect(self._on_analysed)
-        self.analysis.modelLoaded.connect(self._on_model_loaded)
-        self.analysis.failed.connect(self._on_analysis_failed)
-        self.analysis.worklistEntry.connect(self._on_worklist_entry)
-        self.analysis.worklistFinished.connect(self.worklist.finish)
-        self.results_panel.heatmapSettingsChanged.connect(self._set_heatmap_settings)
-        self.results_panel.draft.draftEdited.connect(self._keep_draft)
+        analysis.analysisStarted.connect(self._on_analysis_started)
+        analysis.modelLoaded.connect(self._on_model_loaded)
+        analysis.failed.connect(self._on_analysis_failed)
+        session = self.reading.session
+        analysis.worklistEntry.connect(lambda entry: self.worklist.add_entry(entry, session.is_read(entry.path),
+                                                                             session.image_name(entry.path)))
+        analysis.worklistFinished.connect(self.worklist.finish)
         self.worklist.imageActivated.connect(self._open_from_worklist)
         self.worklist.analyseAllRequested.connect(self.analyse_all)
-        self.worklist.cancelRequested.connect(self.analysis.cancel_worklist)
-
-    def _is_on_screen(self, path: Path) -> bool:
-        return self.canvas.image is not None and self.canvas.image.path == path
-
-    def _show_analysis_of(self, image: XRayImage) -> None:
-        analysis = self.analysis.results.get(image.path)
-        self._set_overlay_analysis(analysis)
-        if analysis is not None:
-            self.results_panel.show_analysis(analysis, self._draft_of(analysis))
-        elif self.auto_analyse_action.isChecked():
-            self.results_panel.show_message(f"Analysing {self._name_of(image.path)}…", busy=True)
-            self.analysis.request(image)
-        else:
-            self.results_panel.show_message(NOT_ANALYSED)
+        self.worklist.cancelRequested.connect(analysis.cancel_worklist)
 
     def preload_model(self) -> None:
         """At launch, when analyses will follow: the model loads while the radiologist picks a study."""
-        if self.auto_analyse_action.isChecked():
+        if self.reading.options["auto_analyse"]:
             self.analysis.preload()
 
     def _on_model_loaded(self, version: str) -> None:
-        if self.canvas.image is None:  # an image on screen already says what happens to it
+        if self.reading.current is None:  # an image on screen already says what happens to it
             self.results_panel.show_message(f"{version} is ready. Open an image or a folder to analyse it.")
 
     def analyse_current(self) -> None:
-        if self.canvas.image is not None:
-            self.analysis.request(self.canvas.image)
+        if self.reading.current is not None:
+            self.analysis.request(self.reading.current)
 
     def _on_analysis_started(self, path: Path) -> None:
-        if self._is_on_screen(path):
-            self.results_panel.show_message(f"Analysing {self._name_of(path)}…", busy=True)
-
-    def _on_analysed(self, analysis: ImageAnalysis) -> None:
-        if self._is_on_screen(analysis.path):  # a result for an image left behind stays in the cache only
-            self._set_overlay_analysis(analysis)
-            self.results_panel.show_analysis(analysis, self._draft_of(analysis))
-
-    def _draft_of(self, analysis: ImageAnalysis) -> str:
-        """The reader's edit of the draft report, else the model's draft with the comparison to the prior."""
-        from xraydesk.report.pages import drafted
-
-        if analysis.path in self.session.drafts:
-            return self.session.drafts[analysis.path]
-        def limits() -> ChangeLimits | None:
-            known = self._change_limits()
-            return known if isinstance(known, ChangeLimits) else None
-
-        measurements = [m.describe(self.canvas.image) for m in self.session.measurements.for_image(analysis.path)]
-        return drafted(analysis, self.analysis.results.values(), measurements, limits)
-
-    def _keep_draft(self, text: str) -> None:
-        if self.canvas.image is not None:
-            self.session.drafts[self.canvas.image.path] = text
+        if self.reading.is_on_screen(path):
+            self.results_panel.show_message(f"Analysing {self.reading.name_of(path)}…", busy=True)
 
     def _on_analysis_failed(self, path: Path | None, message: str) -> None:
-        if path is None or self._is_on_screen(path):
+        if path is None or self.reading.is_on_screen(path):
             self.results_panel.show_message(message)
         self._set_status(message)
 
-    def _set_overlay_analysis(self, analysis: ImageAnalysis | None) -> None:
-        for layer in (self.heatmap_layer, self.zone_layer, self.measurement_layer):
-            layer.set_analysis(analysis)
-        self.canvas.update()
-
-    def _set_heatmap_settings(self, heatmap_settings: HeatmapSettings) -> None:
-        self.heatmap_layer.settings = heatmap_settings
-        self.canvas.update()
-
-    def _set_layer_visible(self, layer, shown: bool) -> None:
-        layer.visible = shown
-        self.canvas.update()
-
     def analyse_all(self) -> None:
-        paths = self.session.image_paths()
+        paths = self.reading.session.image_paths()
         if not paths:
             self._set_status("Open a folder first: the worklist analyses the images in the study browser.")
             return
@@ -504,40 +401,17 @@ class MainWindow(QMainWindow):
         self.worklist_dock.raise_()
         self.analysis.analyse_paths(paths)
 
-    def _on_worklist_entry(self, entry: WorklistEntry) -> None:
-        self.worklist.add_entry(entry, self.session.is_read(entry.path), self.session.image_name(entry.path))
-        if entry.analysis is not None:
-            self._on_analysed(entry.analysis)
-
-    def _open_from_worklist(self, path: Path) -> None:
-        self.browser.select_path(path)
-        if not self._is_on_screen(path) and path != self.studies.wanted_path:
-            self.show_path(path)
-
     # ------------------------------------------------------------ PACS
 
-    def _build_pacs_menu(self, file_menu) -> None:
-        pacs_menu = file_menu.addMenu("&PACS")
-        self._action(pacs_menu, "&Query / Retrieve…", self.show_pacs_query, "Ctrl+Shift+F")
-        self._action(pacs_menu, "&Send results…", self.send_results_to_pacs)
-        self.listener_action = self._action(pacs_menu, "&Receive studies (listener)", self.set_listening,
-                                            checkable=True)
-        pacs_menu.addSeparator()
-        self._action(pacs_menu, "S&ettings…", self.show_pacs_settings)
-
     def _connect_pacs(self) -> None:
-        self.pacs = PacsController(self.workers, parent=self)
-        self.query_dialog: QueryDialog | None = None
-        self._retrieved_to_show: Path | None = None  # its first image opens once the scan has sorted it in
         self.pacs.retrieveFinished.connect(self._on_retrieved)
         self.pacs.received.connect(self._on_received)
         self.pacs.listenerChanged.connect(self._on_listener_changed)
         self.pacs.listenerFailed.connect(
             lambda words: QMessageBox(QMessageBox.Warning, "Receive studies", words, parent=self).open())
         self.pacs.warned.connect(self._set_status)
-        self.studies.scanFinished.connect(self._show_retrieved)
-        if settings().value("pacs_listener", False, type=bool):  # off unless the user turned it on
-            self.listener_action.setChecked(True)
+        if self.reading.options["pacs_listener"]:  # off unless the reader left it on
+            self.actions["listener"].setChecked(True)
             self.pacs.set_listening(True)
 
     def show_pacs_settings(self) -> None:
@@ -555,36 +429,29 @@ class MainWindow(QMainWindow):
 
     def send_results_to_pacs(self) -> None:
         """The worklist rows selected, else the image on screen."""
-        paths = self.worklist.paths(selected_only=True) or ([self.canvas.image.path] if self.canvas.image else [])
+        paths, analyses = self.reading.results_to_send(self.worklist.paths(selected_only=True))
         if not paths:
             self._set_status("Send results: open and analyse an image, or select rows in the worklist, first.")
             return
-        self.reading.flush()  # the newest version goes
-        dialog = SendResultsDialog(self.pacs, paths, dict(self.analysis.results), self.session.image_source(), self,
-                                   reading_files=self.reading.files_to_send)
+        self.saved_reading.flush()  # the newest version goes
+        dialog = SendResultsDialog(self.pacs, paths, analyses, self.reading.session.image_source(), self,
+                                   reading_files=self.saved_reading.files_to_send)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.open()
 
     def set_listening(self, listening: bool) -> None:
-        settings().setValue("pacs_listener", listening)
+        self.reading.options.set("pacs_listener", listening)
         self.pacs.set_listening(listening)
 
     def _on_listener_changed(self, running: bool, words: str) -> None:
-        self.listener_action.setChecked(running)
+        self.actions["listener"].setChecked(running)
         self._set_status(words)
 
     def _on_retrieved(self, folders: list[Path], summary: str) -> None:
         self._set_status(summary)
         if folders:
-            self._retrieved_to_show = folders[0]
+            self.reading.retrieved(folders)
             self.studies.open_paths(folders, replace=False)
-
-    def _show_retrieved(self, _entries) -> None:
-        folder, self._retrieved_to_show = self._retrieved_to_show, None
-        if folder is not None:
-            first = next((path for path in self.session.image_paths() if folder in path.parents), None)
-            if first is not None:
-                self.browser.select_path(first)
 
     def _on_received(self, folders: list[Path], count: int) -> None:
         self.studies.open_paths(folders, replace=False)
@@ -596,71 +463,57 @@ class MainWindow(QMainWindow):
     def _connect_saved_reading(self) -> None:
         """Measurements, arrows and key-image marks are written to the local store as they change and put
         back when a scan finds their image (xraydesk.ui.saved_reading)."""
-        self.reading = ReadingKeeper(self.session, self.measurement_layer, self.workers, self.pacs.store, self)
-        self.studies.scanFinished.connect(self.reading.look_up)
-        self.reading.message.connect(self._set_status)
-        self.session.key_image_changed.connect(self.browser.set_key_image)
+        self.studies.scanFinished.connect(self.saved_reading.look_up)
+        self.saved_reading.message.connect(self._set_status)
+        self.reading.session.key_image_changed.connect(self.browser.set_key_image)
 
     def mark_key_image(self) -> None:
-        if self.canvas.image is not None:
-            self.reading.mark_key_image(self.canvas.image.path)
+        if self.reading.current is not None:
+            self.saved_reading.mark_key_image(self.reading.current.path)
 
     # ------------------------------------------------------------ PDF summary
 
     def analyses_to_report(self, scope: str | None = None, include_refused: bool = False) -> list[ImageAnalysis]:
-        """The analyses of `scope` (export_dialog.SCOPES); by default the worklist rows selected, else
-        every image analysed in this session, in analysis order."""
-        selected = self.worklist.paths(selected_only=True)
-        scope = scope or ("selection" if selected else "all")
-        current = self.canvas.image.path if self.canvas.image else None
-        return analyses_in_scope(scope, self.analysis.results, current, selected, include_refused)
+        """The analyses of `scope` (export_scope.SCOPES); by default the worklist rows selected, else
+        every image analysed of the studies open, in analysis order."""
+        return self.reading.analyses_to_report(scope, self.worklist.paths(selected_only=True), include_refused)
 
     def _choose_export_scope(self) -> tuple[str, bool] | None:
-        results = self.analysis.results
-        if len(results) == 1:  # nothing to choose between
+        if len(self.reading.analyses) == 1:  # nothing to choose between
             return "all", True
-        current = self.canvas.image.path if self.canvas.image else None
-        selected = self.worklist.paths(selected_only=True)
-        counts = {scope: len(analyses_in_scope(scope, results, current, selected)) for scope in SCOPES}
-        refused = sum(analysis.prediction is None for analysis in results.values())
-        dialog = ExportScopeDialog(counts, refused, self)
+        dialog = ExportScopeDialog(self.reading.scope_counts(self.worklist.paths(selected_only=True)),
+                                   self.reading.refused_count(), self)
         return dialog.choice() if dialog.exec_() == QDialog.Accepted else None
 
     def export_pdf(self) -> None:
-        if not self.analysis.results:
+        if not self.reading.analyses:
             QMessageBox.information(self, "Export PDF summary", "Nothing to export yet: analyse an image "
                                     "(Ctrl+Return) or a folder (Ctrl+Shift+Return) first.")
             return
         scope = self._choose_export_scope()
         analyses = self.analyses_to_report(*scope) if scope else []
-        if not analyses:
-            return
-        folder = settings().value("export_folder", str(Path.home()))
-        suggested = Path(folder) / f"xraydesk-summary-{datetime.datetime.now():%Y%m%d-%H%M}.pdf"
+        path = self._choose_pdf_path() if analyses else None
+        if path is not None:
+            self.write_pdf(path, analyses, overwrite=path.exists())
+
+    def _choose_pdf_path(self) -> Path | None:
+        """Where the reader wants the PDF (remembered for next time); None when cancelled or not to replace."""
+        options = self.reading.options
+        suggested = Path(options["export_folder"]) / f"xraydesk-summary-{datetime.datetime.now():%Y%m%d-%H%M}.pdf"
         chosen, _ = QFileDialog.getSaveFileName(self, "Export PDF summary", str(suggested), "PDF (*.pdf)",
                                                 options=QFileDialog.DontConfirmOverwrite)
         if not chosen:
-            return
+            return None
         path = Path(chosen) if chosen.lower().endswith(".pdf") else Path(chosen + ".pdf")
-        overwrite = path.exists()
-        if overwrite and QMessageBox.question(self, "Export PDF summary", f"{path} already exists. Replace it?",
-                                              QMessageBox.Yes | QMessageBox.No, QMessageBox.No) != QMessageBox.Yes:
-            return
-        settings().setValue("export_folder", str(path.parent))
-        self.write_pdf(path, analyses, overwrite)
+        if path.exists() and QMessageBox.question(self, "Export PDF summary", f"{path} already exists. Replace it?",
+                                                  QMessageBox.Yes | QMessageBox.No, QMessageBox.No) != QMessageBox.Yes:
+            return None
+        options.set("export_folder", str(path.parent))
+        return path
 
     def write_pdf(self, path: Path, analyses: list[ImageAnalysis], overwrite: bool = False) -> Worker:
         self._set_status(f"Writing {path.name}…", busy=True)
-        views = {self.canvas.image.path: self.canvas.view} if self.canvas.image else {}
-        measurements = {analysis.path: tuple(self.session.measurements.for_image(analysis.path))
-                        for analysis in analyses}  # as they are now: the reader may go on measuring
-
-        def limits() -> ChangeLimits:  # read only when some patient has a trend page, in the worker
-            return ChangeLimits.from_metadata(self.analysis.analyser.model().metadata)
-
-        worker = Worker(report_task(path, analyses, self.session.image_source(), limits,
-                                    self.heatmap_layer.settings.target, views, measurements.get,
-                                    self.deidentify_action.isChecked(), overwrite, dict(self.session.drafts).get))
+        worker = Worker(self.reading.report_job(path, analyses, overwrite))
         worker.yielded.connect(lambda progress: self._set_status(f"Writing {path.name}: page {progress[0]} of "
                                                                  f"{progress[1]}…", busy=True))
         worker.returned.connect(lambda result: self._set_status(f"Saved {result[0]} ({result[1]} pages)."))
@@ -672,18 +525,21 @@ class MainWindow(QMainWindow):
         self._set_status(message)
         QMessageBox(QMessageBox.Warning, "Export PDF summary", message, parent=self).open()
 
+    # ------------------------------------------------------------ de-identified DICOM
+
     def export_deidentified_dicom(self) -> Worker | None:
         """The study browser's DICOM images, de-identified into a folder (xraydesk export --deidentify)."""
-        paths = self.session.image_paths()
+        paths = self.reading.session.image_paths()
         if not paths:
             QMessageBox.information(self, DEIDENTIFIED_EXPORT, "Open a folder first: the images in the "
                                     "study browser are exported.")
             return None
+        options = self.reading.options
         folder = QFileDialog.getExistingDirectory(self, "Export de-identified DICOM into folder",
-                                                  settings().value("export_folder", str(Path.home())))
+                                                  options["export_folder"])
         if not folder:
             return None
-        settings().setValue("export_folder", folder)
+        options.set("export_folder", folder)
         return self.write_deidentified(paths, Path(folder))
 
     def write_deidentified(self, paths: list[Path], folder: Path) -> Worker:
@@ -709,117 +565,44 @@ class MainWindow(QMainWindow):
         self._set_status(message)
         QMessageBox(QMessageBox.Warning, DEIDENTIFIED_EXPORT, message, parent=self).open()
 
-    # ------------------------------------------------------------ windowing
-
-    def _preset(self, name: str) -> None:
-        if self.canvas.display:
-            self.canvas.set_window(getattr(self.canvas.display, name)())
-
-    def next_header_window(self) -> None:
-        """Header windows in turn; images without one get their default window."""
-        display = self.canvas.display
-        if not display:
-            return
-        windows = display.image.header_windows or [display.default_window()]
-        current = self.canvas.view.window
-        index = (windows.index(current) + 1) % len(windows) if current in windows else 0
-        self.canvas.set_window(windows[index])
-
-    def reset_view(self) -> None:
-        self.canvas.reset_view()
-        self.invert_action.setChecked(False)
-
-    def _set_left_windows(self, enabled: bool) -> None:
-        self.canvas.left_button_windows = enabled
-
-    def _on_view_changed(self, view) -> None:
-        window = view.window
-        self.view_label.setText(f"WC {window.center:.0f}  WW {window.width:.0f}  Zoom {view.zoom_percent:.0f}%")
-
     # ------------------------------------------------------------ compare with prior
 
-    def _build_compare(self) -> None:
-        """View ▸ Compare with prior (C): the patient's most recent earlier study beside the current image."""
-        self.view_menu.addSeparator()
-        self.compare_action = self._action(self.view_menu, "&Compare with prior", self.set_compare, "C", True)
-        self.link_views_action = self._action(self.view_menu, "&Link views (compare)", lambda: None, checkable=True)
-        self.link_views_action.setChecked(True)
-        self.hanging_action = self._setting_action(self.view_menu, "&Hang the prior beside a study on open",
-                                                   "hanging_protocol", default=False)
-        self._hung_study: tuple | None = None
-        self.compare_view = CompareView((self.heatmap_layer, self.zone_layer), self.session, self.studies.decode_for,
-                                        self.analysis.results, self.link_views_action)
-        self.compare_view.leaveRequested.connect(self.compare_action.trigger)
-        self.compare_view.analyseRequested.connect(self.analysis.request)
-        self.studies.imageReady.connect(self._compare_current)
-        self.studies.imageReady.connect(self._hang_prior)
-        self.analysis.analysed.connect(self.compare_view.show_analysis)
-        self.analysis.worklistEntry.connect(lambda entry: self.compare_view.show_analysis(entry.analysis))
-        for signal in (self.heatmap_action.toggled, self.zones_action.toggled, self.hide_patient_action.triggered,
-                       self.pan_mode_action.triggered, self.window_mode_action.triggered,
-                       self.results_panel.heatmapSettingsChanged):  # each after the window's own slot
-            signal.connect(self.compare_view.follow_current)
-
-    def set_compare(self, compare: bool) -> None:
-        """The canvas moves into the split view's right pane and back (takeCentralWidget keeps it alive)."""
-        if not compare:
-            self.takeCentralWidget()
-            self.compare_view.detach()
-            self.setCentralWidget(self.canvas)
-            self.canvas.show()
-            return
-        if self.canvas.image is None or not self.session.prior_studies(self.canvas.image.path):
-            self.compare_action.setChecked(False)
+    def _set_compare(self, compare: bool) -> None:
+        """View ▸ Compare with prior (C): the canvas moves into the split view's right pane and back
+        (takeCentralWidget keeps it alive), beside the hanging protocol's prior (StudySession.hanging_prior).
+        With View ▸ Hang the prior on, the reading model turns it on when a study with a prior opens."""
+        if compare and not self.reading.has_prior():
             self._set_status(NO_PRIOR)
-            return
-        self.takeCentralWidget()
-        self.compare_view.attach(self.canvas)
-        self.setCentralWidget(self.compare_view)
-        self.compare_view.show()
-        self.compare_view.set_current(self.canvas.image)
-        self.canvas.setFocus()
+            self.reading.options.set("compare", False)
+        elif compare != (self.centralWidget() is self.compare_view):
+            self.takeCentralWidget()
+            if compare:
+                self.compare_view.attach(self.canvas)
+                self.setCentralWidget(self.compare_view)
+                self.compare_view.set_current(self.reading.current)
+            else:
+                self.compare_view.detach()
+                self.setCentralWidget(self.canvas)
+            self.centralWidget().show()
+            self.canvas.setFocus()
 
-    def _compare_current(self, display: ImageDisplay) -> None:
-        if self.compare_action.isChecked():
-            self.compare_view.set_current(display.image)
+    # ------------------------------------------------------------ help, status, shutdown
 
-    def _hang_prior(self, display: ImageDisplay) -> None:
-        """The hanging protocol, when on: a study opened (an image of another study than the one before)
-        whose patient has an earlier study is laid out beside it (StudySession.hanging_prior)."""
-        entry = self.session.entry(display.image.path)
-        study, self._hung_study = self._hung_study, entry.study_key if entry else None
-        if (self.hanging_action.isChecked() and entry is not None and entry.study_key != study
-                and not self.compare_action.isChecked() and self.session.hanging_prior(entry.path) is not None):
-            self.compare_action.trigger()
+    def shortcut_table(self) -> list[tuple[str, str]]:
+        """(key, action) for every shortcut; also the source of Help ▸ Keyboard shortcuts."""
+        return shortcut_rows(ACTIONS, self.actions)
 
-    # ------------------------------------------------------------ severity trend (results dock)
+    def show_shortcuts(self) -> None:
+        dialog = ShortcutsDialog(self.shortcut_table(), self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.open()
 
-    def _connect_trend(self) -> None:
-        self._trend_limits: ChangeLimits | None = None
-        for signal in (self.studies.imageReady, self.analysis.analysed, self.analysis.worklistEntry,
-                       self.hide_patient_action.toggled):
-            signal.connect(self._refresh_trend)
+    def about_text(self) -> str:
+        return (f"XRayDesk {__version__}\nAI model: {self.reading.analyser.model_version()} (the model has its own "
+                f"version: see its model card)\n\n{RESEARCH_USE_NOTICE}")
 
-    def _refresh_trend(self, *_ignored) -> None:
-        """The trend of the image on screen once it is analysed (the dock then shows its results)."""
-        image = self.canvas.image
-        analysis = self.analysis.results.get(image.path) if image is not None else None
-        if analysis is not None and analysis.prediction is not None:
-            self.results_panel.show_trend(self.analysis.results.values(), image.path, self._change_limits,
-                                          deidentify=self.hide_patient_action.isChecked())
-
-    def _change_limits(self) -> ChangeLimits | str:
-        """The model's "no clear change" limits (read once), or why there are none."""
-        if self._trend_limits is None:
-            if not self.analysis.analyser.is_loaded:
-                return "the model is not loaded"
-            try:
-                self._trend_limits = ChangeLimits.from_metadata(self.analysis.analyser.model().metadata)
-            except ModelUnavailableError as error:
-                return str(error)
-        return self._trend_limits
-
-    # ------------------------------------------------------------ status, recent files, shutdown
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About XRayDesk", self.about_text())
 
     def _set_status(self, text: str, busy: bool = False) -> None:
         self.status_label.setText(text)
@@ -830,28 +613,11 @@ class MainWindow(QMainWindow):
         elif not busy and self.progress.maximum() == 0:
             self.progress.setVisible(False)
 
-    def _remember_recent(self, paths: list[Path]) -> None:
-        store = settings()
-        recent = [str(path.resolve()) for path in paths]
-        recent += [entry for entry in store.value("recent", [], type=list) if entry not in recent]
-        store.setValue("recent", recent[:RECENT_LIMIT])
-        self._rebuild_recent_menu()
-
-    def recent_paths(self) -> list[str]:
-        return settings().value("recent", [], type=list)
-
-    def _rebuild_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for entry in self.recent_paths():
-            action = self.recent_menu.addAction(entry)
-            action.triggered.connect(lambda _checked, entry=entry: self.open_paths([entry]))
-        self.recent_menu.setEnabled(bool(self.recent_paths()))
-
     # The app quits without waiting for running work (run_app ends the process at once); tests join it.
     join_workers_on_close = True
 
     def closeEvent(self, event) -> None:
-        self.reading.flush()
+        self.saved_reading.flush()
         self.workers.shutdown(join=self.join_workers_on_close)
         self.pacs.shutdown()
         super().closeEvent(event)

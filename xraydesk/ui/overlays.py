@@ -1,40 +1,45 @@
-"""The AI overlays on the canvas: the heatmap over the whole image (filled or as contours; heat
+"""The AI overlays on the canvas, drawn from the drawing plan (xraydesk.ai.overlay_plan, shared with
+the PDF and the secondary capture): the heatmap over the whole image (filled or as contours; heat
 outside the lungs is shown, never hidden) and the lung outline with the six zones. Both draw in image
 coordinates, so they stay registered under zoom, pan, rotation and flips; window/level and invert change
-only the image beneath them. Colours come from xraydesk.ai.overlays, one per meaning."""
+only the image beneath them."""
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from PyQt5.QtCore import QPointF, QRectF, Qt
 from PyQt5.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPolygonF
 
 from xraydesk.ai import overlays
-from xraydesk.ai.analysis import DEFAULT_HEATMAP, ImageAnalysis
-from xraydesk.ai.outputs import ZONES
+from xraydesk.ai.analysis import ImageAnalysis
+from xraydesk.ai.overlay_plan import (
+    HeatmapFill,
+    HeatmapSettings,
+    Label,
+    Polyline,
+    heatmap_plan,
+    zone_plan,
+)
 from xraydesk.ai.words import six_zone_words
 from xraydesk.imaging import XRayImage
 from xraydesk.ui.canvas import OverlayLayer
+
+__all__ = ["HeatmapLayer", "HeatmapSettings", "ZoneLayer", "label_box"]
 
 
 def qcolour(rgb: tuple[int, int, int], alpha: int = 255) -> QColor:
     return QColor(*rgb, alpha)
 
 
-LUNG_COLOUR = qcolour(overlays.LUNG_OUTLINE_COLOUR)
-ZONE_COLOUR = qcolour(overlays.ZONE_BORDER_COLOUR, 170)
+def plan_colour(rgb: tuple[int, int, int], opacity: float = 1.0) -> QColor:
+    """A drawing plan's colour and opacity (0-1)."""
+    return qcolour(rgb, round(opacity * 255))
+
+
 POSITIVE_ZONE_COLOUR = qcolour(overlays.POSITIVE_ZONE_COLOUR)
 LABEL_POINT_SIZE = 7
 LABEL_GAP = 3  # screen pixels between a zone's lateral edge and its label
 LABEL_PADDING = 3
-
-
-@dataclass(frozen=True)
-class HeatmapSettings:
-    target: str = DEFAULT_HEATMAP
-    opacity: float = 0.5
-    contours: bool = False
 
 
 def polygon(points: np.ndarray) -> QPolygonF:
@@ -48,50 +53,46 @@ def cosmetic_pen(colour: QColor, width: float) -> QPen:
     return pen
 
 
+def paint_lines(painter: QPainter, lines: list[Polyline]) -> None:
+    """A plan's weights in screen pixels (THIN 1, THICK 2)."""
+    for line in lines:
+        painter.setPen(cosmetic_pen(plan_colour(line.colour, line.alpha), line.weight))
+        painter.drawPolyline(polygon(line.points))
+
+
 class HeatmapLayer(OverlayLayer):
     def __init__(self):
         self.analysis: ImageAnalysis | None = None
         self.settings = HeatmapSettings()
         self._cached_key = None
+        self._lines: list[Polyline] = []
         self._picture: QImage | None = None
         self._pixels: np.ndarray | None = None  # the RGBA array the QImage points into
 
     def set_analysis(self, analysis: ImageAnalysis | None) -> None:
         self.analysis = analysis
 
-    def values(self) -> np.ndarray | None:
-        if self.analysis is None or self.settings.target not in self.analysis.heatmaps:
-            return None
-        return overlays.heatmap_grid(self.analysis, self.settings.target)
-
     def paint(self, painter: QPainter, image: XRayImage) -> None:
         if self.analysis is None or self.analysis.path != image.path:
             return
-        values = self.values()
-        if values is None:
-            return
-        if self.settings.contours:
-            self._paint_contours(painter, values, (image.height, image.width))
-        else:
+        lines = self._planned((image.height, image.width))
+        if self._picture is not None:
             painter.setRenderHint(QPainter.SmoothPixmapTransform, True)
-            painter.drawImage(QRectF(0, 0, image.width, image.height), self._coloured(values))
+            painter.drawImage(QRectF(0, 0, image.width, image.height), self._picture)
+        paint_lines(painter, lines)
 
-    def _coloured(self, values: np.ndarray) -> QImage:
-        key = (id(self.analysis), self.settings)
+    def _planned(self, shape: tuple[int, int]) -> list[Polyline]:
+        """The plan's contour lines; its fill, if any, becomes the cached QImage."""
+        key = (id(self.analysis), self.settings, shape)
         if key != self._cached_key:
-            self._pixels = np.ascontiguousarray(overlays.heatmap_rgba(values, self.settings.opacity))
-            height, width = values.shape
-            self._picture = QImage(self._pixels.data, width, height, width * 4, QImage.Format_RGBA8888)
+            plan = heatmap_plan(self.analysis, shape, self.settings)
+            fill = next((part.rgba for part in plan if isinstance(part, HeatmapFill)), None)
+            self._pixels = None if fill is None else np.ascontiguousarray(fill)
+            self._picture = None if fill is None else QImage(self._pixels.data, fill.shape[1], fill.shape[0],
+                                                             fill.shape[1] * 4, QImage.Format_RGBA8888)
+            self._lines = [part for part in plan if isinstance(part, Polyline)]
             self._cached_key = key
-        return self._picture
-
-    def _paint_contours(self, painter: QPainter, values: np.ndarray, shape: tuple[int, int]) -> None:
-        for level in overlays.CONTOUR_LEVELS:
-            colour = QColor(*overlays.level_colour(level))
-            colour.setAlphaF(max(self.settings.opacity, 0.3))
-            painter.setPen(cosmetic_pen(colour, 2))
-            for line in overlays.contour_lines(values, level, shape):
-                painter.drawPolyline(polygon(line))
+        return self._lines
 
 
 class ZoneLayer(OverlayLayer):
@@ -100,29 +101,22 @@ class ZoneLayer(OverlayLayer):
 
     def __init__(self):
         self.analysis: ImageAnalysis | None = None
-        self._geometry = None
+        self._plan = None
 
     def set_analysis(self, analysis: ImageAnalysis | None) -> None:
         self.analysis = analysis
-        self._geometry = None
+        self._plan = None
 
     def paint(self, painter: QPainter, image: XRayImage) -> None:
         analysis = self.analysis
         if analysis is None or analysis.path != image.path or analysis.prediction is None:
             return
-        lungs, zones, anchors = self._shapes((image.height, image.width))
-        prediction = analysis.prediction
-        # A failed lung mask is still outlined, so the reader sees why the zones are withheld.
-        withheld = analysis.severity_withheld
-        positives = [] if withheld else [zone for zone, positive in zip(ZONES, prediction.zone_positive) if positive]
-        if not withheld:
-            self._paint_lines(painter, [line for zone in ZONES if zone not in positives for line in zones[zone]],
-                              ZONE_COLOUR, 1)
-        self._paint_lines(painter, lungs, LUNG_COLOUR, 2)
-        # Positive zones last: their outer edge lies on the lung outline and must stay visible.
-        self._paint_lines(painter, [line for zone in positives for line in zones[zone]], POSITIVE_ZONE_COLOUR, 2)
-        if not withheld:
-            self._paint_labels(painter, anchors, prediction)
+        shape = (image.height, image.width)
+        if self._plan is None or self._plan[0] != shape:
+            self._plan = (shape, *zone_plan(analysis, shape))
+        _shape, lines, labels = self._plan
+        paint_lines(painter, lines)
+        self._paint_labels(painter, labels)
 
     def corner_lines(self, image: XRayImage) -> dict[str, list[str]]:
         analysis = self.analysis
@@ -130,20 +124,8 @@ class ZoneLayer(OverlayLayer):
             return {}
         return {"bottom_right": [six_zone_words(analysis)]}
 
-    @staticmethod
-    def _paint_lines(painter: QPainter, lines: list[np.ndarray], colour: QColor, width: float) -> None:
-        painter.setPen(cosmetic_pen(colour, width))
-        for line in lines:
-            painter.drawPolyline(polygon(line))
 
-    def _shapes(self, shape: tuple[int, int]):
-        if self._geometry is None or self._geometry[0] != shape:
-            self._geometry = (shape, overlays.lung_outline(self.analysis, shape),
-                              overlays.zone_outlines(self.analysis, shape),
-                              overlays.zone_label_anchors(self.analysis, shape))
-        return self._geometry[1:]
-
-    def _paint_labels(self, painter: QPainter, anchors: dict, prediction) -> None:
+    def _paint_labels(self, painter: QPainter, labels: list[Label]) -> None:
         """Drawn untransformed at the mapped positions, so they keep their size and follow rotation and flips."""
         transform = painter.transform()
         painter.save()
@@ -153,33 +135,29 @@ class ZoneLayer(OverlayLayer):
         painter.setFont(font)
         device = QRectF(0, 0, painter.device().width(), painter.device().height())
         bounds = self.label_area if self.label_area is not None else device
-        for box, text, positive in placed_labels(transform, anchors, prediction, QFontMetricsF(font), bounds):
-            paint_label(painter, box, text, overlays.label_colours(positive))
+        for box, label in placed_labels(transform, labels, QFontMetricsF(font), bounds):
+            paint_label(painter, box, label)
         painter.restore()
 
 
-def placed_labels(transform, anchors: dict, prediction, metrics: QFontMetricsF,
-                  bounds: QRectF) -> list[tuple[QRectF, str, bool]]:
-    """(screen box, text, positive) of each zone's label: beside the zone's lateral edge, outside the lung,
-    inside `bounds` (the canvas less its corner texts). A zone whose label point is outside `bounds`
-    (zoomed or panned away, or behind a corner text) gets none; when the lungs are so small on screen that
-    labels would overlap, there are none: the results dock lists every zone."""
-    labels = []
-    for zone, probability, positive in zip(ZONES, prediction.zone_probabilities, prediction.zone_positive):
-        if zone in anchors and bounds.contains(transform.map(QPointF(*anchors[zone][0]))):
-            text = f"{zone} {probability:.2f}"
-            size = (metrics.horizontalAdvance(text) + 2 * LABEL_PADDING, metrics.height() + LABEL_PADDING)
-            labels.append((label_box(transform, *anchors[zone], *size, bounds), text, positive))
-    boxes = [box for box, _, _ in labels]
+def placed_labels(transform, labels: list[Label], metrics: QFontMetricsF, bounds: QRectF) -> list[tuple[QRectF, Label]]:
+    """(screen box, label) of each of the plan's zone labels, at a fixed size on screen: beside the zone's
+    lateral edge, outside the lung, inside `bounds` (the canvas less its corner texts). A label whose point
+    is outside `bounds` (zoomed or panned away, or behind a corner text) is left out; when the lungs are so
+    small on screen that labels would overlap, none are placed: the results dock lists every zone."""
+    placed = [(label_box(transform, label.anchor, label.side, metrics.horizontalAdvance(label.text) + 2 * LABEL_PADDING,
+                         metrics.height() + LABEL_PADDING, bounds), label)
+              for label in labels if bounds.contains(transform.map(QPointF(*label.anchor)))]
+    boxes = [box for box, _ in placed]
     if any(first.intersects(second) for index, first in enumerate(boxes) for second in boxes[index + 1:]):
         return []
-    return labels
+    return placed
 
 
-def paint_label(painter: QPainter, box: QRectF, text: str, colours: overlays.LabelColours) -> None:
-    painter.fillRect(box, qcolour(colours.background, colours.background_alpha))
-    painter.setPen(qcolour(colours.text))
-    painter.drawText(box, Qt.AlignCenter, text)
+def paint_label(painter: QPainter, box: QRectF, label: Label) -> None:
+    painter.fillRect(box, plan_colour(label.background, label.background_alpha))
+    painter.setPen(qcolour(label.colour))
+    painter.drawText(box, Qt.AlignCenter, label.text)
 
 
 def label_box(transform, anchor: tuple[float, float], side: int, width: float, height: float,

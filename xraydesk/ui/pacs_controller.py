@@ -2,13 +2,13 @@
 QIDO-RS), Retrieve (C-GET, C-MOVE to our listener, or WADO-RS) into the local store, Send results
 (the SR and secondary capture written by xraydesk.dicom_results, stored by C-STORE or STOW-RS) and
 the listener (C-STORE SCP). The protocols live in xraydesk.pacs; this runs them on workers and
-reports progress, Cancel and one outcome per image as signals. For Test connection and Search the
-newest request wins; one retrieve and one send run at a time."""
+reports progress, Cancel and one outcome per image as signals; the retrieve loop and Send results are
+the jobs the command line runs too (xraydesk.jobs). For Test connection and Search the newest request
+wins; one retrieve and one send run at a time."""
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from PyQt5.QtCore import QObject, QTimer, pyqtSignal
@@ -16,9 +16,10 @@ from PyQt5.QtCore import QObject, QTimer, pyqtSignal
 from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.events import NewestWins
 from xraydesk.imaging import XRayImage
-from xraydesk.imaging.image import failure_reason
+from xraydesk.jobs.retrieve import retrieve_studies, retrieve_summary, retrieved_folders
+from xraydesk.jobs.send_results import ImageOutcome, ReadingFiles, failure_words, send_results
 from xraydesk.pacs.client import client_for
-from xraydesk.pacs.local_store import LocalStore, StoredFile, safe_name
+from xraydesk.pacs.local_store import LocalStore, StoredFile
 from xraydesk.pacs.nodes import (
     DIMSE,
     LocalSide,
@@ -29,37 +30,11 @@ from xraydesk.pacs.nodes import (
     save_settings,
     settings_path,
 )
-from xraydesk.pacs.types import RetrieveOutcome, StudyQuery, StudyRow
+from xraydesk.pacs.types import StudyQuery, StudyRow
 from xraydesk.ui.workers import Worker, WorkerPool
 
-RESULTS_FOLDER = "results"  # in the local store, one folder per study: never beside a user's source files
 RECEIVED_QUIET_MS = 1000  # received studies are shown once the sender pauses for a second...
 RECEIVED_MAX_WAIT_S = 5.0  # ...and every few seconds during a long push
-NOT_ANALYSED = "skipped: not analysed yet (Analysis ▸ Analyse image)"
-
-
-@dataclass(frozen=True)
-class ImageOutcome:
-    """What became of one image's results: sent, skipped or failed, and why in words."""
-
-    path: Path
-    ok: bool
-    message: str
-
-
-def failure_words(error: Exception) -> str:
-    """One line for the user: where and why, never a traceback."""
-    if isinstance(error, PacsError):
-        return str(error)
-    return failure_reason(error)
-
-
-def results_folder(store: LocalStore, study_uid: str) -> Path:
-    return store.root / RESULTS_FOLDER / safe_name(study_uid)
-
-
-def count_words(count: int, thing: str, things: str) -> str:
-    return f"{count} {thing if count == 1 else things}"
 
 
 # ------------------------------------------------------------ tasks (run on workers, no Qt)
@@ -77,104 +52,6 @@ def find_task(node: Node, local: LocalSide, query: StudyQuery):
     def run(report, should_stop) -> list[StudyRow]:
         node.check()
         return client_for(node, local).find(query)
-
-    return run
-
-
-def retrieve_task(node: Node, local: LocalSide, rows: list[StudyRow], store: LocalStore, move: bool, listener):
-    """Retrieves the studies one after the other; reports (words, done, total); returns
-    (row, RetrieveOutcome or None, failure words) per study tried."""
-
-    def run(report, should_stop) -> list[tuple[StudyRow, RetrieveOutcome | None, str]]:
-        node.check()
-        client = client_for(node, local)
-        # C-MOVE sends to our listener's port: the app's own when it runs (the client starts a temporary one otherwise).
-        extra = {"listener": listener} if move and listener is not None and node.kind == DIMSE else {}
-        results = []
-        for index, row in enumerate(rows):
-            if should_stop():
-                break
-            words = f"Study {index + 1} of {len(rows)}" if len(rows) > 1 else "Retrieving"
-            report((words, 0, row.images or 0))
-            try:
-                outcome = client.retrieve(row.study_uid, store, move=move, should_stop=should_stop,
-                                          progress=lambda done, total, words=words: report((words, done, total)),
-                                          **extra)
-            except PacsError as error:
-                results.append((row, None, str(error)))
-                continue
-            results.append((row, outcome, ""))
-            if outcome.cancelled:
-                break
-        return results
-
-    return run
-
-
-def retrieve_summary(results: list[tuple[StudyRow, RetrieveOutcome | None, str]], asked: int) -> str:
-    images = sum(len(outcome.files) for _row, outcome, _failure in results if outcome)
-    studies = sum(1 for _row, outcome, _failure in results if outcome and outcome.files)
-    failures = [failure for _row, _outcome, failure in results if failure]
-    refused = sum(outcome.failed for _row, outcome, _failure in results if outcome)
-    cancelled = any(outcome.cancelled for _row, outcome, _failure in results if outcome) or len(results) < asked
-    retrieved = count_words(asked, "study", "studies") if studies == asked else f"{studies} of {asked} studies"
-    words = [f"Retrieved {retrieved} ({count_words(images, 'object', 'objects')})"]
-    reasons = [outcome.reason for _row, outcome, _failure in results if outcome and outcome.reason]
-    if refused:
-        words.append(f"{count_words(refused, 'object', 'objects')} not received" + (f" ({reasons[0]})" if reasons else ""))
-    if cancelled:
-        words.append("cancelled")
-    words += failures
-    return "; ".join(words) + "."
-
-
-def send_results_task(node: Node, local: LocalSide, paths: list[Path], analyses: dict[Path, ImageAnalysis],
-                      image_for: Callable[[Path], XRayImage], store: LocalStore,
-                      reading_files: Callable[[XRayImage], list[tuple[str, Path]]] | None = None):
-    """Writes the SR and the secondary capture of each analysed DICOM image into the store's results
-    folder, then sends them all in one go, with the reader's saved work on each image (`reading_files`:
-    (what, file) of it); returns one ImageOutcome per image, in order."""
-
-    def run(report, should_stop) -> list[ImageOutcome]:
-        # highdicom loads on first use, not at start-up
-        from xraydesk.dicom_results import ResultsError, source_header, write_results
-
-        node.check()
-        outcomes: dict[Path, ImageOutcome] = {}
-        written: dict[Path, list[Path]] = {}
-        what: dict[Path, list[str]] = {}  # in words, per image
-        for index, path in enumerate(paths):
-            report(("Writing results", index, len(paths)))
-            analysis = analyses.get(path)
-            if should_stop():
-                outcomes[path] = ImageOutcome(path, False, "not sent: cancelled")
-                continue
-            try:
-                image = image_for(path) if analysis is not None or reading_files else None
-                saved = reading_files(image) if reading_files else []
-                if analysis is None and not saved:
-                    outcomes[path] = ImageOutcome(path, False, NOT_ANALYSED)
-                    continue
-                written[path], what[path] = [file for _what, file in saved], [words for words, _file in saved]
-                if analysis is not None:
-                    folder = results_folder(store, str(source_header(image).StudyInstanceUID))
-                    results = write_results(analysis, image, folder)
-                    written[path][:0] = results
-                    what[path][:0] = ["SR and secondary capture" if len(results) > 1 else "SR"]
-            except Exception as error:  # noqa: BLE001 - one image's failure, listed beside it
-                written.pop(path, None)
-                words = str(error) if isinstance(error, ResultsError) else failure_words(error)
-                outcomes[path] = ImageOutcome(path, False, f"skipped: {words}")
-        if written:
-            files = [file for files in written.values() for file in files]
-            sent = client_for(node, local).send(files, should_stop=should_stop,
-                                                progress=lambda done, total: report(("Sending", done, total)))
-            by_file = {outcome.path: outcome for outcome in sent}
-            for path, files in written.items():
-                failures = [by_file[file].message for file in files if not by_file[file].ok]
-                outcomes[path] = ImageOutcome(path, not failures, "; ".join(failures) if failures else
-                                              f"sent ({', '.join(what[path])})")
-        return [outcomes[path] for path in paths]
 
     return run
 
@@ -292,7 +169,8 @@ class PacsController(QObject):
         if self._retrieve is not None or not rows:
             return False
         listener = self.listener if self.listener is not None and self.listener.running else None
-        worker = Worker(retrieve_task(node, self.settings.local, rows, self.store, move, listener))
+        worker = Worker(lambda report, should_stop: retrieve_studies(
+            node, self.settings.local, rows, self.store, move, listener, report, should_stop))
         worker.yielded.connect(lambda step: self.retrieveProgress.emit(*step))
         worker.returned.connect(lambda results: self._retrieved(results, len(rows)))
         worker.errored.connect(lambda error: self._retrieve_failed(failure_words(error)))
@@ -301,9 +179,7 @@ class PacsController(QObject):
 
     def _retrieved(self, results, asked: int) -> None:
         self._retrieve = None
-        folders = list(dict.fromkeys(self.store.study_folder(stored.study_uid)
-                                     for _row, outcome, _failure in results if outcome for stored in outcome.files))
-        self.retrieveFinished.emit(folders, retrieve_summary(results, asked))
+        self.retrieveFinished.emit(retrieved_folders(results, self.store), retrieve_summary(results, asked))
 
     def _retrieve_failed(self, words: str) -> None:
         self._retrieve = None
@@ -315,14 +191,13 @@ class PacsController(QObject):
 
     # ------------------------------------------------------------ Send results
 
-    def send_results(self, node: Node, paths: list[Path], analyses: dict[Path, ImageAnalysis],
-                     image_for: Callable[[Path], XRayImage],
-                     reading_files: Callable[[XRayImage], list[tuple[str, Path]]] | None = None) -> bool:
+    def send_results(self, node: Node, paths: list[Path], analyses: Mapping[Path, ImageAnalysis],
+                     image_for: Callable[[Path], XRayImage], reading_files: ReadingFiles | None = None) -> bool:
         """False when a send runs already. `analyses` is read on the worker: pass a copy."""
         if self._send is not None or not paths:
             return False
-        worker = Worker(send_results_task(node, self.settings.local, paths, analyses, image_for, self.store,
-                                          reading_files))
+        worker = Worker(lambda report, should_stop: send_results(
+            node, self.settings.local, paths, analyses, image_for, self.store, report, should_stop, reading_files))
         worker.yielded.connect(lambda step: self.sendProgress.emit(*step))
         worker.returned.connect(self._sent)
         worker.errored.connect(self._send_failed)

@@ -36,6 +36,8 @@ from PyQt5.QtWidgets import (
 from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.imaging import XRayImage
 from xraydesk.imaging.header import format_study_date
+from xraydesk.jobs.send_results import ImageOutcome
+from xraydesk.jobs.words import count_words
 from xraydesk.pacs.nodes import (
     AUTH_BASIC,
     AUTH_BEARER,
@@ -53,11 +55,7 @@ from xraydesk.pacs.types import (
     StudyRow,
     parse_modalities,
 )
-from xraydesk.ui.pacs_controller import (
-    ImageOutcome,
-    PacsController,
-    count_words,
-)
+from xraydesk.ui.pacs_controller import PacsController
 
 ROW_ROLE = Qt.UserRole
 NO_NODE = "No PACS configured yet: add one in File ▸ PACS ▸ Settings…"

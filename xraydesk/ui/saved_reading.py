@@ -135,8 +135,8 @@ class ReadingKeeper(QObject):
 
     def look_up(self, entries: list[ScanEntry]) -> None:
         """After a scan: the saved readings of its DICOM images, put back as they are found."""
-        wanted = [(entry.path, entry.study_uid, entry.sop_instance_uid, self.session.objects_of_study(entry.path))
-                  for entry in entries if entry.kind == IMAGE and entry.sop_instance_uid and entry.path not in self._looked_up]
+        wanted = [(entry.path, entry.keys.study_uid, entry.keys.sop_instance_uid, self.session.objects_of_study(entry.path))
+                  for entry in entries if entry.kind == IMAGE and entry.keys.sop_instance_uid and entry.path not in self._looked_up]
         if not wanted:
             return
         self._looked_up.update(path for path, *_ in wanted)

@@ -40,8 +40,8 @@ def current_trend(analyses: Iterable[ImageAnalysis], path: Path) -> tuple[Trend,
     shown = next((analysis for analysis in analyses if analysis.path == path), None)
     if shown is None or shown.prediction is None:
         return None
-    patient = shown.identity.patient_id
-    trend = patient_trends([analysis for analysis in analyses if analysis.identity.patient_id == patient]).get(patient)
+    patient = shown.identity.keys.patient_id
+    trend = patient_trends([analysis for analysis in analyses if analysis.identity.keys.patient_id == patient]).get(patient)
     index = trend.study_index(path) if trend is not None else None
     return None if index is None else (trend, index)
 

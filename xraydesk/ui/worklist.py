@@ -59,11 +59,11 @@ def entry_cells(entry: WorklistEntry, name: str) -> list:
     analysis = entry.analysis
     if analysis is None:
         return ["", "", "", name, ("", UNREADABLE_PRIORITY), "", "", None, f"error: {entry.error}"]
-    identity = analysis.identity
-    patient = identity.patient_name
-    if identity.patient_id and identity.patient_id != patient:
-        patient = f"{patient} ({identity.patient_id})".strip()
-    study = " ".join(part for part in (format_study_date(identity.study_date), identity.study_description) if part)
+    keys = analysis.identity.keys
+    patient = keys.patient_name
+    if keys.patient_id and keys.patient_id != patient:
+        patient = f"{patient} ({keys.patient_id})".strip()
+    study = " ".join(part for part in (format_study_date(keys.study_date), keys.study_description) if part)
     prediction = analysis.prediction
     if prediction is None:
         return ["", patient, study, name, ("", worklist_priority(analysis)), "", "", None,
@@ -114,6 +114,11 @@ class WorklistPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(self.table)
+
+    def clear(self) -> None:
+        """Open replaced the studies: no rows, nothing running."""
+        self.table.setRowCount(0)
+        self.finish("")
 
     def start(self, count: int) -> None:
         self.table.setRowCount(0)
