@@ -33,11 +33,13 @@ from xraydesk.ui.browser import StudyBrowser
 from xraydesk.ui.canvas import ImageCanvas
 from xraydesk.ui.compare import NO_PRIOR, CompareView
 from xraydesk.ui.export_dialog import ExportScopeDialog
+from xraydesk.ui.key_bindings import KeyBindings
 from xraydesk.ui.measurements import MeasurementLayer, MeasurementPanel
 from xraydesk.ui.menus import build_menus, shortcut_rows
 from xraydesk.ui.overlays import HeatmapLayer, ZoneLayer
 from xraydesk.ui.pacs_controller import PacsController
 from xraydesk.ui.pacs_dialogs import PacsSettingsDialog, QueryDialog, SendResultsDialog
+from xraydesk.ui.presets_dialog import PresetsDialog
 from xraydesk.ui.read_marks import ReadMarker
 from xraydesk.ui.results_panel import ResultsPanel
 from xraydesk.ui.saved_reading import ReadingKeeper
@@ -98,7 +100,8 @@ class MainWindow(QMainWindow):
         self.browser = StudyBrowser()
         self.tag_view = DicomTagView()
         self.worklist = WorklistPanel()
-        self.actions, self.menus = build_menus(self, ACTIONS, reading.options)
+        self.key_bindings = KeyBindings(ACTIONS, QtSettingsStore())
+        self.actions, self.menus = build_menus(self, ACTIONS, reading.options, self.key_bindings.key)
         self.recent_menu = self.menus["recent"]
         self.results_panel = ResultsPanel(self.actions["heatmap"], self.actions["zones"])
         self.compare_view = CompareView((self.heatmap_layer, self.zone_layer), reading.session,
@@ -593,7 +596,12 @@ class MainWindow(QMainWindow):
         return shortcut_rows(ACTIONS, self.actions)
 
     def show_shortcuts(self) -> None:
-        dialog = ShortcutsDialog(self.shortcut_table(), self)
+        dialog = ShortcutsDialog(self.key_bindings, self.actions, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.open()
+
+    def edit_window_presets(self) -> None:
+        dialog = PresetsDialog(self.reading.chest_presets, self)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.open()
 
