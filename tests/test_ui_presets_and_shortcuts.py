@@ -1,0 +1,72 @@
+"""The chest presets and the shortcut editor in the window (pytest-qt, offscreen): key 2 windows the canvas
+for the mediastinum, an edited preset and a changed key survive a new window, a key another action has is
+refused by name."""
+
+import numpy as np
+import pytest
+from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QKeySequence
+from PyQt5.QtWidgets import QDialogButtonBox
+from ui_helpers import open_and_wait, shown_window, wait_for_image
+
+from xraydesk.ui.presets_dialog import PresetsDialog
+from xraydesk.ui.shortcuts_dialog import ShortcutsDialog
+
+
+@pytest.fixture
+def film(make_dicom):
+    return make_dicom("chest.dcm", np.add.outer(np.arange(256), np.arange(256)).astype(np.uint16) * 8,
+                      bits_stored=12)
+
+
+def window_with(qtbot, path):
+    window = shown_window(qtbot)
+    open_and_wait(qtbot, window, [path])
+    wait_for_image(qtbot, window, path)
+    return window
+
+
+def test_key_2_windows_the_mediastinum_and_an_edited_preset_survives_a_new_window(qtbot, film):
+    window = window_with(qtbot, film)
+    qtbot.keyClick(window.canvas, Qt.Key_2)
+    display = window.reading.display
+    assert window.canvas.view.window == display.preset_window((40, 400), (50, 100), "Mediastinum")
+    window.actions["edit_presets"].trigger()
+    dialog = window.findChild(PresetsDialog)
+    dialog.boxes["mediastinum", "film_center"].setValue(60)
+    dialog.boxes["mediastinum", "film_width"].setValue(20)
+    dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.Save).click()
+    window.close()
+
+    window = window_with(qtbot, film)  # reads the settings anew
+    qtbot.keyClick(window.canvas, Qt.Key_2)
+    edited = window.reading.display.preset_window((40, 400), (50, 70), "Mediastinum")
+    assert window.canvas.view.window == edited != display.preset_window((40, 400), (50, 100), "Mediastinum")
+    qtbot.keyClick(window.canvas, Qt.Key_4)
+    assert window.canvas.view.window == window.reading.display.default_window()
+    window.close()
+
+
+def test_a_changed_shortcut_works_survives_a_new_window_and_a_taken_key_is_refused(qtbot, film):
+    window = window_with(qtbot, film)
+    qtbot.keyClick(window.canvas, Qt.Key_F1)
+    dialog = window.findChild(ShortcutsDialog)
+    dialog.editors["invert"].setKeySequence(QKeySequence("Ctrl+9"))
+    dialog.editors["invert"].editingFinished.emit()
+    dialog.editors["zoom_in"].setKeySequence(QKeySequence("F"))  # Fit to window's
+    dialog.editors["zoom_in"].editingFinished.emit()
+    assert "“Fit to window”" in dialog.message.text()
+    assert dialog.key_of("zoom_in") == window.actions["zoom_in"].shortcut().toString() == "+"
+    dialog.close()
+    qtbot.keyClick(window.canvas, Qt.Key_9, Qt.ControlModifier)
+    assert window.canvas.view.invert
+    window.close()
+
+    window = window_with(qtbot, film)
+    assert window.actions["invert"].shortcut().toString() == "Ctrl+9"
+    qtbot.keyClick(window.canvas, Qt.Key_9, Qt.ControlModifier)
+    assert window.canvas.view.invert
+    window.show_shortcuts()
+    window.findChild(ShortcutsDialog).reset()
+    assert window.actions["invert"].shortcut().toString() == "I"
+    window.close()
