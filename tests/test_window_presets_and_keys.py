@@ -34,7 +34,7 @@ def test_film_presets_window_percentiles_of_the_image_whatever_its_bit_depth():
         low, high = bounds(presets.window("mediastinum", display))
         assert (low / scale, high / scale) == pytest.approx((0.5 * 99, 99), rel=0.01)  # 50 % .. 100 %
         lung_low, lung_high = bounds(presets.window("lung", display))
-        assert lung_high / scale == pytest.approx(0.6 * 99, rel=0.01)  # air is dark: the lower 2-60 %
+        assert (lung_low / scale, lung_high / scale) == pytest.approx((0.02 * 99, 0.6 * 99), rel=0.01)  # air: dark
         assert presets.window("lung", display) == display.lung_window()
     inverted = film(RAMP, presentation_inverted=True)  # air stored bright: the same tissue, the other end
     assert bounds(presets.window("bone", inverted))[1] == pytest.approx(0.30 * 99, rel=0.01)
@@ -86,6 +86,8 @@ def test_a_key_another_action_has_is_refused_naming_it_and_changes_are_kept():
     with pytest.raises(ShortcutConflict, match="“Invert”"):
         bindings.set("fit", "i")  # case does not matter
     assert bindings.key("fit") == "F"
+    with pytest.raises(ShortcutConflict, match="Cancel the measurement"):
+        bindings.set("fit", "Esc")
     bindings.set("fit", "Ctrl+9")
     bindings.set("invert", "F")  # F is free now
     reloaded = KeyBindings(ACTIONS, store)  # as after a restart

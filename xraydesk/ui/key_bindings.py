@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 
 from xraydesk.reading.options import SettingsStore
-from xraydesk.ui.actions import SEPARATOR, ActionSpec
+from xraydesk.ui.actions import MOUSE_SHORTCUTS, SEPARATOR, ActionSpec
 
 SHORTCUTS_KEY = "shortcuts"
 
@@ -47,6 +47,9 @@ class KeyBindings:
         if holder is not None:
             raise ShortcutConflict(f"{key} is already the key of “{holder.plain_text}”: "
                                    f"give that action another key first.")
+        fixed = next((what for gesture, what in MOUSE_SHORTCUTS if same_key(gesture, key)), None)
+        if fixed is not None:  # Esc, handled by the canvas itself
+            raise ShortcutConflict(f"{key} is already the key of “{fixed}”, which cannot be changed.")
         changed = self._changed()
         changed[action_id] = key
         if key == self.actions[action_id].shortcut:
