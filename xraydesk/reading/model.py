@@ -188,6 +188,9 @@ class Reading:
         path = analysis.path
         if not self.session.holds(path):
             return False
+        entry = self.session.entry(path)
+        if entry.source_format != "DICOM" and analysis.identity.keys != entry.keys:  # a film the reader dated
+            analysis = replace(analysis, identity=replace(analysis.identity, keys=entry.keys))
         self.analyses[path] = analysis
         self.analyses.move_to_end(path)
         self.analysed.emit(analysis)
@@ -202,6 +205,13 @@ class Reading:
         self.options.set("compare", False)
         self.analyses_cleared.emit()
         self.closed.emit()
+
+    def date_films(self, dates: dict[Path, str]) -> None:
+        """The reader's dates for PNG/JPEG films (StudySession.date_films): compare and the trend order them
+        from now on, their analyses too."""
+        for path in self.session.date_films(dates):
+            if path in self.analyses:
+                self.keep(self.analyses[path])
 
     def current_analysis(self) -> ImageAnalysis | None:
         return self.analyses.get(self.current.path) if self.current is not None else None
