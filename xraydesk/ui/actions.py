@@ -112,6 +112,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     separator(ANALYSIS),
     ActionSpec("analyse_all", ANALYSIS, "Analyse all images (&worklist)", "Ctrl+Shift+Return", "analyse_all"),
     ActionSpec("cancel_worklist", ANALYSIS, "&Cancel worklist", "", "analysis.cancel_worklist"),
+    separator(ANALYSIS),
+    ActionSpec("film_dates", ANALYSIS, "Set &dates of PNG/JPEG films…", "", "set_film_dates"),
 
     ActionSpec("shortcuts", HELP, "&Keyboard shortcuts", "F1", "show_shortcuts"),
     ActionSpec("about", HELP, "&About XRayDesk", "", "show_about"),
