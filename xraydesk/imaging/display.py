@@ -73,12 +73,19 @@ class ImageDisplay:
         return self._window_between(self.minimum, self.maximum, "Full range")
 
     def lung_window(self) -> Window:
+        return self.preset_window(CT_LUNG_WINDOW, LUNG_PERCENTILES, "Lung")
+
+    def preset_window(self, ct_window: tuple[float, float], film_percentiles: tuple[float, float],
+                      label: str) -> Window:
+        """A preset: a CT image gets `ct_window` (center, width in Hounsfield units, its modality values);
+        any other image has no calibrated units, so it gets the window between the `film_percentiles`
+        of its own values (turned round when the presentation stores air bright)."""
         if self.image.keys.modality == "CT":
-            return Window(*CT_LUNG_WINDOW, label="Lung")
-        low, high = LUNG_PERCENTILES
+            return Window(*ct_window, label=label)
+        low, high = film_percentiles
         if self.image.presentation_inverted:  # air is stored bright
             low, high = 100 - high, 100 - low
-        return self._percentile_window((low, high), "Lung")
+        return self._percentile_window((low, high), label)
 
     def _percentile_window(self, percentiles: tuple[float, float], label: str) -> Window:
         lower, upper = np.percentile(self._sample, percentiles)

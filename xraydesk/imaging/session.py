@@ -7,9 +7,10 @@ tasks.
 What the reader did is kept here while the app runs; xraydesk.jobs.saved_reading keeps it beyond (the
 app writes it there as it changes, and puts back what it finds when a study opens)."""
 
+import datetime
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from xraydesk.imaging.display import ImageDisplay
 from xraydesk.imaging.entries import IMAGE, NON_IMAGE, ScanEntry
 from xraydesk.imaging.image import Preview, XRayImage, failure_reason
 from xraydesk.imaging.measurements import MeasurementStore
+from xraydesk.imaging.study_keys import dated_film_keys
 from xraydesk.imaging.study_order import StudyMoment, earlier_indices
 
 IMAGE_CACHE_SIZE = 4
@@ -44,6 +46,7 @@ class StudySession:
         self.cleared = Event()
         self.read_changed = Event()  # Path, bool
         self.key_image_changed = Event()  # Path, reason (None: no longer a key image)
+        self.films_dated = Event()  # list[Path]: PNG/JPEG films the reader gave dates (date_films)
         self._entries: list[ScanEntry] = []
         self._images: dict[Path, ScanEntry] = {}
         self._instances: set[str] = set()  # SOP Instance UIDs of the images held
@@ -115,6 +118,30 @@ class StudySession:
         text = f"{images} image{'' if images == 1 else 's'}"
         return text + (f", {skipped} skipped" if skipped else "")
 
+    # ------------------------------------------------------------ dates for films without them
+
+    def plain_films(self, paths: Iterable[Path] | None = None) -> list[Path]:
+        """The PNG/JPEG images among `paths` (every image held by default), in file-name order: they have no
+        dates, so compare and the trend cannot order them until the reader dates them (date_films)."""
+        chosen = self._images if paths is None else [path for path in paths if path in self._images]
+        return sorted((path for path in chosen if self._images[path].source_format != "DICOM"),
+                      key=lambda path: (path.name, str(path)))
+
+    def date_films(self, dates: dict[Path, str]) -> list[Path]:
+        """The reader's dates (YYYYMMDD) for a set of PNG/JPEG films, held in the session only (files are never
+        written): each date is a study, the set one patient named after its first film's folder. Returns
+        the films dated (DICOM images and images not held are left as they are)."""
+        films = self.plain_films(dates)
+        for path in films:
+            entry = self._images[path]
+            dated = replace(entry, keys=dated_film_keys(entry.keys, films[0].parent, dates[path]))
+            self._images[path] = self._entries[self._entries.index(entry)] = dated
+            if path in self._cache:
+                self._cache[path].image.keys = dated.keys
+        if films:
+            self.films_dated.emit(films)
+        return films
+
     # ------------------------------------------------------------ a patient's studies
 
     def studies_of_patient(self, path: Path) -> list[Study]:
@@ -165,8 +192,10 @@ class StudySession:
 
     def keep(self, display: ImageDisplay) -> ImageDisplay:
         """Caches a decoded image (the newest is kept longest); returns the cached mapping, so that
-        every consumer shares one."""
+        every consumer shares one. A film the reader dated keeps its date (date_films)."""
         path = display.image.path
+        if path in self._images and display.image.source_format != "DICOM":
+            display.image.keys = self._images[path].keys
         cached = self._cache.get(path)
         if cached is None or cached.image is not display.image:
             self._cache[path] = display
@@ -253,3 +282,9 @@ def thumbnail_task(paths: list[Path]):
                 report((path, failure_reason(error), None))
 
     return run
+
+
+def default_film_dates(films: list[Path], last: datetime.date) -> dict[Path, str]:
+    """One day apart in the order given (file names: plain_films), the last on `last`."""
+    return {path: (last - datetime.timedelta(days=len(films) - 1 - index)).strftime("%Y%m%d")
+            for index, path in enumerate(films)}

@@ -4,7 +4,7 @@ for empty values (a missing or empty element is ""; numbers are None), so the br
 compare, the trend, the hanging protocol and the reports never disagree about a study. No pydicom here:
 the app starts without it."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from xraydesk.imaging.study_order import TIME_KEYWORDS, image_time
@@ -63,6 +63,14 @@ def header_keys(dataset, path: Path) -> StudyKeys:
 def plain_image_keys(path: Path) -> StudyKeys:
     """PNG/JPEG files have no patient data: each folder is one study and series, named after the folder."""
     return StudyKeys(study_description=path.parent.name, study=str(path.parent))
+
+
+def dated_film_keys(keys: StudyKeys, patient_folder: Path, date: str) -> StudyKeys:
+    """A PNG/JPEG film with the date (YYYYMMDD) the reader gave it: a study of that date, of the patient
+    named after `patient_folder`, so that compare and the trend can order such films."""
+    patient = str(patient_folder)
+    return replace(keys, patient_name=patient_folder.name, patient_id=patient, study_date=date,
+                   study=f"{patient}@{date}")
 
 
 # The elements header_keys reads: the scan reads only these (and what tells an image from other objects).

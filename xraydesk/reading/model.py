@@ -32,13 +32,14 @@ from xraydesk.imaging.session import StudySession
 from xraydesk.jobs.report import write_report
 from xraydesk.reading.export_scope import SCOPES, analyses_in_scope
 from xraydesk.reading.options import Options, SettingsStore
+from xraydesk.reading.presets import ChestPresets
 from xraydesk.reading.recent import RecentFiles
 
 OPEN_RULE = ("Open replaces the studies, the worklist, the analyses, read marks, key images, measurements and "
              "drafts; "
              "Add folder, a PACS retrieve and the listener add to them.")
 NO_UNREAD_FLAGGED = "No unread flagged image: analyse a folder (Ctrl+Shift+Return), or all are read."
-WINDOW_PRESETS = ("auto_window", "full_range_window", "lung_window")  # ImageDisplay's methods
+WINDOW_PRESETS = ("auto_window", "full_range_window")  # ImageDisplay's methods
 
 
 class Reading:
@@ -50,6 +51,7 @@ class Reading:
         self.session = session or StudySession()
         self.options = Options(settings)
         self.recent = RecentFiles(self.options.store)
+        self.chest_presets = ChestPresets(self.options.store)
         self.analyses: OrderedDict[Path, ImageAnalysis] = OrderedDict()  # in analysis order
         self.display: ImageDisplay | None = None  # on screen: the current image's mapping, or a preview's
         self.current: XRayImage | None = None  # the full image on screen (None while a preview shows)
@@ -124,6 +126,11 @@ class Reading:
         if self.display is not None:
             self.set_window(getattr(self.display, name)())
 
+    def chest_preset(self, name: str) -> None:
+        """Lung, mediastinum, bone (as the reader edited them) or the image's default window (presets.PRESET_NAMES)."""
+        if self.display is not None:
+            self.set_window(self.chest_presets.window(name, self.display))
+
     def next_header_window(self) -> None:
         """Header windows in turn; images without one get their default window."""
         if self.display is None or self.view is None:
@@ -181,6 +188,9 @@ class Reading:
         path = analysis.path
         if not self.session.holds(path):
             return False
+        entry = self.session.entry(path)
+        if entry.source_format != "DICOM" and analysis.identity.keys != entry.keys:  # a film the reader dated
+            analysis = replace(analysis, identity=replace(analysis.identity, keys=entry.keys))
         self.analyses[path] = analysis
         self.analyses.move_to_end(path)
         self.analysed.emit(analysis)
@@ -195,6 +205,13 @@ class Reading:
         self.options.set("compare", False)
         self.analyses_cleared.emit()
         self.closed.emit()
+
+    def date_films(self, dates: dict[Path, str]) -> None:
+        """The reader's dates for PNG/JPEG films (StudySession.date_films): compare and the trend order them
+        from now on, their analyses too."""
+        for path in self.session.date_films(dates):
+            if path in self.analyses:
+                self.keep(self.analyses[path])
 
     def current_analysis(self) -> ImageAnalysis | None:
         return self.analyses.get(self.current.path) if self.current is not None else None

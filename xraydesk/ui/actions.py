@@ -58,7 +58,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("quit", FILE, "&Quit", "Ctrl+Q", "close"),
 
     ActionSpec("fit", VIEW, "&Fit to window", "F", "canvas.fit"),
-    ActionSpec("actual_pixels", VIEW, "&Actual pixels (1:1)", "1", "canvas.zoom_to", (1.0,)),
+    ActionSpec("actual_pixels", VIEW, "&Actual pixels (1:1)", "0", "canvas.zoom_to", (1.0,)),
     ActionSpec("zoom_in", VIEW, "Zoom &in", "+", "canvas.zoom_by", (KEY_ZOOM_STEP,)),
     ActionSpec("zoom_out", VIEW, "Zoom &out", "-", "canvas.zoom_by", (1 / KEY_ZOOM_STEP,)),
     separator(VIEW),
@@ -74,10 +74,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("hanging_protocol", VIEW, "&Hang the prior beside a study on open", option="hanging_protocol"),
     separator(VIEW),  # the docks' show/hide entries follow
 
-    ActionSpec("header_window", IMAGE, "&Header window (repeat: next)", "2", "reading.next_header_window"),
-    ActionSpec("auto_window", IMAGE, "&Auto window (percentiles)", "3", "reading.window_preset", ("auto_window",)),
-    ActionSpec("full_range_window", IMAGE, "F&ull range", "4", "reading.window_preset", ("full_range_window",)),
-    ActionSpec("lung_window", IMAGE, "&Lung window", "5", "reading.window_preset", ("lung_window",)),
+    # The chest presets on 1-4 (xraydesk.reading.presets); Edit chest presets changes the first three.
+    ActionSpec("lung_window", IMAGE, "&Lung window", "1", "reading.chest_preset", ("lung",)),
+    ActionSpec("mediastinum_window", IMAGE, "&Mediastinum window", "2", "reading.chest_preset", ("mediastinum",)),
+    ActionSpec("bone_window", IMAGE, "&Bone window", "3", "reading.chest_preset", ("bone",)),
+    ActionSpec("default_window", IMAGE, "&Default window (the image's own)", "4", "reading.chest_preset",
+               ("default",)),
+    ActionSpec("edit_presets", IMAGE, "&Edit chest presets…", "", "edit_window_presets"),
+    ActionSpec("header_window", IMAGE, "&Header window (repeat: next)", "5", "reading.next_header_window"),
+    ActionSpec("auto_window", IMAGE, "&Auto window (percentiles)", "6", "reading.window_preset", ("auto_window",)),
+    ActionSpec("full_range_window", IMAGE, "F&ull range", "7", "reading.window_preset", ("full_range_window",)),
     ActionSpec("invert", IMAGE, "&Invert", "I", "reading.set_invert", checkable=True),
     ActionSpec("reset_view", IMAGE, "&Reset window, zoom and invert", "R", "canvas.reset_view"),
     separator(IMAGE),
@@ -106,6 +112,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     separator(ANALYSIS),
     ActionSpec("analyse_all", ANALYSIS, "Analyse all images (&worklist)", "Ctrl+Shift+Return", "analyse_all"),
     ActionSpec("cancel_worklist", ANALYSIS, "&Cancel worklist", "", "analysis.cancel_worklist"),
+    separator(ANALYSIS),
+    ActionSpec("film_dates", ANALYSIS, "Set &dates of PNG/JPEG films…", "", "set_film_dates"),
 
     ActionSpec("shortcuts", HELP, "&Keyboard shortcuts", "F1", "show_shortcuts"),
     ActionSpec("about", HELP, "&About XRayDesk", "", "show_about"),

@@ -24,6 +24,7 @@ from PyQt5.QtWidgets import (
 from xraydesk import RESEARCH_USE_NOTICE, __version__
 from xraydesk.ai.analysis import Analyser, ImageAnalysis
 from xraydesk.imaging import IMAGE, ImageDisplay, ScanEntry, ViewState
+from xraydesk.imaging.session import default_film_dates
 from xraydesk.jobs.words import count_words
 from xraydesk.reading import Reading
 from xraydesk.reading.model import NO_UNREAD_FLAGGED
@@ -33,11 +34,14 @@ from xraydesk.ui.browser import StudyBrowser
 from xraydesk.ui.canvas import ImageCanvas
 from xraydesk.ui.compare import NO_PRIOR, CompareView
 from xraydesk.ui.export_dialog import ExportScopeDialog
+from xraydesk.ui.film_dates_dialog import FilmDatesDialog
+from xraydesk.ui.key_bindings import KeyBindings
 from xraydesk.ui.measurements import MeasurementLayer, MeasurementPanel
 from xraydesk.ui.menus import build_menus, shortcut_rows
 from xraydesk.ui.overlays import HeatmapLayer, ZoneLayer
 from xraydesk.ui.pacs_controller import PacsController
 from xraydesk.ui.pacs_dialogs import PacsSettingsDialog, QueryDialog, SendResultsDialog
+from xraydesk.ui.presets_dialog import PresetsDialog
 from xraydesk.ui.read_marks import ReadMarker
 from xraydesk.ui.results_panel import ResultsPanel
 from xraydesk.ui.saved_reading import ReadingKeeper
@@ -52,6 +56,7 @@ OPEN_FILTER = "Images (*.dcm *.dicom *.png *.jpg *.jpeg);;All files (*)"
 DEIDENTIFIED_EXPORT = "Export de-identified DICOM"
 NOT_ANALYSED = "Not analysed yet — Analysis ▸ Analyse image (Ctrl+Return)."
 OPENING = "Opening…"
+NO_PLAIN_FILMS = "No PNG or JPEG film is open: open a folder of films first (DICOM images have their own dates)."
 
 
 def settings() -> QSettings:
@@ -98,7 +103,8 @@ class MainWindow(QMainWindow):
         self.browser = StudyBrowser()
         self.tag_view = DicomTagView()
         self.worklist = WorklistPanel()
-        self.actions, self.menus = build_menus(self, ACTIONS, reading.options)
+        self.key_bindings = KeyBindings(ACTIONS, QtSettingsStore())
+        self.actions, self.menus = build_menus(self, ACTIONS, reading.options, self.key_bindings.key)
         self.recent_menu = self.menus["recent"]
         self.results_panel = ResultsPanel(self.actions["heatmap"], self.actions["zones"])
         self.compare_view = CompareView((self.heatmap_layer, self.zone_layer), reading.session,
@@ -593,7 +599,25 @@ class MainWindow(QMainWindow):
         return shortcut_rows(ACTIONS, self.actions)
 
     def show_shortcuts(self) -> None:
-        dialog = ShortcutsDialog(self.shortcut_table(), self)
+        dialog = ShortcutsDialog(self.key_bindings, self.actions, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.open()
+
+    def set_film_dates(self) -> None:
+        films = self.reading.session.plain_films()
+        if not films:
+            QMessageBox(QMessageBox.Information, "Dates of PNG/JPEG films", NO_PLAIN_FILMS, parent=self).open()
+            return
+        dates = {**default_film_dates(films, datetime.date.today()),  # dated before: as the reader left them
+                 **{path: self.reading.session.entry(path).keys.study_date for path in films
+                    if self.reading.session.entry(path).keys.study_date}}
+        dialog = FilmDatesDialog(dates, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.reading.date_films(dialog.dates()))
+        dialog.open()
+
+    def edit_window_presets(self) -> None:
+        dialog = PresetsDialog(self.reading.chest_presets, self)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.open()
 

@@ -2,7 +2,7 @@
 their handlers, or showing and setting a reading option (their check marks follow the option,
 whoever changes it)."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import reduce
 
 from PyQt5.QtGui import QKeySequence
@@ -12,9 +12,10 @@ from xraydesk.reading.options import DEFAULTS, Options
 from xraydesk.ui.actions import MOUSE_SHORTCUTS, SEPARATOR, ActionSpec
 
 
-def build_menus(window: QMainWindow, table: Iterable[ActionSpec],
-                options: Options) -> tuple[dict[str, QAction], dict[str, QMenu]]:
-    """(action id -> QAction, menu path or submenu id -> QMenu); handlers are looked up on `window`."""
+def build_menus(window: QMainWindow, table: Iterable[ActionSpec], options: Options,
+                key_of: Callable[[str], str] | None = None) -> tuple[dict[str, QAction], dict[str, QMenu]]:
+    """(action id -> QAction, menu path or submenu id -> QMenu); handlers are looked up on `window`;
+    `key_of(action id)`: the reader's key for it (the table's default without)."""
     actions: dict[str, QAction] = {}
     menus: dict[str, QMenu] = {}
 
@@ -31,7 +32,7 @@ def build_menus(window: QMainWindow, table: Iterable[ActionSpec],
             menus[spec.id] = menu(spec.menu).addMenu(spec.text)
         else:
             actions[spec.id] = action = QAction(spec.text, window, checkable=spec.checkable or bool(spec.option))
-            action.setShortcut(QKeySequence(spec.shortcut))
+            action.setShortcut(QKeySequence(key_of(spec.id) if key_of else spec.shortcut))
             if spec.option:
                 _bind_option(action, spec, options)
             else:
