@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from xraydesk.imaging.loading import optional_int
+from xraydesk.imaging.study_keys import optional_int
 from xraydesk.pacs.local_store import LocalStore, RefusedObject, StoredFile
 from xraydesk.pacs.nodes import AUTH_BASIC, AUTH_BEARER, LocalSide, Node, PacsError
 from xraydesk.pacs.types import (
