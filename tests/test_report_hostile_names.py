@@ -16,6 +16,7 @@ from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.trend import ChangeLimits
 from xraydesk.commands.common import EXIT_OK, EXIT_OUTPUT_FAILED
 from xraydesk.commands.report import report_main
+from xraydesk.imaging.study_keys import StudyKeys
 from xraydesk.report import ReportPage, trend_pages, write_summary
 from xraydesk.report import text as report_text
 from xraydesk.report.text import UNPRINTABLE_NOTE
@@ -46,8 +47,10 @@ def digest(path: Path) -> str:
 def analysis_of(name: str, patient_id: str = "P1", study_date: str = "20200402", path: str | None = None,
                 description: str = "CHEST", check: InputCheck | None = None):
     """An analysis of a film of patient `name`, one study per date."""
-    identity = StudyIdentity(Path(path or f"/films/{patient_id}-{study_date}.dcm"), name, patient_id, study_date,
-                             description, "DX", f"1.2.{patient_id}.{study_date}")
+    study_uid = f"1.2.{patient_id}.{study_date}"
+    keys = StudyKeys(name, patient_id, study_uid, study_date, study_description=description, modality="DX",
+                     study=study_uid)
+    identity = StudyIdentity(Path(path or f"/films/{patient_id}-{study_date}.dcm"), keys, "DICOM")
     return synthetic_analysis(identity.path, identity=identity, **({"check": check} if check else {}))
 
 

@@ -287,14 +287,14 @@ def test_paging_past_images_leaves_them_unread_and_a_moment_on_screen_or_m_reads
         wait_for_image(qtbot, window, path)
     qtbot.keyClick(window.canvas, Qt.Key_PageUp)
     wait_for_image(qtbot, window, images[-2])
-    assert not any(window.session.is_read(path) for path in images)
+    assert not any(window.reading.session.is_read(path) for path in images)
     qtbot.keyClick(window.canvas, Qt.Key_M)  # the reader's word: read now, and the timer no longer decides
-    assert window.session.is_read(images[-2]) and not window.read_marker.timer.isActive()
+    assert window.reading.session.is_read(images[-2]) and not window.read_marker.timer.isActive()
     window.read_marker.timer.setInterval(50)
     qtbot.keyClick(window.canvas, Qt.Key_PageUp)
     wait_for_image(qtbot, window, images[-3])
-    qtbot.waitUntil(lambda: window.session.is_read(images[-3]), timeout=WAIT_MS)  # left on screen: read
-    assert [window.session.is_read(path) for path in images] == [False, False, True, True, False]
+    qtbot.waitUntil(lambda: window.reading.session.is_read(images[-3]), timeout=WAIT_MS)  # left on screen: read
+    assert [window.reading.session.is_read(path) for path in images] == [False, False, True, True, False]
 
 
 def test_n_opens_the_unread_flagged_images_in_priority_order_and_hidden_data_hides_file_names(qtbot, open_window,
@@ -305,7 +305,7 @@ def test_n_opens_the_unread_flagged_images_in_priority_order_and_hidden_data_hid
     with qtbot.waitSignal(window.analysis.worklistFinished, timeout=WAIT_MS):
         window.analyse_all()
     shown = window.canvas.image.path  # the first image, opened by the scan: read after its moment on screen
-    qtbot.waitUntil(lambda: window.session.is_read(shown), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.reading.session.is_read(shown), timeout=WAIT_MS)
     order = window.worklist.paths()
     expected = order[order.index(shown) + 1:] + order[:order.index(shown)]  # onwards from the one on screen
     opened = []
@@ -313,7 +313,7 @@ def test_n_opens_the_unread_flagged_images_in_priority_order_and_hidden_data_hid
         qtbot.keyClick(window.canvas, Qt.Key_N)
         qtbot.waitUntil(lambda: window.canvas.image.path not in opened + [shown], timeout=WAIT_MS)
         opened.append(window.canvas.image.path)
-        qtbot.waitUntil(lambda: window.session.is_read(opened[-1]), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: window.reading.session.is_read(opened[-1]), timeout=WAIT_MS)
     assert opened == expected  # every FakeAnalyser answer is positive, so every image is flagged
     qtbot.keyClick(window.canvas, Qt.Key_N)
     assert window.status_label.text().startswith("No unread flagged image")
@@ -508,4 +508,4 @@ def test_the_readers_draft_edit_is_kept_for_the_image(qtbot, open_window, images
         window.open_paths([images[0]])
     qtbot.waitUntil(lambda: window.results_panel.draft.isVisible(), timeout=WAIT_MS)
     window.results_panel.draft.text.setPlainText("IMPRESSION: the reader's own words.")
-    assert window.session.drafts[images[0]] == "IMPRESSION: the reader's own words."
+    assert window.reading.session.drafts[images[0]] == "IMPRESSION: the reader's own words."

@@ -163,7 +163,7 @@ def test_compare_and_trend_take_the_same_prior_among_studies_of_one_day(qtbot, m
         current_study = trend.study_index(current)
         assert prior in trend.studies[trend.prior_index(current_study)].paths
         assert f", {interval}: " in window.results_panel.trend.change.text().split("\n")[0]
-        window.compare_action.trigger()
+        window.actions["compare"].trigger()
     window.close()
 
 
@@ -187,18 +187,18 @@ def test_window_links_in_units_of_each_films_default_window():
 
 
 def test_the_hanging_protocol_lays_out_a_study_opened_beside_its_prior_of_the_same_view(qtbot, window, views_over_time):
-    assert not window.hanging_action.isChecked()  # off until the reader turns it on
+    assert not window.actions["hanging_protocol"].isChecked()  # off until the reader turns it on
     open_and_wait(qtbot, window, [views_over_time["current_pa"].parent])
     window.browser.select_path(views_over_time["current_pa"])
     wait_for_image(qtbot, window, views_over_time["current_pa"])
-    assert not window.compare_action.isChecked()
-    window.hanging_action.trigger()
+    assert not window.actions["compare"].isChecked()
+    window.actions["hanging_protocol"].trigger()
     assert settings().value("hanging_protocol", type=bool)  # remembered
 
     for path in (views_over_time["other"], views_over_time["current_pa"]):  # no prior; another study opened
         window.browser.select_path(path)
         wait_for_image(qtbot, window, path)
-    assert window.compare_action.isChecked()
+    assert window.actions["compare"].isChecked()
     view = window.compare_view
     qtbot.waitUntil(lambda: view.prior.image is not None, timeout=WAIT_MS)
     assert view.prior.image.path == views_over_time["first_pa"]  # PA beside PA, not the later AP
@@ -207,4 +207,4 @@ def test_the_hanging_protocol_lays_out_a_study_opened_beside_its_prior_of_the_sa
     qtbot.keyClick(window.canvas, Qt.Key_Escape)  # left: another image of the same study does not hang it again
     window.browser.select_path(views_over_time["current_second"])
     wait_for_image(qtbot, window, views_over_time["current_second"])
-    assert not window.compare_action.isChecked()
+    assert not window.actions["compare"].isChecked()

@@ -120,7 +120,7 @@ def test_a_study_retrieved_while_it_is_open_is_one_image_named_by_its_numbers(qt
     with qtbot.waitSignal(window.studies.scanFinished, timeout=WAIT_MS):
         qtbot.mouseClick(dialog.retrieve_button, Qt.LeftButton)  # a copy into the local store
     qtbot.waitUntil(lambda: window.workers.is_idle(), timeout=WAIT_MS)
-    assert window.browser.image_paths() == [original] and window.session.summary() == "1 image"
+    assert window.browser.image_paths() == [original] and window.reading.session.summary() == "1 image"
 
     header = pydicom.dcmread(original, stop_before_pixels=True)
     study = LocalStore().study_folder(header.StudyInstanceUID)

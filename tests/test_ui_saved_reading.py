@@ -66,7 +66,7 @@ def read_on(qtbot, window, path) -> list[str]:
     layer.set_mode("arrow")
     click(canvas, screen_point(canvas, 620, 410))
     click(canvas, screen_point(canvas, 760, 300))
-    window.reading.ask_reason = lambda current: KEY_REASON
+    window.saved_reading.ask_reason = lambda current: KEY_REASON
     window.mark_key_image()
     lines = panel_lines(window)
     assert [line.split()[0] for line in lines] == ["Ruler", "CTR", "Arrow:"]
@@ -88,7 +88,7 @@ def test_a_reading_is_back_when_the_folder_is_opened_again(qtbot, film):
     open_and_wait(qtbot, first, [film.parent])
     wait_for_image(qtbot, first, film)
     lines = read_on(qtbot, first, film)
-    measurements = tuple(first.session.measurements.for_image(film))
+    measurements = tuple(first.reading.session.measurements.for_image(film))
     header = pydicom.dcmread(film, stop_before_pixels=True)
     study = default_store_root() / header.StudyInstanceUID
     saved = sorted([record_series_uid(header.SOPInstanceUID), key_series_uid(header.SOPInstanceUID)])
@@ -101,12 +101,12 @@ def test_a_reading_is_back_when_the_folder_is_opened_again(qtbot, film):
     open_and_wait(qtbot, second, [film.parent])
     wait_for_reading(qtbot, second, film, 3)
     assert panel_lines(second) == lines
-    restored = tuple(second.session.measurements.for_image(film))
+    restored = tuple(second.reading.session.measurements.for_image(film))
     for before, after in zip(measurements, restored):
         assert type(after) is type(before)
         np.testing.assert_allclose(after.points, before.points, atol=1e-4)  # SCOORD holds float32
     assert restored[2].text == "look here"
-    assert second.session.key_reason(film) == KEY_REASON
+    assert second.reading.session.key_reason(film) == KEY_REASON
     assert second.browser.key_image_paths() == [film]
     second.close()
 
@@ -123,13 +123,13 @@ def test_a_deletion_is_kept_too(qtbot, film):
     panel = second.measurements_dock.widget()
     panel.list.selectAll()
     panel.delete_selected()
-    second.reading.ask_reason = lambda current: "Not a key image"
+    second.saved_reading.ask_reason = lambda current: "Not a key image"
     second.mark_key_image()
     second.close()  # what still waits is written as the window closes
     third = reading_window(qtbot)
     open_and_wait(qtbot, third, [film.parent])
     wait_for_image(qtbot, third, film)
-    assert panel_lines(third) == [] and third.session.key_reason(film) is None
+    assert panel_lines(third) == [] and third.reading.session.key_reason(film) is None
     third.close()
 
 
@@ -165,7 +165,7 @@ def test_a_reading_sent_to_the_pacs_comes_back_with_the_study_into_an_empty_stor
     retrieved = second.canvas.image.path
     wait_for_reading(qtbot, second, retrieved, 3)
     assert panel_lines(second) == lines
-    assert second.session.key_reason(retrieved) == KEY_REASON
+    assert second.reading.session.key_reason(retrieved) == KEY_REASON
     query.close()
     second.close()
 

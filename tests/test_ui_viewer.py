@@ -30,6 +30,8 @@ from ui_helpers import (
 )
 
 from xraydesk.ai import overlays
+from xraydesk.ai.overlay_plan import zone_plan
+from xraydesk.ai.words import six_zone_words
 from xraydesk.imaging import (
     IMAGE,
     Orientation,
@@ -324,13 +326,13 @@ def test_zone_labels_keep_clear_of_the_corner_texts_when_zoomed_in(canvas, make_
     canvas.zoom_by(1.6, canvas.width() / 2, canvas.height() / 2)  # the lower zones' labels reach the bottom corners
     canvas.grab()  # a paint: the canvas hands the layer the area clear of its corner texts
     transform = qtransform(canvas.view.transform)
-    anchors = overlays.zone_label_anchors(zones.analysis, (224, 224))
+    _lines, labels = zone_plan(zones.analysis, (224, 224))
     metrics = QFontMetricsF(QFont(canvas.font().family(), LABEL_POINT_SIZE))
     corners = canvas.corner_text_boxes()
-    everywhere = placed_labels(transform, anchors, zones.analysis.prediction, metrics, QRectF(canvas.rect()))
-    assert any(box.intersects(corner) for box, _, _ in everywhere for corner in corners)  # as they were drawn
-    clear = placed_labels(transform, anchors, zones.analysis.prediction, metrics, zones.label_area)
-    assert clear and not any(box.intersects(corner) for box, _, _ in clear for corner in corners)
+    everywhere = placed_labels(transform, labels, metrics, QRectF(canvas.rect()))
+    assert any(box.intersects(corner) for box, _ in everywhere for corner in corners)  # as they were drawn
+    clear = placed_labels(transform, labels, metrics, zones.label_area)
+    assert clear and not any(box.intersects(corner) for box, _ in clear for corner in corners)
 
 
 def test_a_positive_zones_label_is_dark_on_the_positive_colour_and_every_label_is_legible():
@@ -353,10 +355,11 @@ def test_the_six_zone_score_is_a_corner_line_clear_of_the_notices(canvas, make_d
     zones.set_analysis(synthetic_analysis(canvas.image.path))
     canvas.add_overlay(zones)
     corners = canvas.annotation_lines()
-    assert corners["bottom_right"][0] == "Six-zone score: 3 / 6"
+    score = six_zone_words(zones.analysis)
+    assert score.startswith("Six-zone score: 3 / 6") and corners["bottom_right"][0] == score
     assert corners["bottom_left"][0] == "File has no DICOM preamble"
     zones.visible = False
-    assert "Six-zone score: 3 / 6" not in canvas.annotation_lines()["bottom_right"]
+    assert score not in canvas.annotation_lines()["bottom_right"]
 
 
 def test_corners_show_age_sex_and_view_and_hide_age_and_sex_with_patient_data(canvas, make_dicom):

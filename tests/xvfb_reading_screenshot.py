@@ -32,11 +32,11 @@ def opened(app, folder: Path, hide_patient_data: bool = False):
     from xraydesk.ui.main_window import MainWindow
 
     window = MainWindow(FakeAnalyser())
-    window.auto_analyse_action.setChecked(False)
+    window.actions["auto_analyse"].setChecked(False)
     window.resize(1400, 860)
     window.show()
     if hide_patient_data:
-        window.hide_patient_action.trigger()
+        window.actions["hide_patient_data"].trigger()
     window.open_paths([folder])
     wait_until(app, lambda: window.workers.is_idle() and window.canvas.image is not None)
     return window

@@ -36,7 +36,7 @@ from PyQt5.QtWidgets import (
 from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.imaging import XRayImage
 from xraydesk.imaging.header import format_study_date
-from xraydesk.jobs.send_results import ImageOutcome
+from xraydesk.jobs.send_results import ImageOutcome, ReadingFiles
 from xraydesk.jobs.words import count_words
 from xraydesk.pacs.nodes import (
     AUTH_BASIC,
@@ -563,7 +563,7 @@ class SendResultsDialog(QDialog):
 
     def __init__(self, controller: PacsController, paths: list[Path], analyses: dict[Path, ImageAnalysis],
                  image_for: Callable[[Path], XRayImage], parent: QWidget | None = None,
-                 reading_files: Callable[[XRayImage], list[tuple[str, Path]]] | None = None):
+                 reading_files: ReadingFiles | None = None):
         """`analyses`: the results known now (read on a worker); `image_for`: a thread-safe path -> image;
         `reading_files`: (what, file) of the reader's saved work on an image (ReadingArchive.files_to_send)."""
         super().__init__(parent, windowTitle="Send results to PACS")
