@@ -175,7 +175,10 @@ def push(paths: Sequence[Path], port: int, deadline_s: float = 600, pause_s: flo
             time.sleep(0.3)  # the node is down or restarting
             continue
         for path in (path for path in paths if path not in answered):
-            status = association.send_c_store(path)
+            try:
+                status = association.send_c_store(path)
+            except RuntimeError:  # the association went away since the last answer
+                break
             if not status:  # no answer: the association is gone
                 break
             answered[path] = int(status.Status)

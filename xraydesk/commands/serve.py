@@ -38,20 +38,23 @@ def _parser() -> argparse.ArgumentParser:
         "print the queue of --store (received, analysed, sent, failed with reasons, results waiting) and exit"))
     parser.add_argument("--port", type=int, help="port to listen on (default: settings, 11112)")
     parser.add_argument("--aet", help="our AE title, called and calling (default: settings, XRAYDESK)")
-    parser.add_argument("--bind", help="interface to listen on, 0.0.0.0 for all (default: settings, 127.0.0.1)")
+    parser.add_argument("--bind", metavar="ADDRESS",
+                        help="interface to listen on, 0.0.0.0 for all (default: settings, 127.0.0.1)")
     callers = parser.add_mutually_exclusive_group()
     callers.add_argument("--allow", action="append", default=[], metavar="AET",
                          help="a calling AE title allowed to send (repeat for several; added to the settings' list)")
     callers.add_argument("--allow-any", action="store_true", help="accept any calling AE title")
     parser.add_argument("--send-to", action="append", default=[], metavar="NODE",
                         help="where results go (repeat for several); required unless --status")
-    parser.add_argument("--models", type=Path, help="model folder (default: the shipped models/)")
+    parser.add_argument("--models", type=Path, metavar="DIR", help="model folder (default: the shipped models/)")
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument("--scheduler", metavar="ADDRESS", help=(
         "analyse on the Dask cluster whose scheduler is at ADDRESS; --store and --models must be at the same "
         "paths on its workers (a shared file system)"))
     cluster.add_argument("--workers", type=int, metavar="N", help="analyse in N worker processes here (Dask)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log the DICOM conversation (pynetdicom)")
+    parser.add_argument("-v", "--verbose", action="store_true", help=(
+        "log what the libraries say too: the DICOM conversation (pynetdicom), pydicom's and highdicom's "
+        "warnings, Dask"))
     return parser
 
 
