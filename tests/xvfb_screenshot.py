@@ -3,11 +3,11 @@ image's AI analysis and saves two screenshots taken from the X server: OUT.png w
 zone overlays, OUT-plain.png without them, plus the canvas geometry and the results as JSON. Used by
 test_screenshot.py and to make the README screenshots:
 python tests/xvfb_screenshot.py OUT.png PATH [PATH ...] [--select FILE] [--analyse-all] [--compare] [--trend]
-                                 [--zoom FACTOR] [--export-dialog]
+                                 [--zoom FACTOR] [--export-dialog] [--draft]
 --analyse-all runs the worklist first (the severity trend needs the patient's other studies analysed),
 --compare takes the shots in compare-with-prior mode, --trend scrolls the results dock to the trend,
 --zoom zooms in about the centre of the image view (the lower zones' labels come near the corner texts),
---export-dialog adds OUT-export.png: Ctrl+E's dialog as it opens over the window."""
+--draft scrolls the results dock to the draft report, --export-dialog adds OUT-export.png: Ctrl+E's dialog as it opens over the window."""
 
 import argparse
 import json
@@ -61,6 +61,7 @@ def main() -> int:
     parser.add_argument("--analyse-all", action="store_true", help="analyse every image (the worklist) first")
     parser.add_argument("--compare", action="store_true", help="compare the image with its prior (key C)")
     parser.add_argument("--trend", action="store_true", help="show the severity trend in the results dock")
+    parser.add_argument("--draft", action="store_true", help="show the draft report in the results dock")
     parser.add_argument("--zoom", type=float, help="zoom in by this factor about the view's centre")
     parser.add_argument("--export-dialog", action="store_true", help="also shoot Ctrl+E's dialog")
     arguments = parser.parse_args()
@@ -86,6 +87,9 @@ def main() -> int:
     if arguments.trend:
         wait_until(app, lambda: window.results_panel.trend.isVisible())
         window.results_dock.widget().ensureWidgetVisible(window.results_panel.trend)
+    if arguments.draft:  # the panel sits in a scroll area (main_window.scrollable)
+        settle(app)
+        window.results_panel.parentWidget().parentWidget().ensureWidgetVisible(window.results_panel.draft.text, 0, 0)
     if arguments.zoom:
         window.canvas.zoom_by(arguments.zoom, window.canvas.width() / 2, window.canvas.height() / 2)
     for shown in (False, True):
