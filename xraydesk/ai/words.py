@@ -55,8 +55,6 @@ CAUSE_TOO_CLOSE = "Bacterial vs viral cannot be told from this film: the two are
 # the leading cause's share of p(bacterial) + p(viral) needed to name it (60:40), in children only
 CAUSE_MARGIN = 0.6
 CHILD_AGE_LIMIT = 18
-ANSWER_LIMITS = ("Only pneumonia-like opacity is assessed in detail; an abnormality of another kind is only "
-                 "detected, not named.")
 FLAG_WORDS = {  # short forms for the worklist; the dock and PDF explain each flag in full (flag_statements)
     "unfamiliar": "unfamiliar image",
     "lung_mask_failed": "lung mask implausible",
@@ -66,7 +64,6 @@ FLAG_WORDS = {  # short forms for the worklist; the dock and PDF explain each fl
     "zones_without_call": "zone positive without a call",
     "extent_disagrees_with_zones": "extent and zones disagree",
 }
-RULEOUT_WORDS = "cleared as normal"
 
 
 def probability(value: float) -> str:
