@@ -17,11 +17,12 @@ pytestmark = pytest.mark.slow  # minutes: a tiny but whole training run
 
 def test_tiny_training_run_produces_loadable_calibrated_models(tmp_path, data_root, caplog):
     config = TrainConfig(classifier_epochs=1, lungs_epochs=1, gate_epochs=1, batch_size=4,
-                         max_examples=6, run_dir=str(tmp_path / "run"), models_dir=str(tmp_path / "models"))
+                         max_examples=6, view_adversary=0.3, label_emphasis={"other_abnormal": 3.0}, run_dir=str(tmp_path / "run"), models_dir=str(tmp_path / "models"))
     run_dir = train(config)
     metadata = finalize(run_dir, tmp_path / "models", data_root)
 
     model = ChestXRayModel.load(tmp_path / "models")
+    assert len(model.classifier.outputs) == 6, "the view adversary is trained beside the classifier, not shipped"
     assert model.version == f"{metadata['name']} {metadata['version']}"
     assert set(metadata["operating_points"]) == {"normal_ruleout", "abnormal", "pneumonia", "covid", "covid_atypical",
                                                  "zone"}

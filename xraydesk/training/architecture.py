@@ -2,6 +2,7 @@
 enough to train on two CPU cores, and flat graphs so Grad-CAM reaches the last convolution."""
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 from xraydesk.ai.outputs import (
@@ -76,6 +77,33 @@ def build_classifier(widths=(32, 64, 128, 256), blocks=(1, 1, 1, 1),
     zones = layers.Dense(6, name=ZONES_OUTPUT)(spatial)
     extent = layers.Dense(1, name=EXTENT_OUTPUT)(spatial)
     return keras.Model(inputs, [abnormal, pneumonia, cause, zones, extent, opacity], name="xraydesk_cxr")
+
+
+VIEW_ADVERSARY_OUTPUT = "view_adversary_logit"
+
+
+class GradientReversal(layers.Layer):
+    """Identity forward; backward, the gradient times -strength: what helps the head after it
+    tell the view is taken out of the features before it."""
+
+    def __init__(self, strength: float, **kwargs):
+        super().__init__(**kwargs)
+        self.strength = strength
+
+    def call(self, inputs):
+        @tf.custom_gradient
+        def reverse(x):
+            return tf.identity(x), lambda upstream: -self.strength * upstream
+        return reverse(inputs)
+
+
+def with_view_adversary(classifier: keras.Model, strength: float) -> keras.Model:
+    """The classifier plus a head that predicts AP vs PA from its embedding through a gradient
+    reversal: the head learns the view, the backbone learns to hide it (training only)."""
+    embedding = GradientReversal(strength)(classifier.get_layer(EMBEDDING_LAYER).output)
+    hidden = layers.Dense(64, activation="relu")(embedding)
+    view = layers.Dense(1, name=VIEW_ADVERSARY_OUTPUT)(hidden)
+    return keras.Model(classifier.inputs, [*classifier.outputs, view], name="xraydesk_cxr_training")
 
 
 def build_lung_segmenter(widths=(8, 16, 32, 64, 128)) -> keras.Model:

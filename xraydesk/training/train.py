@@ -38,6 +38,13 @@ class TrainConfig:
     # severity model: squared errors of fractions are ~10x smaller than cross-entropies
     severity_loss_weights: dict = field(default_factory=lambda: {"zones": 1.0, "lung_extent": 5.0, "lung_opacity": 5.0})
     sampling_power: float = 0.5  # (source, label) cells weigh size ** power: see data.sampling_weights
+    # labels whose films weigh this many times more (then mean 1 again): the negatives a shortcut
+    # gets wrong most (other_abnormal films called pneumonia on AP) and the abnormal films a
+    # rule-out must not clear
+    label_emphasis: dict = field(default_factory=dict)
+    # gradient-reversal strength of a head that tries to tell AP from PA on adult films from the
+    # embedding (0 = no such head): the backbone is trained to make it fail (Ganin et al. 2016)
+    view_adversary: float = 0.0
     run_dir: str = str(REPO_ROOT / "runs" / "shipped")
     models_dir: str = str(REPO_ROOT / "models")
     data_root: str | None = None
@@ -93,17 +100,22 @@ def _split(examples, split: str):
 CLASSIFIER_HEADS = ("abnormal", "pneumonia", "cause", "zones", "extent", "opacity_map")
 
 
-def classifier_targets(subset, power: float) -> dict[str, np.ndarray]:
-    """The classifier's targets, with the sampling weights packed beside the labels they weigh."""
+def classifier_targets(subset, power: float, label_emphasis: dict | None = None) -> dict[str, np.ndarray]:
+    """The classifier's targets, with the sampling weights packed beside the labels they weigh, and
+    the adult films' view (1 AP, 0 PA, MISSING otherwise) for the view adversary."""
     from xraydesk.training import data, losses
 
     targets = data.targets(subset)
-    weights = data.sampling_weights(subset, power)[:, None]
+    weights = data.sampling_weights(subset, power)
+    weights *= np.array([(label_emphasis or {}).get(e.label, 1.0) for e in subset], np.float32)
+    weights = (weights / weights.mean())[:, None] if len(weights) else weights[:, None]
     cause = np.where(targets.pop("not_covid")[:, None], losses.NOT_COVID, targets["cause"])
     for name in ("abnormal", "pneumonia"):
         targets[name] = np.concatenate([targets[name], weights], axis=1)
     targets["cause"] = np.concatenate([cause, weights], axis=1).astype(np.float32)
-    return {name: targets[name] for name in CLASSIFIER_HEADS}
+    targets["view"] = np.array([[{"AP": 1.0, "PA": 0.0}.get(e.view_group, data.MISSING)
+                                 if e.age_group == "adult" else data.MISSING] for e in subset], np.float32)
+    return {name: targets[name] for name in (*CLASSIFIER_HEADS, "view")}
 
 
 def train_classifier(config: TrainConfig, examples, out: Path) -> None:
@@ -117,7 +129,8 @@ def train_classifier(config: TrainConfig, examples, out: Path) -> None:
     head_of = {"abnormal": outputs.ABNORMAL_OUTPUT, "pneumonia": outputs.PNEUMONIA_OUTPUT,
                "cause": outputs.CAUSE_OUTPUT,
                "zones": outputs.ZONES_OUTPUT, "extent": outputs.EXTENT_OUTPUT,
-               "opacity_map": outputs.OPACITY_MAP_OUTPUT}
+               "opacity_map": outputs.OPACITY_MAP_OUTPUT, "view": architecture.VIEW_ADVERSARY_OUTPUT}
+    heads = (*CLASSIFIER_HEADS, "view") if config.view_adversary else CLASSIFIER_HEADS
 
     def prepare(x, y, training):
         x = tf.cast(x, tf.float32) / 255.0
@@ -125,27 +138,31 @@ def train_classifier(config: TrainConfig, examples, out: Path) -> None:
             # the box targets are not moved with the image: shifts stay within one 16-pixel cell
             x = augmenter(x, training=True)
             x = augment.jitter_intensity(augment.degrade_resolution(augment.burn_in_marks(x)))
-        return x, {head_of[name]: value for name, value in y.items()}
+        return x, {head_of[name]: y[name] for name in heads}
 
     def arrays(split):
         subset = _split(examples, split)
-        return data.model_inputs(subset, config.data_root), classifier_targets(subset, config.sampling_power)
+        return (data.model_inputs(subset, config.data_root),
+                classifier_targets(subset, config.sampling_power, config.label_emphasis))
 
     train_x, train_y = arrays("train")
     val_x, val_y = arrays("val")
     model = architecture.build_classifier(blocks=tuple(config.classifier_blocks))
+    # the adversary is trained beside the classifier and left out of the saved file
+    trained = architecture.with_view_adversary(model, config.view_adversary) if config.view_adversary else model
     steps = config.classifier_epochs * max(len(train_x) // config.batch_size, 1)
-    model.compile(
+    trained.compile(
         optimizer=_optimizer(config, steps),
         loss={head_of["abnormal"]: losses.weighted_binary_crossentropy,
               head_of["pneumonia"]: losses.weighted_binary_crossentropy,
               head_of["cause"]: losses.cause_crossentropy_with_partial_labels,
               head_of["zones"]: losses.masked_binary_crossentropy,
               head_of["extent"]: losses.masked_binary_crossentropy,
-              head_of["opacity_map"]: losses.masked_binary_crossentropy},
-        loss_weights={head_of[name]: weight for name, weight in config.loss_weights.items()},
+              head_of["opacity_map"]: losses.masked_binary_crossentropy,
+              **({head_of["view"]: losses.masked_binary_crossentropy} if config.view_adversary else {})},
+        loss_weights={head_of[name]: config.loss_weights.get(name, 1.0) for name in heads},
     )
-    _fit(model, _dataset(train_x, train_y, config, True, prepare),
+    _fit(trained, _dataset(train_x, train_y, config, True, prepare),
          _dataset(val_x, val_y, config, False, prepare), config.classifier_epochs, out.parent / "classifier")
     model.save(out)
 
