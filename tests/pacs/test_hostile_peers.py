@@ -222,6 +222,39 @@ def test_a_huge_pdu_from_a_refused_caller_is_not_read(listener, caplog):
     assert "a PDU of 1,500,000,000 bytes, over the 262,144-byte limit" in caplog.text
 
 
+@contextlib.contextmanager
+def node_answering_with_a_huge_pdu() -> Iterator[tuple[int, list[int]]]:
+    """A "PACS" that answers an association request with an A-ASSOCIATE-AC announcing 1.5 GB and
+    then sends bytes for as long as anyone reads them; yields its port and the bytes it got out."""
+    server = socket.create_server(("127.0.0.1", 0))
+    sent = [0]
+
+    def answer():
+        with contextlib.suppress(OSError), server.accept()[0] as caller:
+            caller.recv(65536)
+            caller.sendall(struct.pack(">BBL", 0x02, 0, 1_500_000_000))
+            for _ in range(1600):  # 100 MiB, far more than the limit, far less than announced
+                caller.sendall(bytes(65536))
+                sent[0] += 65536
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1], sent
+    finally:
+        server.close()
+        thread.join(10)
+
+
+def test_a_huge_pdu_from_the_node_we_call_is_not_read(caplog):
+    with node_answering_with_a_huge_pdu() as (port, sent):
+        client = client_for(Node(ae_title="HOSTILE", host="127.0.0.1", port=port), LocalSide(timeout_s=5))
+        result = finishes(client.echo, within_s=30)
+    assert isinstance(result.get("error"), PacsError)
+    assert "a PDU of 1,500,000,000 bytes, over the 262,144-byte limit" in str(result["error"])
+    assert sent[0] < 32 * 2**20, "the connection ended on the PDU's header, not after its body was read"
+
+
 def push(port: int, path, ae_title: str = PUSHER):
     ae = AE(ae_title=ae_title)
     header = pydicom.dcmread(path, stop_before_pixels=True)

@@ -216,6 +216,7 @@ class DimseClient:
     def __init__(self, node: Node, local: LocalSide):
         self.node = node
         self.local = local
+        self._pdu_guard: _PduGuard | None = None  # the current association's
 
     def _error(self, reason: str) -> PacsError:
         return PacsError(self.node.label, reason)
@@ -231,7 +232,8 @@ class DimseClient:
         try:
             association = ae.associate(self.node.host, self.node.port, ae_title=self.node.ae_title,
                                        max_pdu=MAX_PDU_BYTES, ext_neg=list(roles),
-                                       evt_handlers=[(evt.EVT_CONN_OPEN, lambda _event: connected.set()), *handlers])
+                                       evt_handlers=[(evt.EVT_CONN_OPEN, lambda event: self._guard(event, connected)),
+                                                     *handlers])
         except OSError as exc:  # the host name does not resolve
             raise self._error(_os_error_words(exc, self.node.host, self.node.port, self.local.timeout_s)) from exc
         if not association.is_established:
@@ -244,10 +246,21 @@ class DimseClient:
         if association.is_established:
             association.release()
 
+    def _guard(self, event, connected: threading.Event) -> None:
+        """Connected: from now on the node's PDUs are read through a _PduGuard, so a node that
+        ignores the maximum PDU length we announce cannot make us buffer gigabytes (called on the
+        association's thread, before it reads anything)."""
+        transport = event.assoc.dul.socket
+        transport.socket = self._pdu_guard = _PduGuard.wrap(transport.socket, self.node.host, self.local.timeout_s,
+                                                            self.node.label)
+        connected.set()
+
     def _why_not_established(self, association: Association, connected: bool, waited: float) -> str:
         timeout = self.local.timeout_s
         if not connected:
             return _connection_failure(self.node.host, self.node.port, timeout, waited)
+        if self._pdu_guard.refusal:
+            return f"connection closed: {self._pdu_guard.refusal}"
         answer = association.acceptor.primitive
         if association.is_rejected and answer is not None:
             return (f"association rejected: {answer.reason_str} ({answer.result_str.lower()}, "
@@ -260,6 +273,8 @@ class DimseClient:
 
     def _lost(self, service: str, waited: float, part_way: bool = False) -> PacsError:
         """`part_way`: objects came already, so our AE title was allowed: the node went away."""
+        if self._pdu_guard is not None and self._pdu_guard.refusal:
+            return self._error(f"{service}: connection closed: {self._pdu_guard.refusal}")
         if waited >= 0.9 * self.local.timeout_s:
             return self._error(f"{service}: no answer within {self.local.timeout_s:g} s (timeout); association aborted")
         if part_way:
@@ -497,9 +512,9 @@ def _os_error_words(exc: OSError, host: str, port: int, timeout: float) -> str:
 
 
 class _PduGuard(socket.socket):
-    """An accepted connection, read through a check of its PDU stream. pynetdicom reads a whole PDU
-    of any announced length (up to 4 GiB) before it looks at the caller, and waits for it without
-    end while bytes trickle in: here a PDU announced longer than MAX_PDU_BYTES ends the connection
+    """A connection (accepted, or made to a node), read through a check of its PDU stream. pynetdicom
+    reads a whole PDU of any announced length (up to 4 GiB) before it looks at it, and waits for it
+    without end while bytes trickle in: here a PDU announced longer than MAX_PDU_BYTES ends the connection
     at once, and each PDU must arrive whole within `pdu_timeout` seconds."""
 
     @classmethod
@@ -508,6 +523,7 @@ class _PduGuard(socket.socket):
         guard.settimeout(pdu_timeout)
         guard.peer, guard.pdu_timeout, guard.where = peer, pdu_timeout, where
         guard._header, guard._left, guard._deadline = bytearray(), 0, None
+        guard.refusal = ""  # why the guard closed the connection, if it did
         return guard
 
     def recv(self, size: int, flags: int = 0) -> bytes:
@@ -519,9 +535,9 @@ class _PduGuard(socket.socket):
         except ValueError as exc:  # closed meanwhile by another thread (an abort): pynetdicom expects an OSError
             raise ConnectionAbortedError("the connection was closed") from exc
         if not readable:
-            LOGGER.warning("%s: closed the connection from %s: no whole PDU within %g s", self.where, self.peer,
-                           self.pdu_timeout)
-            raise TimeoutError(f"no whole PDU within {self.pdu_timeout:g} s")
+            self.refusal = f"no whole PDU within {self.pdu_timeout:g} s"
+            LOGGER.warning("%s: closed the connection from %s: %s", self.where, self.peer, self.refusal)
+            raise TimeoutError(self.refusal)
         data = super().recv(size, flags)
         self._follow(data)
         return data
@@ -540,9 +556,9 @@ class _PduGuard(socket.socket):
                     (self._left,) = struct.unpack(">L", self._header[2:])
                     self._header.clear()
                     if self._left > MAX_PDU_BYTES:
-                        LOGGER.warning("%s: closed the connection from %s: a PDU of %s bytes, over the %s-byte limit",
-                                       self.where, self.peer, f"{self._left:,}", f"{MAX_PDU_BYTES:,}")
-                        raise ConnectionAbortedError(f"PDU of {self._left:,} bytes refused")
+                        self.refusal = f"a PDU of {self._left:,} bytes, over the {MAX_PDU_BYTES:,}-byte limit"
+                        LOGGER.warning("%s: closed the connection from %s: %s", self.where, self.peer, self.refusal)
+                        raise ConnectionAbortedError(self.refusal)
             if not self._left and not self._header:
                 self._deadline = None
 
