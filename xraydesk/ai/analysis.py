@@ -6,6 +6,7 @@ The words for an analysis live in `xraydesk.ai.words`."""
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from xraydesk.ai.model import (
     ChestXRayModel,
     ModelUnavailableError,
     Prediction,
+    installed_metadata,
     installed_model_version,
     outcome_flags,
 )
@@ -83,6 +85,9 @@ class ImageAnalysis:
     lung_probability: np.ndarray | None = None  # (224, 224) uint8, 0-255
     seconds: float = 0.0
     lung_check: LungMaskCheck = PLAUSIBLE
+    # when the AI node made it (its SR's content date and time: xraydesk.dicom_results.node_result);
+    # None: analysed here
+    from_node_at: datetime | None = None
 
     @classmethod
     def of_outcome(cls, identity: StudyIdentity, model: ChestXRayModel, outcome, heatmaps: dict[str, np.ndarray],
@@ -117,6 +122,12 @@ class ImageAnalysis:
     def flags(self) -> tuple[str, ...]:
         return outcome_flags(self.check, self.prediction, self.lung_check)
 
+    @property
+    def lacks_maps(self) -> bool:
+        """An answer without its heatmaps and lung mask (the AI node's, read back from its SR): they are
+        computed when an overlay shows them."""
+        return self.prediction is not None and self.lung_probability is None
+
 
 def warm_up(model: ChestXRayModel, gradcam) -> None:
     """Traces the model's functions now (about 1.5 s), while loading, not in the first analysis."""
@@ -149,6 +160,12 @@ class Analyser:
     def model(self) -> ChestXRayModel:
         with self._lock:
             return self._load()
+
+    def metadata(self) -> dict:
+        """Without loading the model: the loaded model's metadata, else its metadata file's
+        (ModelUnavailableError when unreadable)."""
+        model = self._model
+        return model.metadata if model is not None else installed_metadata(self.model_dir)
 
     def _load(self) -> ChestXRayModel:
         if self._load_error is not None:

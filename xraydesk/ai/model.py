@@ -47,11 +47,22 @@ def model_version(metadata: dict) -> str:
 
 def installed_model_version(model_dir: Path | str | None = None) -> str:
     """model_version read from the metadata file, without loading the model (TensorFlow); else why not."""
+    try:
+        return model_version(installed_metadata(model_dir))
+    except ModelUnavailableError as error:
+        return f"unavailable ({error})"
+
+
+def installed_metadata(model_dir: Path | str | None = None) -> dict:
+    """The model's metadata file (its name, version and operating points), without loading the model;
+    ModelUnavailableError when it cannot be read."""
     path = Path(model_dir or default_model_dir()) / METADATA_FILE
     try:
-        return model_version(json.loads(path.read_text()))
+        metadata = json.loads(path.read_text())
+        model_version(metadata)
     except (OSError, ValueError, KeyError) as error:
-        return f"unavailable ({path}: {error})"
+        raise ModelUnavailableError(f"{path}: {error}") from error
+    return metadata
 
 
 class ModelUnavailableError(Exception):

@@ -99,9 +99,10 @@ def heatmap_plan(analysis: ImageAnalysis, image_shape: tuple[int, int], style: H
 
 
 def zone_plan(analysis: ImageAnalysis, image_shape: tuple[int, int]) -> tuple[list[Polyline], list[Label]]:
-    """The lung outline, the zones and their labels (lines, labels); nothing for a refused image."""
+    """The lung outline, the zones and their labels (lines, labels); nothing for a refused image, nor for
+    a result without its lung mask yet (ImageAnalysis.lacks_maps)."""
     prediction = analysis.prediction
-    if prediction is None:
+    if prediction is None or analysis.lacks_maps:
         return [], []
     lungs = [Polyline(line, overlays.LUNG_OUTLINE_COLOUR, THICK) for line in overlays.lung_outline(analysis, image_shape)]
     if analysis.severity_withheld:

@@ -55,6 +55,7 @@ CAUSE_TOO_CLOSE = "Bacterial vs viral cannot be told from this film: the two are
 # the leading cause's share of p(bacterial) + p(viral) needed to name it (60:40), in children only
 CAUSE_MARGIN = 0.6
 CHILD_AGE_LIMIT = 18
+FROM_NODE = "from the AI node, {:%Y-%m-%d %H:%M}"  # a result the node wrote into the study (xraydesk serve)
 FLAG_WORDS = {  # short forms for the worklist; the dock and PDF explain each flag in full (flag_statements)
     "unfamiliar": "unfamiliar image",
     "lung_mask_failed": "lung mask implausible",
@@ -240,8 +241,17 @@ def evidence_note(analysis: "ImageAnalysis") -> str | None:
 
 
 def worklist_status(analysis: "ImageAnalysis") -> str:
-    """The call and the raised flags in short words (the worklist's status column)."""
-    return "; ".join([answer(analysis.prediction), *(FLAG_WORDS[flag] for flag in analysis.flags)])
+    """The call, the raised flags in short words, and where the result comes from when not from here
+    (the worklist's status column)."""
+    node = [made_where(analysis)] if analysis.from_node_at is not None else []
+    return "; ".join([answer(analysis.prediction), *(FLAG_WORDS[flag] for flag in analysis.flags), *node])
+
+
+def made_where(analysis: "ImageAnalysis") -> str:
+    """Where and when the result was made: by the AI node (read back from its SR), or here, and how fast."""
+    if analysis.from_node_at is not None:
+        return FROM_NODE.format(analysis.from_node_at)
+    return f"analysed in {analysis.seconds * 1000:.0f} ms"
 
 
 def is_flagged(analysis: "ImageAnalysis") -> bool:

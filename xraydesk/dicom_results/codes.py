@@ -16,6 +16,17 @@ def _private(value: str, meaning: str) -> hd.sr.CodedConcept:
     return hd.sr.CodedConcept(value, SCHEME, meaning)
 
 
+def code_key(code) -> tuple[str, str]:
+    """A code (pydicom's, highdicom's) as (scheme, value): what two codes are compared by."""
+    return code.scheme_designator, code.value
+
+
+def concept_key(item) -> tuple[str, str]:
+    """The (scheme, value) of a content item's concept name, as code_key gives it."""
+    code = item.ConceptNameCodeSequence[0]
+    return str(code.CodingSchemeDesignator), str(code.CodeValue)
+
+
 def _sct(value: str, meaning: str) -> hd.sr.CodedConcept:
     return hd.sr.CodedConcept(value, "SCT", meaning)
 

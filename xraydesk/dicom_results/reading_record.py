@@ -56,6 +56,8 @@ from xraydesk.dicom_results.codes import (
     PIXELS,
     PLACEMENT,
     PLAIN_CHEST_XRAY,
+    code_key,
+    concept_key,
 )
 from xraydesk.dicom_results.source import CHARACTER_SET, MANUFACTURER, ResultsError, building, source_header
 from xraydesk.dicom_results.structured_report import TextEvaluation, device_observer, library_entry
@@ -227,21 +229,12 @@ def read_key_reason(document: Dataset) -> str:
     return str(document.ConceptNameCodeSequence[0].CodeMeaning)
 
 
-def _concept(item: Dataset) -> tuple[str, str]:
-    code = item.ConceptNameCodeSequence[0]
-    return str(code.CodingSchemeDesignator), str(code.CodeValue)
-
-
 def _tracking_uids(record: Dataset) -> list[str]:
     """The groups' Tracking Unique Identifiers in document order (highdicom lists the two kinds apart)."""
     measurements = next((item for item in record.ContentSequence
-                         if _concept(item) == _code_key(codes.DCM.ImagingMeasurements)), Dataset())
+                         if concept_key(item) == code_key(codes.DCM.ImagingMeasurements)), Dataset())
     return [str(item.UID) for group in measurements.get("ContentSequence", [])
-            for item in group.ContentSequence if _concept(item) == _code_key(codes.DCM.TrackingUniqueIdentifier)]
-
-
-def _code_key(code) -> tuple[str, str]:
-    return code.scheme_designator, code.value
+            for item in group.ContentSequence if concept_key(item) == code_key(codes.DCM.TrackingUniqueIdentifier)]
 
 
 def _points(graphic_data) -> tuple:
@@ -249,7 +242,7 @@ def _points(graphic_data) -> tuple:
 
 
 def _is(concept, code) -> bool:
-    return concept is not None and _code_key(concept) == _code_key(code)
+    return concept is not None and code_key(concept) == code_key(code)
 
 
 def _measurement(group) -> Measurement:
@@ -258,21 +251,21 @@ def _measurement(group) -> Measurement:
     points = _points(group.roi.value)
     if _is(group.finding_type, ARROW):
         return Arrow(points, _text_of(group))
-    names = {_code_key(measurement.name) for measurement in group.get_measurements()}
-    if _code_key(codes.SCT.Angle) in names:
+    names = {code_key(measurement.name) for measurement in group.get_measurements()}
+    if code_key(codes.SCT.Angle) in names:
         return Angle(points)
-    if _code_key(codes.SCT.Length) in names:
+    if code_key(codes.SCT.Length) in names:
         return Ruler(points)
     raise ValueError(f"group {group.tracking_identifier!r} is neither a ruler, an angle, an arrow nor a CTR")
 
 
 def _text_of(group) -> str:
     return next((str(item.TextValue) for item in group[0].ContentSequence
-                 if item.ValueType == "TEXT" and _concept(item) == _code_key(codes.DCM.Comment)), "")
+                 if item.ValueType == "TEXT" and concept_key(item) == code_key(codes.DCM.Comment)), "")
 
 
 def _ratio(group) -> CardiothoracicRatio:
-    widths = {_code_key(measurement.finding_sites[0].value): _points(measurement.referenced_coordinates[0].value)
+    widths = {code_key(measurement.finding_sites[0].value): _points(measurement.referenced_coordinates[0].value)
               for measurement in group.get_measurements() if measurement.finding_sites}
     estimated = any(_is(evaluation.value, ESTIMATED_FROM_MASK) for evaluation in group.get_qualitative_evaluations())
-    return CardiothoracicRatio(widths[_code_key(codes.SCT.Heart)] + widths[_code_key(codes.SCT.Thorax)], estimated)
+    return CardiothoracicRatio(widths[code_key(codes.SCT.Heart)] + widths[code_key(codes.SCT.Thorax)], estimated)

@@ -63,7 +63,13 @@ def result_uids(header: Dataset, analysis: ImageAnalysis, kind: str) -> tuple[st
     the same model gives the very same object (a resend, a restart or a second push makes no duplicate
     in the archive) and a new model version a new one. One result series per source series and kind."""
     return (derived_uid(header.SeriesInstanceUID, analysis.model_version, f"{kind} series"),
-            derived_uid(header.SOPInstanceUID, analysis.model_version, kind))
+            result_uid(header.SOPInstanceUID, analysis.model_version, kind))
+
+
+def result_uid(image_uid: str, model_version: str, kind: str) -> str:
+    """The SOP Instance UID of the `kind` result of the image `image_uid` by `model_version` (result_uids):
+    where a study holds the result, it is found by this UID without reading any file."""
+    return derived_uid(image_uid, model_version, kind)
 
 
 def derived_uid(*parts: str) -> str:

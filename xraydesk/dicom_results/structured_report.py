@@ -18,7 +18,7 @@ viewers display it. The measurement groups:
 - One group per lung zone (RU ... LL): the zone's probability of opacity and its call at the zone
   operating point; and "Severity": the six-zone score (0-6), geographic extent and degree of opacity
   (0-8, and 0-4 per lung). When the lung mask failed its check these are withheld, and "Severity"
-  says so and why.
+  says so and why (the statement, and the failed figure as its REASON).
 A refused image gets the "Analysis outcome" group alone.
 
 Codes. Standard: DCM 126000 Imaging Measurement Report, 125007 Measurement Group, 121071 Finding,
@@ -85,6 +85,8 @@ from xraydesk.dicom_results.source import (
     software_versions,
 )
 
+SR_KIND = "SR"  # the report's kind in its derived UIDs (source.result_uids)
+OUTCOME_GROUP, SEVERITY_GROUP, ZONE_GROUP = "Analysis outcome", "Severity", "Zone {}"  # tracking identifiers
 SR_SERIES_NUMBER = 9001
 SR_SERIES_DESCRIPTION = "XRayDesk AI result - research use only"
 
@@ -136,7 +138,7 @@ def _outcome_group(analysis: ImageAnalysis):
         evaluations += [hd.sr.QualitativeEvaluation(FLAG, FLAG_CODES[flag]),
                         TextEvaluation(FLAG_TEXT, flag_statement(flag, analysis))]
     evaluations.append(TextEvaluation(RESEARCH_USE, RESEARCH_USE_NOTICE))
-    return _group("Analysis outcome", _algorithm(analysis), evaluations=evaluations)
+    return _group(OUTCOME_GROUP, _algorithm(analysis), evaluations=evaluations)
 
 
 def _probability_groups(analysis: ImageAnalysis) -> list:
@@ -162,7 +164,7 @@ def _probability_groups(analysis: ImageAnalysis) -> list:
 
 def _zone_groups(analysis: ImageAnalysis) -> list:
     prediction, algorithm = analysis.prediction, _algorithm(analysis, "zone")
-    return [_group(f"Zone {zone}", algorithm, codes.DCM.Opacity, [ZONE_SITES[zone]], [_probability(probability)],
+    return [_group(ZONE_GROUP.format(zone), algorithm, codes.DCM.Opacity, [ZONE_SITES[zone]], [_probability(probability)],
                    [_call(positive)])
             for zone, probability, positive in zip(ZONES, prediction.zone_probabilities, prediction.zone_positive)]
 
@@ -170,8 +172,10 @@ def _zone_groups(analysis: ImageAnalysis) -> list:
 def _severity_group(analysis: ImageAnalysis) -> hd.sr.MeasurementsAndQualitativeEvaluations:
     lungs, algorithm = [hd.sr.FindingSite(codes.SCT.Lung)], _algorithm(analysis)
     if analysis.severity_withheld:
-        withheld = TextEvaluation(codes.DCM.Comment, flag_statement("lung_mask_failed", analysis))
-        return _group("Severity", algorithm, codes.DCM.Opacity, lungs, evaluations=[withheld])
+        withheld = [TextEvaluation(codes.DCM.Comment, flag_statement("lung_mask_failed", analysis))]
+        if analysis.lung_check.reason:  # the figure that failed, for whoever reads the result back
+            withheld.append(TextEvaluation(REASON, analysis.lung_check.reason))
+        return _group(SEVERITY_GROUP, algorithm, codes.DCM.Opacity, lungs, evaluations=withheld)
     prediction = analysis.prediction
     measurements = [hd.sr.Measurement(SIX_ZONE_SCORE, prediction.six_zone_score, NO_UNITS)]
     for name, total, per_lung in ((GEOGRAPHIC_EXTENT, prediction.geographic_extent, prediction.lung_extent),
@@ -180,7 +184,7 @@ def _severity_group(analysis: ImageAnalysis) -> hd.sr.MeasurementsAndQualitative
         measurements += [hd.sr.Measurement(name, round(value, 2), NO_UNITS, finding_sites=[site])
                          for value, site in zip(per_lung, LUNG_SITES)]
     note = evidence_note(analysis)
-    return _group("Severity", algorithm, codes.DCM.Opacity, lungs, measurements,
+    return _group(SEVERITY_GROUP, algorithm, codes.DCM.Opacity, lungs, measurements,
                   [TextEvaluation(codes.DCM.Comment, note)] if note else None)
 
 
@@ -229,7 +233,7 @@ def structured_report(analysis: ImageAnalysis, source: Dataset) -> hd.sr.Compreh
 
 
 def _structured_report(analysis: ImageAnalysis, header: Dataset) -> hd.sr.ComprehensiveSR:
-    series_uid, sop_uid = result_uids(header, analysis, "SR")
+    series_uid, sop_uid = result_uids(header, analysis, SR_KIND)
     context = hd.sr.ObservationContext(observer_device_context=device_observer(analysis.model_version))
     report = hd.sr.MeasurementReport(
         observation_context=context, procedure_reported=PLAIN_CHEST_XRAY,

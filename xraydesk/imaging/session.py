@@ -97,11 +97,15 @@ class StudySession:
     def objects_of_study(self, path: Path) -> list[Path]:
         """The pixel-less DICOM objects found in the image's study (reports, key-object documents,
         presentation states): where a saved reading may be besides the local store."""
+        return [other.path for other in self.study_objects(path)]
+
+    def study_objects(self, path: Path) -> list[ScanEntry]:
+        """objects_of_study as scanned (with their SOP Instance UIDs: the AI node's result is found by its own)."""
         entry = self._images.get(path)
         study_uid = entry.keys.study_uid if entry is not None else ""
         if not study_uid:
             return []
-        return [other.path for other in self._entries if other.kind == NON_IMAGE and other.keys.study_uid == study_uid]
+        return [other for other in self._entries if other.kind == NON_IMAGE and other.keys.study_uid == study_uid]
 
     def image_count(self) -> int:
         return len(self._images)

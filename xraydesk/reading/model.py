@@ -15,7 +15,12 @@ worklist, the analyses, read marks, key images, measurements and drafts, and the
 (compare mode ends).
 File ▸ Add folder, a PACS retrieve and the listener add to it. An analysis is kept only while its
 image is open, so the export, the trend, compare and the worklist show the open studies only, and a
-late result for an image of a study no longer open is dropped."""
+late result for an image of a study no longer open is dropped.
+
+Results waiting in a study: the AI node's result of an image (its SR in the image's study, by the model
+version the app has) is kept like an analysis made here and not made again; its heatmaps and lung mask,
+which the SR lacks, are computed when an overlay shows them (maps_wanted), and added to the node's
+answer (keep_maps)."""
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -27,7 +32,7 @@ from xraydesk.ai.model import ModelUnavailableError
 from xraydesk.ai.trend import ChangeLimits
 from xraydesk.ai.words import is_flagged
 from xraydesk.events import Event
-from xraydesk.imaging import ImageDisplay, Preview, ViewState, Window, XRayImage
+from xraydesk.imaging import IMAGE, ImageDisplay, Preview, ScanEntry, ViewState, Window, XRayImage
 from xraydesk.imaging.session import StudySession
 from xraydesk.jobs.report import write_report
 from xraydesk.reading.export_scope import SCOPES, analyses_in_scope
@@ -40,6 +45,7 @@ OPEN_RULE = ("Open replaces the studies, the worklist, the analyses, read marks,
              "Add folder, a PACS retrieve and the listener add to them.")
 NO_UNREAD_FLAGGED = "No unread flagged image: analyse a folder (Ctrl+Shift+Return), or all are read."
 WINDOW_PRESETS = ("auto_window", "full_range_window")  # ImageDisplay's methods
+OVERLAYS = ("heatmap", "zones")  # the options that show the maps: the heatmaps, the lung mask and its zones
 
 
 class Reading:
@@ -67,8 +73,12 @@ class Reading:
         self.analysis_shown = Event()  # ImageAnalysis | None: the current image's, to draw and describe
         self.analysed = Event()  # ImageAnalysis kept (of any open image)
         self.analysis_wanted = Event()  # XRayImage to analyse now (analyse on open)
+        self.maps_wanted = Event()  # XRayImage on screen whose result lacks the maps its overlays show
+        self._maps_asked: set[Path] = set()
         self.analyses_cleared = Event()
         self.session.cleared.connect(self._replace)
+        for overlay in OVERLAYS:
+            self.options.observe(overlay, lambda _shown: self._want_maps())
 
     # ------------------------------------------------------------ the image on screen and its view
 
@@ -89,6 +99,7 @@ class Reading:
         self.analysis_shown.emit(analysis)
         if analysis is None and self.options["auto_analyse"]:
             self.analysis_wanted.emit(image)
+        self._want_maps()
 
     def _hang_prior(self, path: Path) -> None:
         """The hanging protocol, when on: a study opened (an image of another study than the one before)
@@ -196,11 +207,37 @@ class Reading:
         self.analysed.emit(analysis)
         if self.is_on_screen(path):
             self.analysis_shown.emit(analysis)
+            self._want_maps()
         return True
+
+    def keep_maps(self, computed: ImageAnalysis) -> bool:
+        """The maps computed for a result that lacked them (maps_wanted) join it: the answer stays the one
+        shown (the AI node's), now with heatmaps and lung mask."""
+        held = self.analyses.get(computed.path)
+        if held is not None and held.lacks_maps and computed.lung_probability is not None:
+            computed = replace(held, heatmaps=computed.heatmaps, lung_probability=computed.lung_probability)
+        return self.keep(computed)
+
+    def _want_maps(self) -> None:
+        """Asks once for the maps of the result on screen when it lacks them and an overlay shows them."""
+        analysis = self.current_analysis()
+        if (analysis is not None and analysis.lacks_maps and any(self.options[name] for name in OVERLAYS)
+                and analysis.path not in self._maps_asked):
+            self._maps_asked.add(analysis.path)
+            self.maps_wanted.emit(self.current)
+
+    def results_to_look_up(self, entries: list[ScanEntry]) -> list[tuple[ScanEntry, list[ScanEntry]]]:
+        """(image, the pixel-less objects of its study) of the scanned DICOM images not analysed yet whose
+        study holds such objects: where the AI node's result may be waiting."""
+        wanted = [(entry, self.session.study_objects(entry.path)) for entry in entries
+                  if entry.kind == IMAGE and entry.keys.sop_instance_uid and entry.path not in self.analyses
+                  and self.session.holds(entry.path)]
+        return [(entry, objects) for entry, objects in wanted if objects]
 
     def _replace(self) -> None:
         """Open: the session has been emptied; the analyses and the image on screen go with it."""
         self.analyses.clear()
+        self._maps_asked.clear()
         self.show_none()
         self.options.set("compare", False)
         self.analyses_cleared.emit()

@@ -371,6 +371,9 @@ class MainWindow(QMainWindow):
         analysis.worklistEntry.connect(lambda entry: self.worklist.add_entry(entry, session.is_read(entry.path),
                                                                              session.image_name(entry.path)))
         analysis.worklistFinished.connect(self.worklist.finish)
+        analysis.message.connect(self._set_status)
+        self.studies.scanFinished.connect(analysis.look_up)  # results waiting in the studies opened
+        self.reading.maps_wanted.connect(analysis.request_maps)
         self.worklist.imageActivated.connect(self._open_from_worklist)
         self.worklist.analyseAllRequested.connect(self.analyse_all)
         self.worklist.cancelRequested.connect(analysis.cancel_worklist)

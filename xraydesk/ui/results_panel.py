@@ -37,6 +37,7 @@ from xraydesk.ai.words import (
     draft_report,
     evidence_note,
     flag_statements,
+    made_where,
     probability_rows,
     reading,
     severity_lines,
@@ -246,10 +247,11 @@ class ResultsPanel(QWidget):
         self.version.setText(f"Model: {analysis.model_version}")
         name = analysis.path.name if self.show_patient_data else "The image"
         if analysis.prediction is None:
-            self.show_message(f"The input check refused {name}: {analysis.check.reason}. No probabilities are shown.")
+            self.show_message(f"The input check refused {name}: {analysis.check.reason}. No probabilities are shown."
+                              + (f" ({made_where(analysis)})" if analysis.from_node_at is not None else ""))
             return
         prediction = analysis.prediction
-        self.show_message(f"{name} — analysed in {analysis.seconds * 1000:.0f} ms")
+        self.show_message(f"{name} — {made_where(analysis)}")
         self.reading.setText(reading(analysis))
         reading_font = self.reading.font()
         reading_font.setBold(not prediction.pneumonia_borderline)  # no bold yes/no inside the band

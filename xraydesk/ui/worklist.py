@@ -129,9 +129,12 @@ class WorklistPanel(QWidget):
         self.summary.setText(f"Analysing {count} images…")
 
     def add_entry(self, entry: WorklistEntry, read: bool, name: str) -> None:
+        """A row for the image, in place of the one it had (a result found waiting, then the worklist's)."""
         self.table.setSortingEnabled(False)  # else the new row moves while its cells are being set
-        row = self.table.rowCount()
-        self.table.insertRow(row)
+        row = next((row for row in range(self.table.rowCount()) if self.path_at(row) == entry.path), None)
+        if row is None:
+            row = self.table.rowCount()
+            self.table.insertRow(row)
         for column, value in enumerate(entry_cells(entry, name)):
             item = SortedByKey() if column == PRIORITY_COLUMN else QTableWidgetItem()
             if column == PRIORITY_COLUMN:
