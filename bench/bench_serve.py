@@ -111,13 +111,14 @@ def latency(node: NodeProcess, films: list[Path]) -> None:
 def stages(films: list[Path]) -> None:
     """Where an analysis process spends its time per film, stage by stage (a batch of 16, model warm)."""
     from xraydesk.ai.analysis import warm_up
+    from xraydesk.ai.model import ChestXRayModel
     from xraydesk.dicom_results import write_datasets
     from xraydesk.dicom_results.secondary_capture import secondary_capture
     from xraydesk.dicom_results.structured_report import structured_report
-    from xraydesk.jobs.pipeline import analyse, dicom_source, image_analysis, load_model, prepare
+    from xraydesk.jobs.pipeline import analyse, dicom_source, image_analysis, prepare
 
-    model, gradcam = load_model(None)
-    warm_up(model, gradcam)
+    model = ChestXRayModel.load(None)
+    warm_up(model)
     times = {}
 
     def timed(stage: str, step):
@@ -127,10 +128,10 @@ def stages(films: list[Path]) -> None:
         return result
 
     prepared = timed("load and prepare", lambda: [prepare(film, dicom_source) for film in films])
-    analysed = timed("model and Grad-CAM", lambda: analyse(model, prepared, gradcam))
+    analysed = timed("model", lambda: analyse(model, prepared))
     analyses = [image_analysis(model, item) for item in analysed]
     pairs = list(zip(analyses, prepared))
-    reports = timed("SR (highdicom)", lambda: [structured_report(a, p.kept.header) for a, p in pairs])
+    reports = timed("SR", lambda: [structured_report(a, p.kept.header) for a, p in pairs])
     captures = timed("secondary capture", lambda: [secondary_capture(a, p.kept.header, p.kept.display)
                                                    for a, p in pairs if a.prediction is not None])
     with tempfile.TemporaryDirectory() as folder:

@@ -3,6 +3,7 @@ source's study, on real RSNA films analysed by the shipped model; checked with h
 dicom3tools' dciodvfy and dcmtk's dsrdump."""
 
 import copy
+import dataclasses
 import re
 import subprocess
 from pathlib import Path
@@ -18,14 +19,16 @@ from required_tools import require_tool
 from xraydesk import RESEARCH_USE_NOTICE
 from xraydesk.ai import overlays
 from xraydesk.ai.analysis import DEFAULT_HEATMAP
+from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.outputs import ZONES
 from xraydesk.ai.words import answer, reading
-from xraydesk.dicom_results import ResultsError, write_dataset, write_results
+from xraydesk.dicom_results import ResultsError, write_dataset, write_datasets, write_results
+from xraydesk.dicom_results import structured_report as structured_report_module
 from xraydesk.dicom_results.codes import FLAG_CODES
 from xraydesk.dicom_results.overlay_picture import BANNER_COLOUR, SC_MAX_SIDE
 from xraydesk.dicom_results.secondary_capture import secondary_capture
 from xraydesk.dicom_results.source import header_of
-from xraydesk.dicom_results.structured_report import structured_report
+from xraydesk.dicom_results.structured_report import structured_report, structured_report_by_highdicom
 from xraydesk.imaging import load_image
 
 PLAUSIBLE = "0004cfab-14fd-4e49-80ba-63a80b6bddd6.dcm"  # pneumonia likely, lung mask plausible
@@ -334,3 +337,61 @@ def test_results_sent_to_the_pacs_land_in_the_source_study(orthanc, local_side, 
     assert float(numbers["Six-zone score (0-6)"]) == analysis.prediction.six_zone_score
     assert stored["OT"]["SourceImageSequence"][0]["ReferencedSOPInstanceUID"] == source.SOPInstanceUID
     assert stored["OT"]["BurnedInAnnotation"] == "YES"
+
+
+CLEARED_NORMAL = "003d8fa0-6bf1-40ed-b54c-ac657f8495c5.dcm"  # cleared by the normal rule-out
+CREATION_TIMES = ("ContentDate", "ContentTime", "InstanceCreationDate", "InstanceCreationTime",
+                  "ContributionDateTime")  # when each report was made
+
+
+def elements(dataset: pydicom.Dataset, prefix: str = "") -> dict[str, object]:
+    """Every element of `dataset`, those of its sequences' items included, by its path."""
+    found = {}
+    for element in dataset:
+        if element.VR == "SQ":
+            for index, item in enumerate(element.value):
+                found |= elements(item, f"{prefix}{element.keyword}[{index}].")
+        else:
+            found[prefix + element.keyword] = element.value
+    return found
+
+
+def another_of_the_same_shape(analysis):
+    """The analysis with other figures and words, for a template made from another film."""
+    if analysis.prediction is None:
+        return dataclasses.replace(analysis, check=InputCheck(False, "another reason"))
+    prediction = analysis.prediction
+    return dataclasses.replace(analysis, prediction=dataclasses.replace(
+        prediction, p_bacterial=prediction.p_viral, p_viral=prediction.p_bacterial,
+        zone_probabilities=tuple(0.9 * p for p in prediction.zone_probabilities)))
+
+
+@pytest.mark.parametrize(("name", "folder"), [(PLAUSIBLE, "rsna"), (CLEARED_NORMAL, "rsna"), (HIP, "nonchest")])
+def test_the_report_filled_into_a_template_is_the_one_highdicom_builds(name, folder, analyser, dicom_dir, tmp_path):
+    image = load_image(dicom_dir / folder / name)
+    analysis = analyser.analyse(image)
+    called = {PLAUSIBLE: lambda: analysis.prediction.pneumonia_positive,
+              CLEARED_NORMAL: lambda: analysis.prediction.normal_ruleout,
+              HIP: lambda: analysis.prediction is None and not analysis.check.accepted}[name]
+    assert called()  # the film still gives the call the test is about
+    header = header_of(image.dataset, image.path)
+    structured_report_module._TEMPLATES.clear()
+    other_film = header_of(load_image(dicom_dir / "rsna" / WITHHELD).dataset)
+    structured_report(another_of_the_same_shape(analysis), other_film)
+    templates = len(structured_report_module._TEMPLATES)
+
+    filled, built = structured_report(analysis, header), structured_report_by_highdicom(analysis, header)
+
+    assert len(structured_report_module._TEMPLATES) == templates  # filled into the other film's template
+    paths = [write_datasets([report], tmp_path / kind)[0] for report, kind in ((filled, "filled"), (built, "built"))]
+    filled, built = (elements(pydicom.dcmread(path)) for path in paths)
+    for found in (filled, built):
+        for path in [path for path in found if path.rpartition(".")[2] in CREATION_TIMES]:
+            del found[path]
+    assert filled == built  # every concept name, value, code, unit, reference and UID
+    report = hd.sr.srread(paths[0])
+    measurements = report.content.get_image_measurement_groups()
+    assert measurements[0].tracking_identifier == "Analysis outcome"
+    if analysis.prediction is not None:
+        pneumonia = next(group for group in measurements if group.tracking_identifier == "Pneumonia")
+        assert pneumonia.get_measurements()[0].value == pytest.approx(round(analysis.prediction.p_pneumonia, 4))

@@ -129,11 +129,13 @@ class ImageAnalysis:
         return self.prediction is not None and self.lung_probability is None
 
 
-def warm_up(model: ChestXRayModel, gradcam) -> None:
-    """Traces the model's functions now (about 1.5 s), while loading, not in the first analysis."""
+def warm_up(model: ChestXRayModel, gradcam=None) -> None:
+    """Traces the model's functions (and the Grad-CAM's, if given) now (about 1.5 s), while loading, not in
+    the first analysis."""
     blank = np.zeros((1, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 1), np.float32)
     model.analyse_inputs(blank, [ACCEPTED])
-    gradcam.heatmaps(blank, GRADCAM_TARGETS[0])
+    if gradcam is not None:
+        gradcam.heatmaps(blank, GRADCAM_TARGETS[0])
 
 
 class Analyser:

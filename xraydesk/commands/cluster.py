@@ -18,7 +18,7 @@ CHUNK = 2 * BATCH_SIZE  # a task is ~1 s of work: dask's few ms per task are noi
 
 def analyse_chunk(paths: list[Path], models: Path | None, heatmaps: Path | None) -> list[dict]:
     """Runs on a worker."""
-    model, _ = worker_model(models)
+    model = worker_model(models)
     return list(predict_rows(model, paths, None, HeatmapWriter(heatmaps) if heatmaps else None))
 
 

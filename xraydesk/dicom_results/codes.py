@@ -43,6 +43,7 @@ FINDINGS = {  # probability target -> (tracking name, finding)
 SIDES = {"R": codes.SCT.Right, "L": codes.SCT.Left}  # the patient's
 LEVELS = {"U": codes.SCT.UpperZoneOfLung, "M": codes.SCT.MiddleZoneOfLung, "L": codes.SCT.LowerZoneOfLung}
 ZONE_SITES = {zone: hd.sr.FindingSite(LEVELS[zone[1]], laterality=SIDES[zone[0]]) for zone in ZONES}  # "RU": side, level
+LUNG_SITE = hd.sr.FindingSite(codes.SCT.Lung)  # both lungs, as a whole
 LUNG_SITES = (hd.sr.FindingSite(codes.SCT.Lung, laterality=codes.SCT.Right),
               hd.sr.FindingSite(codes.SCT.Lung, laterality=codes.SCT.Left))
 NO_UNITS = codes.UCUM.NoUnits

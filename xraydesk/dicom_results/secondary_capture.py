@@ -1,7 +1,7 @@
 """The secondary capture (RGB, Secondary Capture Image Storage) is the image at its default window
-with the pneumonia Grad-CAM, the lung outline and the six zones (withheld zones are not drawn) and,
-in a band below the image, "derived, not for diagnosis", the reading and the research-use statement
-burned in (Burned In Annotation YES; Image Comments and Derivation Description say the same). It is
+with the opacity map (the box-trained head's, the app's default), the lung outline and the six zones
+(withheld zones are not drawn) and, in a band below the image, "derived, not for diagnosis", the reading
+and the research-use statement burned in (Burned In Annotation YES; Image Comments and Derivation Description say the same). It is
 reduced to SC_MAX_SIDE pixels on its long side: enough to see the overlay, a few MB uncompressed; the
 original stays in the study for reading. A refused image has nothing to overlay: it gets no secondary
 capture."""
@@ -58,8 +58,9 @@ def secondary_capture(analysis: ImageAnalysis, source: Dataset, display: np.ndar
     capture.BurnedInAnnotation = "YES"
     capture.ImageComments = f"{NOT_FOR_DIAGNOSIS}. {RESEARCH_USE_NOTICE}"
     capture.DerivationDescription = (
-        f"{NOT_FOR_DIAGNOSIS}: {analysis.model_version} pneumonia Grad-CAM, lung outline and zones over the "
-        "image as displayed, reduced from {}x{} to {}x{} pixels, with the words in a band below".format(
+        f"{NOT_FOR_DIAGNOSIS}: {analysis.model_version} opacity map (trained on radiologists' boxes), lung outline "
+        "and zones over the image as displayed, reduced from {}x{} to {}x{} pixels, with the words in a band "
+        "below".format(
             header.get("Columns", display.shape[1]), header.get("Rows", display.shape[0]), *picture_size))
     capture.SourceImageSequence = [_source_reference(header)]
     if header.get("LossyImageCompression") == "01":  # once lossy, always marked lossy

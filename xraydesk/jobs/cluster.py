@@ -39,16 +39,16 @@ def chunks_in_flight(client) -> int:
 
 @lru_cache(maxsize=1)
 def worker_model(models: Path | None):
-    """(model, Grad-CAM) of this worker process, loaded (and its functions traced) by its first chunk."""
+    """The model of this worker process, loaded (and its functions traced) by its first chunk."""
     from xraydesk.ai.analysis import warm_up
-    from xraydesk.jobs.pipeline import load_model
+    from xraydesk.ai.model import ChestXRayModel
 
-    model, gradcam = load_model(models)
-    warm_up(model, gradcam)
-    return model, gradcam
+    model = ChestXRayModel.load(models)
+    warm_up(model)
+    return model
 
 
 def load_worker_model(models: Path | None) -> str:
     """Loads this worker's model now (run on every worker as the node starts: a model missing there fails
     the start, not the first films); its version (the model itself stays in the worker)."""
-    return worker_model(models)[0].version
+    return worker_model(models).version

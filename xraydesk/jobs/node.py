@@ -116,10 +116,10 @@ class LocalAnalysis:
 
     def __init__(self, models: Path | None):
         from xraydesk.ai.analysis import warm_up
-        from xraydesk.jobs.pipeline import load_model
+        from xraydesk.ai.model import ChestXRayModel
 
-        self.model, self.gradcam = load_model(models)
-        warm_up(self.model, self.gradcam)
+        self.model = ChestXRayModel.load(models)
+        warm_up(self.model)
         self._done: list[Done] = []
 
     @property
@@ -130,7 +130,7 @@ class LocalAnalysis:
         return not self._done
 
     def submit(self, work: list[Work]) -> None:
-        self._done = analyse_objects(self.model, self.gradcam, work)
+        self._done = analyse_objects(self.model, work)
 
     def collect(self, _timeout: float) -> list[Done]:
         done, self._done = self._done, []

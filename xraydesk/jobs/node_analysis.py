@@ -50,10 +50,10 @@ def analyse_on_worker(work: list[Work], models: Path | None) -> list[Done]:
     """analyse_objects on a Dask worker, with the model that worker process loaded once."""
     from xraydesk.jobs.cluster import worker_model
 
-    return analyse_objects(*worker_model(models), work)
+    return analyse_objects(worker_model(models), work)
 
 
-def analyse_objects(model, gradcam, work: list[Work]) -> list[Done]:
+def analyse_objects(model, work: list[Work]) -> list[Done]:
     """One answer per object, in order; the readable images go through the model together."""
     answers: dict[int, Done] = {}
     images: list[tuple[Work, Prepared]] = []
@@ -64,7 +64,7 @@ def analyse_objects(model, gradcam, work: list[Work]) -> list[Done]:
         else:
             images.append((item, prepared))
     if images:
-        for (item, _), analysed in zip(images, analyse(model, [prepared for _, prepared in images], gradcam)):
+        for (item, _), analysed in zip(images, analyse(model, [prepared for _, prepared in images])):
             answers[item.object_id] = _settled(item, partial(_analysed_written, model, item, analysed))
     return [answers[item.object_id] for item in work]
 

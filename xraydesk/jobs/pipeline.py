@@ -1,8 +1,8 @@
 """The image -> result pipeline that `xraydesk predict` and `xraydesk serve` share: each image loaded
-and prepared for the model, the model called once per batch (with the pneumonia Grad-CAM where a
-heatmap or a secondary capture needs it), each outcome as an ImageAnalysis, and its DICOM result (an
+and prepared for the model, the model called once per batch, each outcome as an ImageAnalysis, and its DICOM result (an
 SR, and a secondary capture unless the input check refused the image). The app's Analyser takes the
-same steps one image at a time (prepare_image, analyse_inputs, ImageAnalysis.of_outcome).
+same steps one image at a time (prepare_image, analyse_inputs, ImageAnalysis.of_outcome). No Grad-CAM:
+the map every result shows, the box-trained opacity map, comes with the outcome.
 
 Only what the results need is kept of an image (its model input, and for a DICOM result its header
 without pixels and the small picture the capture shows): a batch holds no decoded image."""
@@ -55,16 +55,6 @@ class Unreadable:
 class Analysed:
     prepared: Prepared
     outcome: "Outcome"
-    pneumonia_map: np.ndarray | None  # on the model's grid; None when not analysed or no Grad-CAM asked for
-
-
-def load_model(models: Path | None) -> tuple["ChestXRayModel", Any]:
-    """The model and its Grad-CAM; ModelUnavailableError when the model cannot be loaded."""
-    from xraydesk.ai.gradcam import GradCam
-    from xraydesk.ai.model import ChestXRayModel
-
-    model = ChestXRayModel.load(models)
-    return model, GradCam.from_metadata(model.classifier, model.metadata)
 
 
 def prepare(path: Path, keep: Callable[["XRayImage"], Any] | None = None) -> Prepared | Unreadable:
@@ -82,25 +72,17 @@ def prepare(path: Path, keep: Callable[["XRayImage"], Any] | None = None) -> Pre
                     keep(image) if keep else None)
 
 
-def pneumonia_maps(gradcam, inputs: np.ndarray, outcomes) -> dict[int, np.ndarray]:
-    """The pneumonia Grad-CAM of each analysed image of the batch, by its index in the batch."""
-    analysed = [i for i, outcome in enumerate(outcomes) if outcome.prediction is not None]
-    return dict(zip(analysed, gradcam.heatmaps(inputs[analysed], "pneumonia"))) if analysed else {}
-
-
-def analyse(model: "ChestXRayModel", prepared: list[Prepared], gradcam=None) -> list[Analysed]:
-    """One model call for the batch; with `gradcam`, the pneumonia map of each image analysed."""
+def analyse(model: "ChestXRayModel", prepared: list[Prepared]) -> list[Analysed]:
+    """One model call for the batch."""
     inputs = np.stack([item.model_input for item in prepared])
     outcomes = model.analyse_inputs(inputs, [item.prior_check for item in prepared])
-    maps = pneumonia_maps(gradcam, inputs, outcomes) if gradcam else {}
-    return [Analysed(item, outcome, maps.get(index)) for index, (item, outcome) in enumerate(zip(prepared, outcomes))]
+    return [Analysed(item, outcome) for item, outcome in zip(prepared, outcomes)]
 
 
 def image_analysis(model: "ChestXRayModel", analysed: Analysed) -> "ImageAnalysis":
     from xraydesk.ai.analysis import ImageAnalysis, StudyIdentity
 
-    heatmaps = {} if analysed.pneumonia_map is None else {"pneumonia": analysed.pneumonia_map}
-    return ImageAnalysis.of_outcome(StudyIdentity(analysed.prepared.path), model, analysed.outcome, heatmaps)
+    return ImageAnalysis.of_outcome(StudyIdentity(analysed.prepared.path), model, analysed.outcome, {})
 
 
 def dicom_source(image: "XRayImage") -> DicomSource:
