@@ -49,9 +49,10 @@ from xraydesk.dicom_results.codes import (
     code_key,
     concept_key,
 )
-from xraydesk.dicom_results.source import ResultsError, made_by_xraydesk, result_uid
+from xraydesk.dicom_results.source import ResultsError, result_uid
 from xraydesk.dicom_results.structured_report import OUTCOME_GROUP, SEVERITY_GROUP, SR_KIND, ZONE_GROUP
 from xraydesk.imaging import ScanEntry
+from xraydesk.imaging.header import made_by_xraydesk
 
 WITHHELD = (math.nan, math.nan)  # extent or opacity per lung that the SR withheld
 
