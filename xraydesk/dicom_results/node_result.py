@@ -95,8 +95,10 @@ def _observer_model(report: Dataset) -> str | None:
 
 def _groups(report: Dataset) -> dict[str, Dataset]:
     """The measurement groups by tracking identifier."""
-    measurements = next(item for item in report.ContentSequence
-                        if concept_key(item) == code_key(codes.DCM.ImagingMeasurements))
+    measurements = next((item for item in report.ContentSequence
+                         if concept_key(item) == code_key(codes.DCM.ImagingMeasurements)), None)
+    if measurements is None:
+        raise ValueError("no Imaging Measurements in its content")
     return {_text(group, codes.DCM.TrackingIdentifier): group for group in measurements.ContentSequence}
 
 

@@ -30,6 +30,7 @@ class ResultsError(Exception):
 
     def __init__(self, path: Path | str, reason: str):
         super().__init__(f"{Path(path).name}: {reason}")
+        self.reason = reason
 
 
 def source_header(image: XRayImage) -> Dataset:
