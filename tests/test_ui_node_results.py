@@ -144,8 +144,8 @@ def test_a_node_result_that_cannot_be_read_is_named_in_one_line_and_the_film_ana
     open_study(qtbot, window, folder, analyser)
     qtbot.waitUntil(lambda: "analysed in" in window.results_panel.status.text(), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: bool(messages) and window.workers.is_idle(), timeout=WAIT_MS)
-    assert messages == [f"{report.name}: not readable as XRayDesk's AI result (ValueError: no Imaging "
-                        "Measurements in its content)"]
+    reason = "not readable as XRayDesk's AI result (ValueError: no Imaging Measurements in its content)"
+    assert messages == [f"{report.name}: {reason}"]
     assert analyser.analysed == [folder / FILM]
     assert window.reading.current_analysis().from_node_at is None
 
