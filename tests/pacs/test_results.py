@@ -395,3 +395,34 @@ def test_the_report_filled_into_a_template_is_the_one_highdicom_builds(name, fol
     if analysis.prediction is not None:
         pneumonia = next(group for group in measurements if group.tracking_identifier == "Pneumonia")
         assert pneumonia.get_measurements()[0].value == pytest.approx(round(analysis.prediction.p_pneumonia, 4))
+
+
+def test_a_node_result_sent_from_the_app_carries_the_overlay_the_node_drew(orthanc, local_side, store, analyser,
+                                                                           analysed, tmp_path):
+    """The AI node's answer read back from its SR lacks the maps: Send results computes them (with_maps), so
+    the capture stored is the very one the node made, not a bare image under the node's UID."""
+    from xraydesk.ai.analysis import StudyIdentity
+    from xraydesk.dicom_results import capture_display
+    from xraydesk.dicom_results.node_result import read_node_result
+    from xraydesk.jobs.send_results import send_results
+
+    image, _ = analysed[PLAUSIBLE]
+    source = copy.deepcopy(image.dataset)  # a study of its own: other tests count the shared studies' instances
+    source.StudyInstanceUID, source.SeriesInstanceUID = pydicom.uid.generate_uid(), pydicom.uid.generate_uid()
+    source.SOPInstanceUID = source.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    source.save_as(tmp_path / "source.dcm")
+    film = load_image(tmp_path / "source.dcm")
+    made = analyser.analyse(film)
+    nodes_capture = secondary_capture(made, film.dataset, capture_display(film))
+    from_node = read_node_result(structured_report(made, film.dataset), StudyIdentity.of(film), source.SOPInstanceUID,
+                                 made.model_version, made.operating_points)
+    assert from_node.lacks_maps
+
+    [outcome] = send_results(orthanc.dimse_node, local_side, [film.path], {film.path: from_node}, load_image, store,
+                             with_maps=analyser.with_maps)
+
+    assert (outcome.ok, outcome.message) == (True, "sent (SR and secondary capture)")
+    [instance] = orthanc.rest_post("/tools/lookup", nodes_capture.SOPInstanceUID)
+    (tmp_path / "stored.dcm").write_bytes(orthanc.raw_get(f"/instances/{instance['ID']}/file"))
+    stored = pydicom.dcmread(tmp_path / "stored.dcm").pixel_array
+    assert np.array_equal(stored, nodes_capture.pixel_array)

@@ -5,7 +5,7 @@ The words for an analysis live in `xraydesk.ai.words`."""
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -128,6 +128,14 @@ class ImageAnalysis:
         computed when an overlay shows them."""
         return self.prediction is not None and self.lung_probability is None
 
+    def with_maps_of(self, computed: "ImageAnalysis") -> "ImageAnalysis":
+        """This answer (the AI node's, lacking its maps) with the heatmaps and lung mask of `computed`, an
+        analysis of the same image here: the answer stays the one the node gave. As it is when `computed`
+        has no maps (refused here)."""
+        if computed.lung_probability is None:
+            return self
+        return replace(self, heatmaps=computed.heatmaps, lung_probability=computed.lung_probability)
+
 
 def warm_up(model: ChestXRayModel, gradcam=None) -> None:
     """Traces the model's functions (and the Grad-CAM's, if given) now (about 1.5 s), while loading, not in
@@ -197,3 +205,8 @@ class Analyser:
             if outcome.prediction is not None:
                 heatmaps = {target: self._gradcam.heatmaps(model_input[None], target)[0] for target in GRADCAM_TARGETS}
         return ImageAnalysis.of_outcome(StudyIdentity.of(image), model, outcome, heatmaps, time.perf_counter() - start)
+
+    def with_maps(self, analysis: ImageAnalysis, image: XRayImage) -> ImageAnalysis:
+        """`analysis` of `image` with its heatmaps and lung mask: computed now where it lacks them (the AI
+        node's answer, before a PDF or a send draws them), by analysing the image (slow: on a worker)."""
+        return analysis.with_maps_of(self.analyse(image)) if analysis.lacks_maps else analysis

@@ -1,8 +1,8 @@
 """Input check: refuse only what is not a frontal chest radiograph, with a reason, before predicting;
 flag a chest film that is merely unlike the training data, and analyse it.
 
-Three layers, cheapest first: the DICOM header (modality, body part, view), the pixels (blank,
-noise), and two learned scores (Chester's autoencoder reconstruction error and the Mahalanobis
+Three layers, cheapest first: the DICOM header (who made it, modality, body part, view), the pixels
+(blank, noise), and two learned scores (Chester's autoencoder reconstruction error and the Mahalanobis
 distance of the classifier's embedding). A learned score refuses only beyond the largest value any
 val chest X-ray reached: a portable ICU film with lines and pads is still a chest film. Either score
 above its "unfamiliar" limit (a high percentile of val chest X-rays) flags the image as unfamiliar:
@@ -35,6 +35,15 @@ class InputCheck:
 
 
 ACCEPTED = InputCheck(True)
+
+
+XRAYDESK_RESULT = "an XRayDesk result picture (secondary capture), not a film"
+
+
+def check_maker(made_by_xraydesk: bool) -> InputCheck:
+    """XRayDesk's own secondary capture is the film with its result burned in: shown, never analysed
+    (a result of a result, and on a node one answered by another for ever)."""
+    return InputCheck(False, XRAYDESK_RESULT) if made_by_xraydesk else ACCEPTED
 
 
 def check_header(modality: str, body_part: str, view_position: str) -> InputCheck:

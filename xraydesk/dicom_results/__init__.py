@@ -19,7 +19,7 @@ Object Selection document, written and read back (xraydesk.jobs.saved_reading ke
 
 from xraydesk.dicom_results.files import result_datasets, write_dataset, write_datasets, write_results
 from xraydesk.dicom_results.secondary_capture import capture_display
-from xraydesk.dicom_results.source import ResultsError, header_of, made_by_xraydesk, source_header
+from xraydesk.dicom_results.source import ResultsError, header_of, source_header
 
-__all__ = ["ResultsError", "capture_display", "header_of", "made_by_xraydesk", "result_datasets", "source_header",
+__all__ = ["ResultsError", "capture_display", "header_of", "result_datasets", "source_header",
            "write_dataset", "write_datasets", "write_results"]

@@ -49,9 +49,10 @@ from xraydesk.dicom_results.codes import (
     code_key,
     concept_key,
 )
-from xraydesk.dicom_results.source import ResultsError, made_by_xraydesk, result_uid
+from xraydesk.dicom_results.source import ResultsError, result_uid
 from xraydesk.dicom_results.structured_report import OUTCOME_GROUP, SEVERITY_GROUP, SR_KIND, ZONE_GROUP
 from xraydesk.imaging import ScanEntry
+from xraydesk.imaging.header import made_by_xraydesk
 
 WITHHELD = (math.nan, math.nan)  # extent or opacity per lung that the SR withheld
 
@@ -94,8 +95,10 @@ def _observer_model(report: Dataset) -> str | None:
 
 def _groups(report: Dataset) -> dict[str, Dataset]:
     """The measurement groups by tracking identifier."""
-    measurements = next(item for item in report.ContentSequence
-                        if concept_key(item) == code_key(codes.DCM.ImagingMeasurements))
+    measurements = next((item for item in report.ContentSequence
+                         if concept_key(item) == code_key(codes.DCM.ImagingMeasurements)), None)
+    if measurements is None:
+        raise ValueError("no Imaging Measurements in its content")
     return {_text(group, codes.DCM.TrackingIdentifier): group for group in measurements.ContentSequence}
 
 

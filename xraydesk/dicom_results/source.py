@@ -14,8 +14,8 @@ from pydicom.valuerep import validate_value
 from xraydesk import __version__
 from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.imaging import XRayImage
+from xraydesk.imaging.header import MANUFACTURER
 
-MANUFACTURER = "XRayDesk"
 CHARACTER_SET = "ISO_IR 192"  # UTF-8: the words use dashes and accents that Latin-1 lacks
 # Type 2 attributes highdicom reads from the source: present, empty where the source lacks them.
 PATIENT_AND_STUDY_TYPE_2 = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "AccessionNumber",
@@ -30,6 +30,7 @@ class ResultsError(Exception):
 
     def __init__(self, path: Path | str, reason: str):
         super().__init__(f"{Path(path).name}: {reason}")
+        self.reason = reason
 
 
 def source_header(image: XRayImage) -> Dataset:
@@ -76,11 +77,6 @@ def derived_uid(*parts: str) -> str:
     """The same UID every time for the same parts: 2.25 and a name-based UUID of them as an integer
     (PS3.5 B.2), which no other source of UIDs can give."""
     return f"2.25.{uuid.uuid5(_UID_NAMESPACE, '/'.join(parts)).int}"
-
-
-def made_by_xraydesk(dataset: Dataset) -> bool:
-    """Whether the object is one of XRayDesk's own results (not an image to analyse)."""
-    return dataset.get("Manufacturer") == MANUFACTURER
 
 
 def _valid(element) -> bool:

@@ -1,7 +1,9 @@
-"""Header values in words, one format everywhere (canvas, browser, worklist, reports)."""
+"""Header values in words, one format everywhere (canvas, browser, worklist, reports), and who made
+an object."""
 
 from xraydesk.imaging.image import XRayImage
 
+MANUFACTURER = "XRayDesk"  # the Manufacturer of every object XRayDesk writes (its SR, secondary capture ...)
 AGE_UNITS = {"D": "days", "W": "weeks", "M": "months", "Y": "years"}
 
 
@@ -31,3 +33,8 @@ def age_in_years(value: str) -> float | None:
     if not number.isdigit():
         return None
     return int(number) / {"D": 365.25, "W": 52.18, "M": 12, "Y": 1}[unit]
+
+
+def made_by_xraydesk(dataset) -> bool:
+    """Whether the DICOM object `dataset` is one of XRayDesk's own results, never a film to analyse."""
+    return dataset.get("Manufacturer") == MANUFACTURER

@@ -76,7 +76,7 @@ def _analysed_written(model, item: Work, analysed: Analysed) -> Done:
 
 def _answer_or_prepare(model, item: Work) -> Prepared | Done:
     """The object ready for the model, or its answer already: skipped, refused or failed."""
-    from xraydesk.dicom_results import made_by_xraydesk
+    from xraydesk.imaging.header import made_by_xraydesk
     from xraydesk.imaging.loading import read_dicom
 
     def prepared_or_refused():

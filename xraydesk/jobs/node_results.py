@@ -24,8 +24,8 @@ def waiting_result(analyser: Analyser, image_uid: str, objects: list[ScanEntry],
     try:
         report, _ = read_dicom(path)
         return read_node_result(report, identity(), image_uid, version, analyser.metadata()["operating_points"])
-    except ResultsError as error:
-        raise ResultsError(path, str(error)) from error
+    except ResultsError as error:  # named by the file it is in
+        raise ResultsError(path, error.reason) from error
     except Exception as error:  # an unreadable file or model metadata, said in one line
         raise ResultsError(path, f"the AI node's result cannot be read ({failure_reason(error)})") from error
 

@@ -18,6 +18,7 @@ NOT_ANALYSED = "skipped: not analysed yet (Analysis ▸ Analyse image)"
 
 Report = Callable[[tuple[str, int, int]], None]  # (words, done, total)
 ReadingFiles = Callable[[XRayImage], list[tuple[str, Path]]]  # the reader's saved work on an image: (what, file)
+WithMaps = Callable[[ImageAnalysis, XRayImage], ImageAnalysis]  # Analyser.with_maps: an AI node's answer's maps
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,14 @@ def results_folder(store: LocalStore, study_uid: str) -> Path:
 def send_results(node: Node, local: LocalSide, paths: list[Path], analyses: Mapping[Path, ImageAnalysis],
                  image_for: Callable[[Path], XRayImage], store: LocalStore, report: Report = lambda step: None,
                  should_stop: Callable[[], bool] = lambda: False,
-                 reading_files: ReadingFiles | None = None) -> list[ImageOutcome]:
+                 reading_files: ReadingFiles | None = None, with_maps: WithMaps | None = None) -> list[ImageOutcome]:
     """One ImageOutcome per path, in order, with the reader's saved work on each image (`reading_files`:
     (what, file) of it); an image with neither an analysis nor saved work is skipped, saying so.
-    Raises PacsError when the node fails as a whole (nothing sent)."""
+    `with_maps` computes the heatmap and zones an AI node's answer lacks before its secondary capture is
+    drawn. Raises PacsError when the node fails as a whole (nothing sent)."""
     node.check()
-    outcomes, written, what = _write_results(paths, analyses, image_for, store, report, should_stop, reading_files)
+    outcomes, written, what = _write_results(paths, analyses, image_for, store, report, should_stop, reading_files,
+                                             with_maps)
     if written:
         files = [file for files in written.values() for file in files]
         sent = client_for(node, local).send(files, should_stop=should_stop,
@@ -61,7 +64,7 @@ def send_results(node: Node, local: LocalSide, paths: list[Path], analyses: Mapp
     return [outcomes[path] for path in paths]
 
 
-def _write_results(paths, analyses, image_for, store, report, should_stop, reading_files):
+def _write_results(paths, analyses, image_for, store, report, should_stop, reading_files, with_maps):
     """(outcomes of the images not written, the files written per image, what they are in words per image)."""
     from xraydesk.dicom_results import ResultsError, source_header, write_results  # highdicom: on first use
 
@@ -83,7 +86,7 @@ def _write_results(paths, analyses, image_for, store, report, should_stop, readi
             written[path], what[path] = [file for _what, file in saved], [words for words, _file in saved]
             if analysis is not None:
                 folder = results_folder(store, str(source_header(image).StudyInstanceUID))
-                results = write_results(analysis, image, folder)
+                results = write_results(with_maps(analysis, image) if with_maps else analysis, image, folder)
                 written[path][:0] = results
                 what[path][:0] = ["SR and secondary capture" if len(results) > 1 else "SR"]
         except Exception as error:  # noqa: BLE001 - one image's failure, listed beside it

@@ -215,7 +215,7 @@ class Reading:
         shown (the AI node's), now with heatmaps and lung mask."""
         held = self.analyses.get(computed.path)
         if held is not None and held.lacks_maps and computed.lung_probability is not None:
-            computed = replace(held, heatmaps=computed.heatmaps, lung_probability=computed.lung_probability)
+            computed = held.with_maps_of(computed)
         return self.keep(computed)
 
     def _want_maps(self) -> None:
@@ -312,20 +312,21 @@ class Reading:
     def report_job(self, path: Path, analyses: list[ImageAnalysis], overwrite: bool) -> Callable:
         """The PDF summary as a worker task (report, should_stop): the image on screen printed with the
         reader's window and inversion, each with its measurements and draft as they are now, de-identified unless
-        the reader turned that off, with the map shown in the app."""
+        the reader turned that off, with the map shown in the app (computed for an AI node's answer that
+        lacks it)."""
         views = {self.current.path: self.view} if self.current is not None and self.view is not None else {}
         measurements = {analysis.path: tuple(self.session.measurements.for_image(analysis.path))
                         for analysis in analyses}  # as they are now: the reader may go on measuring
         image_for, target = self.session.image_source(), self.options["heatmap_settings"].target
-        deidentify, model = self.options["deidentify_pdf"], self.analyser.model
+        deidentify, analyser = self.options["deidentify_pdf"], self.analyser
         drafts = dict(self.session.drafts)  # as they are now, like the measurements
 
         def limits() -> ChangeLimits:  # read only when some patient has a trend page, on the worker
-            return ChangeLimits.from_metadata(model().metadata)
+            return ChangeLimits.from_metadata(analyser.model().metadata)
 
         return lambda report, should_stop: write_report(path, analyses, image_for, limits, target, views,
                                                         measurements.get, deidentify, overwrite, report,
-                                                        drafts.get)
+                                                        drafts.get, analyser.with_maps)
 
     def results_to_send(self, selected: list[Path]) -> tuple[list[Path], dict[Path, ImageAnalysis]]:
         """The worklist rows selected, else the image on screen; with a copy of the analyses (read on a worker)."""

@@ -26,15 +26,18 @@ def build_pages(analyses: list[ImageAnalysis], image_for: Callable[[Path], XRayI
                 limits: ChangeLimits | Callable[[], ChangeLimits],
                 view_for: Callable[[Path], ViewState | None] | None = None, target: str = DEFAULT_HEATMAP,
                 measurements_for: Callable[[Path], Iterable] | None = None,
-                draft_for: Callable[[Path], str | None] | None = None) -> list:
+                draft_for: Callable[[Path], str | None] | None = None,
+                with_maps: Callable[[ImageAnalysis, XRayImage], ImageAnalysis] | None = None) -> list:
     """One ReportPage per analysis, in the order given (image_for(path) gives its image; view_for(path) the
     reader's window, None for the default; measurements_for(path) the reader's measurements; draft_for(path)
-    the reader's edit of the draft report, else it is drafted with the comparison to the prior), then the
-    trend pages; write them with write_summary."""
+    the reader's edit of the draft report, else it is drafted with the comparison to the prior;
+    with_maps(analysis, image) the analysis with the maps the AI node's answer lacks, Analyser.with_maps),
+    then the trend pages; write them with write_summary."""
     trends = trend_pages(analyses, limits)
     pages = []
     for analysis in analyses:
         image = image_for(analysis.path)
+        analysis = with_maps(analysis, image) if with_maps else analysis
         measurements = tuple(measurements_for(analysis.path)) if measurements_for else ()
         draft = (draft_for(analysis.path) if draft_for else None) or drafted(
             analysis, analyses, [m.describe(image) for m in measurements], lambda: trends[0].limits)

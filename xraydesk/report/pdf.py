@@ -46,6 +46,7 @@ from xraydesk.report.text import UNPRINTABLE_NOTE, fit, page_style, unprintable,
 A4_INCHES = (8.27, 11.69)
 MAX_IMAGE_SIDE = 1024  # enough for print at this size; keeps each page a few hundred KB
 HEATMAP_OPACITY = 0.5
+MAPS_NOT_COMPUTED = "Map: heatmap not computed (result from the AI node)"
 NOTICE_COLOUR = "#b00020"
 # The overlay palette, one colour per meaning, shared with the app and the secondary capture.
 POSITIVE_ZONE, MEASUREMENT = (overlays.hex_colour(colour) for colour in (overlays.POSITIVE_ZONE_COLOUR,
@@ -198,8 +199,7 @@ def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, cr
         write_wrapped(figure, 0.54, below - 0.01, "No probabilities are shown for it.", 10, width=IMAGE_AREA_WIDTH)
     else:
         overlay_axes = figure.add_axes((0.52, IMAGE_BOTTOM, IMAGE_AREA_WIDTH, IMAGE_HEIGHT))
-        zones = "lungs (zones withheld)" if analysis.severity_withheld else "lungs and zones"
-        _draw_image(overlay_axes, display, f"Map: {TARGET_NAMES[page.target]}, {zones}")
+        _draw_image(overlay_axes, display, _map_caption(analysis, page.target))
         _draw_overlay(overlay_axes, analysis, page.target, display.shape)
         write_wrapped(figure, LEFT_MARGIN, IMAGE_BOTTOM - 0.01, reading(analysis), 11.5,
                       weight="normal" if analysis.prediction.pneumonia_borderline else "bold")  # no bold call in the band
@@ -215,6 +215,13 @@ def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, cr
                  bottom - 0.012)
     write_footer(figure, analysis, created)
     return figure
+
+
+def _map_caption(analysis: ImageAnalysis, target: str) -> str:
+    if analysis.lacks_maps:  # a caller that did not compute them (Analyser.with_maps) says so, never a bare image
+        return MAPS_NOT_COMPUTED
+    zones = "lungs (zones withheld)" if analysis.severity_withheld else "lungs and zones"
+    return f"Map: {TARGET_NAMES[target]}, {zones}"
 
 
 def _write_draft(figure: Figure, draft: str, top: float) -> None:

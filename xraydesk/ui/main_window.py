@@ -444,7 +444,8 @@ class MainWindow(QMainWindow):
             return
         self.saved_reading.flush()  # the newest version goes
         dialog = SendResultsDialog(self.pacs, paths, analyses, self.reading.session.image_source(), self,
-                                   reading_files=self.saved_reading.files_to_send)
+                                   reading_files=self.saved_reading.files_to_send,
+                                   with_maps=self.reading.analyser.with_maps)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.open()
 

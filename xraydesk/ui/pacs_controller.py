@@ -17,7 +17,7 @@ from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.events import NewestWins
 from xraydesk.imaging import XRayImage
 from xraydesk.jobs.retrieve import retrieve_studies, retrieve_summary, retrieved_folders
-from xraydesk.jobs.send_results import ImageOutcome, ReadingFiles, failure_words, send_results
+from xraydesk.jobs.send_results import ImageOutcome, ReadingFiles, WithMaps, failure_words, send_results
 from xraydesk.pacs.client import client_for
 from xraydesk.pacs.local_store import LocalStore, StoredFile
 from xraydesk.pacs.nodes import (
@@ -192,12 +192,14 @@ class PacsController(QObject):
     # ------------------------------------------------------------ Send results
 
     def send_results(self, node: Node, paths: list[Path], analyses: Mapping[Path, ImageAnalysis],
-                     image_for: Callable[[Path], XRayImage], reading_files: ReadingFiles | None = None) -> bool:
+                     image_for: Callable[[Path], XRayImage], reading_files: ReadingFiles | None = None,
+                     with_maps: WithMaps | None = None) -> bool:
         """False when a send runs already. `analyses` is read on the worker: pass a copy."""
         if self._send is not None or not paths:
             return False
         worker = Worker(lambda report, should_stop: send_results(
-            node, self.settings.local, paths, analyses, image_for, self.store, report, should_stop, reading_files))
+            node, self.settings.local, paths, analyses, image_for, self.store, report, should_stop, reading_files,
+            with_maps))
         worker.yielded.connect(lambda step: self.sendProgress.emit(*step))
         worker.returned.connect(self._sent)
         worker.errored.connect(self._send_failed)

@@ -36,7 +36,7 @@ from PyQt5.QtWidgets import (
 from xraydesk.ai.analysis import ImageAnalysis
 from xraydesk.imaging import XRayImage
 from xraydesk.imaging.header import format_study_date
-from xraydesk.jobs.send_results import ImageOutcome, ReadingFiles
+from xraydesk.jobs.send_results import ImageOutcome, ReadingFiles, WithMaps
 from xraydesk.jobs.words import count_words
 from xraydesk.pacs.nodes import (
     AUTH_BASIC,
@@ -563,12 +563,14 @@ class SendResultsDialog(QDialog):
 
     def __init__(self, controller: PacsController, paths: list[Path], analyses: dict[Path, ImageAnalysis],
                  image_for: Callable[[Path], XRayImage], parent: QWidget | None = None,
-                 reading_files: ReadingFiles | None = None):
+                 reading_files: ReadingFiles | None = None, with_maps: WithMaps | None = None):
         """`analyses`: the results known now (read on a worker); `image_for`: a thread-safe path -> image;
-        `reading_files`: (what, file) of the reader's saved work on an image (ReadingArchive.files_to_send)."""
+        `reading_files`: (what, file) of the reader's saved work on an image (ReadingArchive.files_to_send);
+        `with_maps`: the maps of an AI node's answer, computed on the worker (Analyser.with_maps)."""
         super().__init__(parent, windowTitle="Send results to PACS")
         self.controller = controller
         self.paths, self.analyses, self.image_for, self.reading_files = paths, analyses, image_for, reading_files
+        self.with_maps = with_maps
         self.node = node_picker(controller)
         self.images = table(("Image", "Outcome"))
         self.images.setRowCount(len(paths))
@@ -609,7 +611,7 @@ class SendResultsDialog(QDialog):
     def send(self) -> None:
         node = self.controller.node_named(self.node.currentText())
         if node is None or not self.controller.send_results(node, self.paths, self.analyses, self.image_for,
-                                                            self.reading_files):
+                                                            self.reading_files, self.with_maps):
             return
         self.send_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
