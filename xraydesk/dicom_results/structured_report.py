@@ -250,9 +250,7 @@ def structured_report(analysis: ImageAnalysis, source: Dataset) -> Dataset:
         images = _image_library(header)
         report = _document(analysis, header, template.content(list(hd.sr.ImageLibrary(images)) if images else []))
         report.ContentSequence.append(template.filled(groups, _tracking_uids(report.SOPInstanceUID, groups)))
-    document = Dataset(report)  # highdicom's own content tree of `report` lacks the groups added above
-    document.file_meta, document.preamble = report.file_meta, report.preamble
-    return document
+    return template.with_encoded_content(report)  # (highdicom's own content tree lacks the groups added above)
 
 
 def structured_report_by_highdicom(analysis: ImageAnalysis, source: Dataset) -> hd.sr.ComprehensiveSR:
