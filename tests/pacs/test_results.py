@@ -22,10 +22,12 @@ from xraydesk.ai.analysis import DEFAULT_HEATMAP
 from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.outputs import ZONES
 from xraydesk.ai.words import answer, reading
+from xraydesk.ai.zones import lung_mask, zone_labels
 from xraydesk.dicom_results import ResultsError, write_dataset, write_datasets, write_results
 from xraydesk.dicom_results import structured_report as structured_report_module
 from xraydesk.dicom_results.codes import FLAG_CODES
 from xraydesk.dicom_results.overlay_picture import BANNER_COLOUR, SC_MAX_SIDE
+from xraydesk.dicom_results.report_template import ReportTemplate
 from xraydesk.dicom_results.secondary_capture import secondary_capture
 from xraydesk.dicom_results.source import header_of
 from xraydesk.dicom_results.structured_report import structured_report, structured_report_by_highdicom
@@ -395,3 +397,35 @@ def test_the_report_filled_into_a_template_is_the_one_highdicom_builds(name, fol
     if analysis.prediction is not None:
         pneumonia = next(group for group in measurements if group.tracking_identifier == "Pneumonia")
         assert pneumonia.get_measurements()[0].value == pytest.approx(round(analysis.prediction.p_pneumonia, 4))
+
+
+@pytest.mark.parametrize("name", [PLAUSIBLE, WITHHELD, HIP])
+def test_the_report_is_written_as_pydicom_writes_its_content_tree(name, analysed, tmp_path, monkeypatch):
+    """The content items the template shares are written from bytes encoded once: the file is the one
+    pydicom writes for the report's tree, byte for byte."""
+    image, analysis = analysed[name]
+    header = header_of(image.dataset, image.path)
+    structured_report(analysis, header)  # its template made: the shared items' bytes kept from now on
+    documents = []
+    encoded = ReportTemplate.with_encoded_content
+    monkeypatch.setattr(ReportTemplate, "with_encoded_content",
+                        lambda template, document: documents.append(document) or encoded(template, document))
+
+    report = structured_report(analysis, header)
+
+    tree = pydicom.Dataset(documents[0])
+    tree.file_meta, tree.preamble = documents[0].file_meta, documents[0].preamble
+    paths = [write_datasets([dataset], tmp_path / kind)[0] for dataset, kind in ((report, "encoded"), (tree, "tree"))]
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert len(report.ContentSequence) == len(tree.ContentSequence)  # read back in memory too
+
+
+def test_the_lung_mask_and_zones_are_computed_once_and_cannot_be_changed(analysed):
+    _, analysis = analysed[PLAUSIBLE]
+    fresh = dataclasses.replace(analysis)  # nothing computed yet
+
+    assert fresh.lung_mask is fresh.lung_mask and fresh.zone_labels is fresh.zone_labels
+    assert np.array_equal(fresh.lung_mask, lung_mask(analysis.lung_probability / 255.0))
+    assert np.array_equal(fresh.zone_labels, zone_labels(fresh.lung_mask))
+    with pytest.raises(ValueError):
+        fresh.lung_mask[0, 0] = True
