@@ -8,6 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import contourpy
 import highdicom as hd
 import numpy as np
 import pydicom
@@ -429,3 +430,18 @@ def test_the_lung_mask_and_zones_are_computed_once_and_cannot_be_changed(analyse
     assert np.array_equal(fresh.zone_labels, zone_labels(fresh.lung_mask))
     with pytest.raises(ValueError):
         fresh.lung_mask[0, 0] = True
+
+
+@pytest.mark.parametrize("name", [PLAUSIBLE, WITHHELD])
+def test_outlines_traced_near_their_level_are_the_whole_grids_point_for_point(name, analysed):
+    _, analysis = analysed[name]
+    maps = [(analysis.lung_mask.astype(np.float64), 0.5),
+            *(((analysis.zone_labels == index).astype(np.float64), 0.5) for index in range(1, len(ZONES) + 1)),
+            *((overlays.heatmap_grid(analysis, DEFAULT_HEATMAP), level) for level in overlays.CONTOUR_LEVELS)]
+    shape = (1024, 832)
+    for values, level in maps:
+        whole = contourpy.contour_generator(z=values, line_type="Separate").lines(level)
+        expected = [overlays.grid_to_image(line, shape) for line in whole if len(line) > 1]
+        found = overlays.contour_lines(values, level, shape)
+        assert len(found) == len(expected) and all(np.array_equal(a, b) for a, b in zip(found, expected))
+    assert overlays.contour_lines(np.zeros((8, 8)), 0.5, shape) == []
