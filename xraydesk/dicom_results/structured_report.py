@@ -242,7 +242,8 @@ def structured_report(analysis: ImageAnalysis, source: Dataset) -> Dataset:
     docstring), the same as structured_report_by_highdicom's in a tenth of the time: highdicom makes
     the document from the header (patient, study, evidence, image library) for each film, and its
     measurement groups are filled into the tree highdicom built and validated for the first report of
-    the same shape (report_template). A plain Dataset: highdicom's reading of it is hd.sr.srread's."""
+    the same shape (report_template). A plain Dataset whose content tree is held encoded, as a file's
+    is (pydicom reads it when asked); highdicom's reading of it is hd.sr.srread's."""
     header = header_of(source, analysis.path)
     groups = measurement_groups(analysis)
     with building("structured report", analysis.path):
