@@ -4,6 +4,7 @@ and how what must survive a crash is flushed to disk. A leaf, below every packag
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -22,10 +23,11 @@ def temporary_beside(target: Path) -> tuple[int, Path]:
     return descriptor, Path(name)
 
 
-def flush(path: Path, up_to: Path) -> None:
-    """fsync of `path` (a file or a folder) and of each folder above it up to `up_to`, which holds it: a
-    new name is on disk only once the folder holding it is."""
-    for item in (path, *path.parents[:len(path.relative_to(up_to).parts)]):
+def flush(paths: Sequence[Path], up_to: Path) -> None:
+    """fsync of each of `paths` (files or folders) and then, once each, of every folder above them up to
+    `up_to`, which holds them: a new name is on disk only once the folder holding it is."""
+    folders = dict.fromkeys(folder for item in paths for folder in item.parents[:len(item.relative_to(up_to).parts)])
+    for item in (*paths, *folders):
         descriptor = os.open(item, os.O_RDONLY)
         try:
             os.fsync(descriptor)

@@ -8,6 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import contourpy
 import highdicom as hd
 import numpy as np
 import pydicom
@@ -22,10 +23,12 @@ from xraydesk.ai.analysis import DEFAULT_HEATMAP
 from xraydesk.ai.gate import InputCheck
 from xraydesk.ai.outputs import ZONES
 from xraydesk.ai.words import answer, reading
+from xraydesk.ai.zones import lung_mask, zone_labels
 from xraydesk.dicom_results import ResultsError, write_dataset, write_datasets, write_results
 from xraydesk.dicom_results import structured_report as structured_report_module
 from xraydesk.dicom_results.codes import FLAG_CODES
 from xraydesk.dicom_results.overlay_picture import BANNER_COLOUR, SC_MAX_SIDE
+from xraydesk.dicom_results.report_template import ReportTemplate
 from xraydesk.dicom_results.secondary_capture import secondary_capture
 from xraydesk.dicom_results.source import header_of
 from xraydesk.dicom_results.structured_report import structured_report, structured_report_by_highdicom
@@ -426,3 +429,50 @@ def test_a_node_result_sent_from_the_app_carries_the_overlay_the_node_drew(ortha
     (tmp_path / "stored.dcm").write_bytes(orthanc.raw_get(f"/instances/{instance['ID']}/file"))
     stored = pydicom.dcmread(tmp_path / "stored.dcm").pixel_array
     assert np.array_equal(stored, nodes_capture.pixel_array)
+
+
+@pytest.mark.parametrize("name", [PLAUSIBLE, WITHHELD, HIP])
+def test_the_report_is_written_as_pydicom_writes_its_content_tree(name, analysed, tmp_path, monkeypatch):
+    """The content items the template shares are written from bytes encoded once: the file is the one
+    pydicom writes for the report's tree, byte for byte."""
+    image, analysis = analysed[name]
+    header = header_of(image.dataset, image.path)
+    structured_report(analysis, header)  # its template made: the shared items' bytes kept from now on
+    documents = []
+    encoded = ReportTemplate.with_encoded_content
+    monkeypatch.setattr(ReportTemplate, "with_encoded_content",
+                        lambda template, document: documents.append(document) or encoded(template, document))
+
+    report = structured_report(analysis, header)
+
+    tree = pydicom.Dataset(documents[0])
+    tree.file_meta, tree.preamble = documents[0].file_meta, documents[0].preamble
+    paths = [write_datasets([dataset], tmp_path / kind)[0] for dataset, kind in ((report, "encoded"), (tree, "tree"))]
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert len(report.ContentSequence) == len(tree.ContentSequence)  # read back in memory too
+
+
+def test_the_lung_mask_and_zones_are_computed_once_and_cannot_be_changed(analysed):
+    _, analysis = analysed[PLAUSIBLE]
+    fresh = dataclasses.replace(analysis)  # nothing computed yet
+
+    assert fresh.lung_mask is fresh.lung_mask and fresh.zone_labels is fresh.zone_labels
+    assert np.array_equal(fresh.lung_mask, lung_mask(analysis.lung_probability / 255.0))
+    assert np.array_equal(fresh.zone_labels, zone_labels(fresh.lung_mask))
+    with pytest.raises(ValueError):
+        fresh.lung_mask[0, 0] = True
+
+
+@pytest.mark.parametrize("name", [PLAUSIBLE, WITHHELD])
+def test_outlines_traced_near_their_level_are_the_whole_grids_point_for_point(name, analysed):
+    _, analysis = analysed[name]
+    maps = [(analysis.lung_mask.astype(np.float64), 0.5),
+            *(((analysis.zone_labels == index).astype(np.float64), 0.5) for index in range(1, len(ZONES) + 1)),
+            *((overlays.heatmap_grid(analysis, DEFAULT_HEATMAP), level) for level in overlays.CONTOUR_LEVELS)]
+    shape = (1024, 832)
+    for values, level in maps:
+        whole = contourpy.contour_generator(z=values, line_type="Separate").lines(level)
+        expected = [overlays.grid_to_image(line, shape) for line in whole if len(line) > 1]
+        found = overlays.contour_lines(values, level, shape)
+        assert len(found) == len(expected) and all(np.array_equal(a, b) for a, b in zip(found, expected))
+    assert overlays.contour_lines(np.zeros((8, 8)), 0.5, shape) == []

@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -105,13 +106,15 @@ class ImageAnalysis:
     def path(self) -> Path:
         return self.identity.path
 
-    @property
+    # Cached: an overlay asks for them once per line, label and zone (read-only, so no caller can
+    # change another's).
+    @cached_property
     def lung_mask(self) -> np.ndarray | None:
-        return None if self.lung_probability is None else lung_mask(self.lung_probability / 255.0)
+        return None if self.lung_probability is None else _read_only(lung_mask(self.lung_probability / 255.0))
 
-    @property
+    @cached_property
     def zone_labels(self) -> np.ndarray | None:
-        return None if self.lung_mask is None else zone_labels(self.lung_mask)
+        return None if self.lung_mask is None else _read_only(zone_labels(self.lung_mask))
 
     @property
     def severity_withheld(self) -> bool:
@@ -135,6 +138,11 @@ class ImageAnalysis:
         if computed.lung_probability is None:
             return self
         return replace(self, heatmaps=computed.heatmaps, lung_probability=computed.lung_probability)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 def warm_up(model: ChestXRayModel, gradcam=None) -> None:

@@ -87,8 +87,19 @@ def grid_to_image(points: np.ndarray, image_shape: tuple[int, int]) -> np.ndarra
 
 
 def contour_lines(values: np.ndarray, level: float, image_shape: tuple[int, int]) -> list[np.ndarray]:
-    """Iso-lines of a grid map at `level`, each an (N, 2) array of image (x, y) points."""
-    generator = contourpy.contour_generator(z=np.asarray(values, np.float64), line_type="Separate")
+    """Iso-lines of a grid map at `level`, each an (N, 2) array of image (x, y) points. Traced only over
+    the rows and columns that reach `level` and their neighbours, with the whole grid's coordinates: no
+    line crosses a cell outside them, so the lines are the whole grid's, point for point, for a fraction
+    of the work (a zone covers a tenth of the grid)."""
+    values = np.asarray(values, np.float64)
+    reached = values >= level
+    rows, columns = np.flatnonzero(reached.any(axis=1)), np.flatnonzero(reached.any(axis=0))
+    if rows.size == 0:
+        return []
+    window = slice(max(rows[0] - 1, 0), rows[-1] + 2), slice(max(columns[0] - 1, 0), columns[-1] + 2)
+    generator = contourpy.contour_generator(
+        np.arange(values.shape[1], dtype=np.float64)[window[1]], np.arange(values.shape[0], dtype=np.float64)[window[0]],
+        values[window], line_type="Separate")
     return [grid_to_image(line, image_shape) for line in generator.lines(level) if len(line) > 1]
 
 

@@ -242,7 +242,8 @@ def structured_report(analysis: ImageAnalysis, source: Dataset) -> Dataset:
     docstring), the same as structured_report_by_highdicom's in a tenth of the time: highdicom makes
     the document from the header (patient, study, evidence, image library) for each film, and its
     measurement groups are filled into the tree highdicom built and validated for the first report of
-    the same shape (report_template). A plain Dataset: highdicom's reading of it is hd.sr.srread's."""
+    the same shape (report_template). A plain Dataset whose content tree is held encoded, as a file's
+    is (pydicom reads it when asked); highdicom's reading of it is hd.sr.srread's."""
     header = header_of(source, analysis.path)
     groups = measurement_groups(analysis)
     with building("structured report", analysis.path):
@@ -250,9 +251,7 @@ def structured_report(analysis: ImageAnalysis, source: Dataset) -> Dataset:
         images = _image_library(header)
         report = _document(analysis, header, template.content(list(hd.sr.ImageLibrary(images)) if images else []))
         report.ContentSequence.append(template.filled(groups, _tracking_uids(report.SOPInstanceUID, groups)))
-    document = Dataset(report)  # highdicom's own content tree of `report` lacks the groups added above
-    document.file_meta, document.preamble = report.file_meta, report.preamble
-    return document
+    return template.with_encoded_content(report)  # (highdicom's own content tree lacks the groups added above)
 
 
 def structured_report_by_highdicom(analysis: ImageAnalysis, source: Dataset) -> hd.sr.ComprehensiveSR:

@@ -112,6 +112,5 @@ def _written(model, item: Work, datasets, refusal: str) -> Done:
 
     shutil.rmtree(item.results, ignore_errors=True)
     files = write_datasets(datasets, item.results)
-    for file in files:
-        flush(file, item.results.parent)
+    flush(files, item.results.parent)
     return Done(item, ANALYSED, tuple(files), refusal, model.version)

@@ -109,7 +109,7 @@ class LocalStore:
             temporary.unlink(missing_ok=True)
         stored = StoredFile(path, study_uid, series_uid, sop_uid, outcome)
         if self.durable:
-            flush(path, self.root)
+            flush([path], self.root)
         if self.on_kept:
             self.on_kept(stored)
         return stored
