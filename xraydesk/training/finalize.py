@@ -35,7 +35,7 @@ from xraydesk.training import data, metrics
 
 # The networks' own version, independent of the app's: 0.2 replaced the zone and extent heads by the
 # zone-pooled severity model.
-MODEL_VERSION = "0.5.0"
+MODEL_VERSION = "0.4.1"  # 0.4.0's networks, the rule-out point recalibrated (model card: 0.5.0 was not shipped)
 RULEOUT_SENSITIVITY = 0.98
 RULEOUT_CONSTRAINED = ("all abnormal", "adult abnormal")
 UNFAMILIAR_PERCENTILE = 99.0
