@@ -17,7 +17,9 @@ pytestmark = pytest.mark.slow  # minutes: a tiny but whole training run
 
 def test_tiny_training_run_produces_loadable_calibrated_models(tmp_path, data_root, caplog):
     config = TrainConfig(classifier_epochs=1, lungs_epochs=1, gate_epochs=1, batch_size=4,
-                         max_examples=6, view_adversary=0.3, label_emphasis={"other_abnormal": 3.0}, run_dir=str(tmp_path / "run"), models_dir=str(tmp_path / "models"))
+                         max_examples=6, view_adversary=0.3,
+                         label_emphasis={"other_abnormal": 3.0}, run_dir=str(tmp_path / "run"),
+                         models_dir=str(tmp_path / "models"))
     run_dir = train(config)
     metadata = finalize(run_dir, tmp_path / "models", data_root)
 

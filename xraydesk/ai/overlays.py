@@ -97,9 +97,10 @@ def contour_lines(values: np.ndarray, level: float, image_shape: tuple[int, int]
     if rows.size == 0:
         return []
     window = slice(max(rows[0] - 1, 0), rows[-1] + 2), slice(max(columns[0] - 1, 0), columns[-1] + 2)
+    rows_window, columns_window = window
     generator = contourpy.contour_generator(
-        np.arange(values.shape[1], dtype=np.float64)[window[1]], np.arange(values.shape[0], dtype=np.float64)[window[0]],
-        values[window], line_type="Separate")
+        np.arange(values.shape[1], dtype=np.float64)[columns_window],
+        np.arange(values.shape[0], dtype=np.float64)[rows_window], values[window], line_type="Separate")
     return [grid_to_image(line, image_shape) for line in generator.lines(level) if len(line) > 1]
 
 

@@ -139,7 +139,8 @@ def _call(group: Dataset, probability: float, point: dict) -> tuple[bool, bool]:
 
 def _prediction(groups: dict[str, Dataset], points: dict) -> tuple[Prediction, LungMaskCheck]:
     p = {target: _numbers(groups[tracking])[0] for target, (tracking, _) in FINDINGS.items()}
-    abnormal, pneumonia, severity = groups[FINDINGS["abnormal"][0]], groups[FINDINGS["pneumonia"][0]], groups[SEVERITY_GROUP]
+    abnormal, pneumonia = (groups[FINDINGS[target][0]] for target in ("abnormal", "pneumonia"))
+    severity = groups[SEVERITY_GROUP]
     pneumonia_positive, pneumonia_borderline = _call(pneumonia, p["pneumonia"], points["pneumonia"])
     abnormal_positive, abnormal_borderline = _call(abnormal, p["abnormal"], points["abnormal"])
     withheld = not _items(severity, SIX_ZONE_SCORE)

@@ -1,10 +1,10 @@
 """The secondary capture (RGB, Secondary Capture Image Storage) is the image at its default window
 with the opacity map (the box-trained head's, the app's default), the lung outline and the six zones
 (withheld zones are not drawn) and, in a band below the image, "derived, not for diagnosis", the reading
-and the research-use statement burned in (Burned In Annotation YES; Image Comments and Derivation Description say the same). It is
-reduced to SC_MAX_SIDE pixels on its long side: enough to see the overlay, a few MB uncompressed; the
-original stays in the study for reading. A refused image has nothing to overlay: it gets no secondary
-capture."""
+and the research-use statement burned in (Burned In Annotation YES; Image Comments and Derivation
+Description say the same). It is reduced to SC_MAX_SIDE pixels on its long side: enough to see the
+overlay, a few MB uncompressed; the original stays in the study for reading. A refused image has
+nothing to overlay: it gets no secondary capture."""
 
 import highdicom as hd
 import numpy as np

@@ -1,6 +1,6 @@
 """The image -> result pipeline that `xraydesk predict` and `xraydesk serve` share: each image loaded
-and prepared for the model, the model called once per batch, each outcome as an ImageAnalysis, and its DICOM result (an
-SR, and a secondary capture unless the input check refused the image). The app's Analyser takes the
+and prepared for the model, the model called once per batch, each outcome as an ImageAnalysis, and its
+DICOM result (an SR, and a secondary capture unless the input check refused the image). The app's Analyser takes the
 same steps one image at a time (prepare_image, analyse_inputs, ImageAnalysis.of_outcome). No Grad-CAM:
 the map every result shows, the box-trained opacity map, comes with the outcome.
 
