@@ -75,6 +75,7 @@ def test_the_default_report_is_de_identified(studies, analyser, tmp_path):
     assert "XRayDesk — severity trend" in text and "since day 0, 5 days earlier:" in text
     for identifying in ("Doe", "RALO-S12123", "2020-", "20200328"):
         assert identifying not in text
+    assert text.count("Map: Opacity (box-trained)") == 2, "the map the app shows by default, not a Grad-CAM"
 
 
 def test_an_existing_pdf_is_kept_and_a_missing_model_is_named(studies, tmp_path, capsys):

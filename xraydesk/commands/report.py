@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from xraydesk.ai.analysis import DEFAULT_HEATMAP, HEATMAP_TARGETS
 from xraydesk.commands.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -38,8 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--include-refused", action="store_true", help=(
         "add a page for each image the input check refused (default: left out, counted on stderr)"))
     parser.add_argument("--overwrite", action="store_true", help="replace an existing PDF")
-    parser.add_argument("--target", choices=("pneumonia", "bacterial", "viral", "covid"), default="pneumonia",
-                        help="the output whose Grad-CAM heatmap is shown (default: pneumonia)")
+    parser.add_argument("--target", choices=HEATMAP_TARGETS, default=DEFAULT_HEATMAP, help=(
+        f"the map shown: the box-trained opacity map, or the Grad-CAM of an output (default, as in the app: "
+        f"{DEFAULT_HEATMAP})"))
     return parser
 
 
