@@ -41,6 +41,26 @@ def threshold_for_sensitivity(labels: np.ndarray, scores: np.ndarray, sensitivit
     return float(positives[int(np.floor((1.0 - sensitivity) * len(positives)))])
 
 
+def wilson_lower_bound(found: int, total: int, z: float = 1.645) -> float:
+    """One-sided lower confidence bound of a proportion (Wilson score; z 1.645: 95%)."""
+    if total == 0:
+        return float("nan")
+    share = found / total
+    centre = share + z * z / (2 * total)
+    spread = z * np.sqrt(share * (1 - share) / total + z * z / (4 * total * total))
+    return float((centre - spread) / (1 + z * z / total))
+
+
+def threshold_for_sensitivity_bound(scores_of_positives: np.ndarray, floor: float) -> float:
+    """The highest threshold at which the lower 95% confidence bound of the sensitivity is still
+    >= floor: a point chosen on one split keeps its sensitivity, with that confidence, on the next."""
+    positives = np.sort(np.asarray(scores_of_positives, float))
+    total = len(positives)
+    # at the k-th lowest score, total - k positives are found; the bound falls as k grows
+    allowed = [k for k in range(total) if wilson_lower_bound(total - k, total) >= floor]
+    return float(positives[max(allowed)]) if allowed else float(positives[0])
+
+
 def threshold_for_specificity(labels: np.ndarray, scores: np.ndarray, specificity: float) -> float:
     """The lowest threshold that keeps `specificity` of the negatives below it."""
     negatives = np.sort(scores[~np.asarray(labels, bool)])

@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,9 @@ class TrainConfig:
     # gradient-reversal strength of a head that tries to tell AP from PA on adult films from the
     # embedding (0 = no such head): the backbone is trained to make it fail (Ganin et al. 2016)
     view_adversary: float = 0.0
+    # classifiers trained by the same recipe with seeds seed, seed + 1, ...; their logits are averaged
+    # (the first one's features feed the severity model, the input check and Grad-CAM's layer choice)
+    classifier_members: int = 1
     run_dir: str = str(REPO_ROOT / "runs" / "shipped")
     models_dir: str = str(REPO_ROOT / "models")
     data_root: str | None = None
@@ -118,12 +122,14 @@ def classifier_targets(subset, power: float, label_emphasis: dict | None = None)
     return {name: targets[name] for name in (*CLASSIFIER_HEADS, "view")}
 
 
-def train_classifier(config: TrainConfig, examples, out: Path) -> None:
+def train_classifier(config: TrainConfig, examples, out: Path, member: int = 0) -> None:
+    """Member 0 is the primary classifier; member k is the same recipe with seed + k."""
     import tensorflow as tf
 
     from xraydesk.ai import outputs
     from xraydesk.training import architecture, augment, data, losses
 
+    config = replace(config, seed=config.seed + member)
     _configure_tensorflow(config.seed)
     augmenter = augment.geometric_augmenter(config.seed)
     head_of = {"abnormal": outputs.ABNORMAL_OUTPUT, "pneumonia": outputs.PNEUMONIA_OUTPUT,
@@ -163,7 +169,7 @@ def train_classifier(config: TrainConfig, examples, out: Path) -> None:
         loss_weights={head_of[name]: config.loss_weights.get(name, 1.0) for name in heads},
     )
     _fit(trained, _dataset(train_x, train_y, config, True, prepare),
-         _dataset(val_x, val_y, config, False, prepare), config.classifier_epochs, out.parent / "classifier")
+         _dataset(val_x, val_y, config, False, prepare), config.classifier_epochs, out.parent / out.stem)
     model.save(out)
 
 
@@ -298,10 +304,18 @@ def train_severity_model(config: TrainConfig, examples, out: Path) -> None:
     architecture.build_severity_model(pooling, shipped_head).save(out)
 
 
-STAGES = (("classifier.keras", train_classifier),
-          ("lungs.keras", train_lung_segmenter),
-          ("gate.keras", train_gate_autoencoder),
-          ("severity.keras", train_severity_model))
+def member_file(member: int) -> str:
+    """The run folder's file of classifier `member` (0: the primary)."""
+    return "classifier.keras" if member == 0 else f"classifier-{member + 1}.keras"
+
+
+def stages(config: TrainConfig):
+    companions = [(member_file(member), partial(train_classifier, member=member))
+                  for member in range(1, config.classifier_members)]
+    return (("classifier.keras", train_classifier), *companions,
+            ("lungs.keras", train_lung_segmenter),
+            ("gate.keras", train_gate_autoencoder),
+            ("severity.keras", train_severity_model))
 
 
 def train(config: TrainConfig) -> Path:
@@ -313,7 +327,7 @@ def train(config: TrainConfig) -> Path:
     examples = data.load_examples(config.data_root)
     if config.max_examples:
         examples = _small_sample(examples, config.max_examples)
-    for file_name, stage in STAGES:
+    for file_name, stage in stages(config):
         if (run_dir / file_name).exists():
             log.info("%s exists, skipping that stage", run_dir / file_name)
             continue
