@@ -126,7 +126,7 @@ def gradcam_seconds(window) -> dict[str, float]:
     from xraydesk.imaging import load_image
 
     model = window.analysis.analyser.model()
-    gradcam = GradCam.from_metadata(model.classifier, model.metadata)
+    gradcam = GradCam.from_metadata(model.classifiers, model.metadata)
     model_input = prepare_image(load_image(RSNA[0]))[0][None]
     gradcam.heatmaps(model_input, "pneumonia")  # traces the tf.function
     times = {}

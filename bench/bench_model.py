@@ -50,7 +50,7 @@ def main() -> None:
     png_seconds = _timed(lambda: one_image(png), 20)
     dicom_seconds = _timed(lambda: one_image(dicom), 20)
 
-    gradcam = GradCam.from_metadata(model.classifier, model.metadata)
+    gradcam = GradCam.from_metadata(model.classifiers, model.metadata)
     model_input = prepare_image(load_image(dicom))[0][None]
     gradcam.heatmaps(model_input, "pneumonia")
     gradcam_seconds = _timed(lambda: gradcam.heatmaps(model_input, "covid"), 20)

@@ -17,18 +17,22 @@ CELL = 32  # input pixels per 7x7 cell
 
 @pytest.fixture(scope="module")
 def region_classifier():
+    return _region_classifier(REGION)
+
+
+def _region_classifier(region_cells, stage_prefix: str = ""):
     import keras
 
     image = keras.Input((224, 224, 1))
-    stage28 = keras.layers.ReLU(name="stage28")(keras.layers.AveragePooling2D(8)(image))
-    stage14 = keras.layers.ReLU(name="stage14")(keras.layers.AveragePooling2D(2)(stage28))
+    stage28 = keras.layers.ReLU(name=f"{stage_prefix}stage28")(keras.layers.AveragePooling2D(8)(image))
+    stage14 = keras.layers.ReLU(name=f"{stage_prefix}stage14")(keras.layers.AveragePooling2D(2)(stage28))
     stage7 = keras.layers.ReLU(name=FEATURES_LAYER)(keras.layers.AveragePooling2D(2)(stage14))
     flat = keras.layers.Flatten()(stage7)
     pneumonia = keras.layers.Dense(1, name=PNEUMONIA_OUTPUT)(flat)
     cause = keras.layers.Dense(3, name=CAUSE_OUTPUT)(flat)
     model = keras.Model(image, [pneumonia, cause])
     region = np.zeros((7, 7), np.float32)
-    region[REGION] = 1.0
+    region[region_cells] = 1.0
     model.get_layer(PNEUMONIA_OUTPUT).set_weights([region.reshape(49, 1) / region.sum(), np.zeros(1, np.float32)])
     cause_weights = np.zeros((49, 3), np.float32)
     cause_weights[:, 0] = 1 / 49
@@ -61,7 +65,7 @@ def test_stage_layers_give_maps_of_their_resolution(region_classifier):
     inputs = np.random.default_rng(0).random((3, 224, 224, 1), np.float32)
     for layer, resolution in zip(layers, (28, 14, 7)):
         for method in ("gradcam", "hirescam"):
-            gradcam = GradCam(region_classifier, layer, method)
+            gradcam = GradCam([region_classifier], layer, method)
             for target in TARGETS:
                 maps = gradcam.heatmaps(inputs, target)
                 assert maps.shape == (3, resolution, resolution)
@@ -71,7 +75,7 @@ def test_stage_layers_give_maps_of_their_resolution(region_classifier):
 @pytest.mark.parametrize("method", ["gradcam", "hirescam"])
 @pytest.mark.parametrize("layer", ["stage28", "stage14", FEATURES_LAYER])
 def test_peak_falls_on_the_opacity_the_output_reads(region_classifier, layer, method):
-    maps = GradCam(region_classifier, layer, method).heatmaps(_image_with_squares((3, 2, 0.9)), "pneumonia")
+    maps = GradCam([region_classifier], layer, method).heatmaps(_image_with_squares((3, 2, 0.9)), "pneumonia")
     assert _peak_cell(maps[0]) == (3, 2)
 
 
@@ -79,8 +83,8 @@ def test_hirescam_keeps_to_the_cells_the_output_reads_where_gradcam_follows_brig
     """Grad-CAM's channel-mean gradient spreads the region's weight over the whole map, so a
     brighter square the logit never reads takes the peak; HiResCAM's element-wise gradient does not."""
     image = _image_with_squares((6, 6, 1.0), (2, 1, 0.5))
-    gradcam = GradCam(region_classifier, "stage28", "gradcam").heatmaps(image, "pneumonia")[0]
-    hirescam = GradCam(region_classifier, "stage28", "hirescam").heatmaps(image, "pneumonia")[0]
+    gradcam = GradCam([region_classifier], "stage28", "gradcam").heatmaps(image, "pneumonia")[0]
+    hirescam = GradCam([region_classifier], "stage28", "hirescam").heatmaps(image, "pneumonia")[0]
     assert _peak_cell(gradcam) == (6, 6)
     assert _peak_cell(hirescam) == (2, 1)
     outside = np.ones((28, 28), bool)
@@ -91,12 +95,12 @@ def test_hirescam_keeps_to_the_cells_the_output_reads_where_gradcam_follows_brig
 def test_a_flat_map_stays_zero(region_classifier):
     """The guarded division: an output that does not depend on the layer gives zeros, not NaN."""
     for method in ("gradcam", "hirescam"):
-        maps = GradCam(region_classifier, "stage14", method).heatmaps(_image_with_squares((3, 2, 0.9)), "viral")
+        maps = GradCam([region_classifier], "stage14", method).heatmaps(_image_with_squares((3, 2, 0.9)), "viral")
         assert np.all(maps == 0.0)
 
 
 def test_from_metadata_uses_the_stored_layer_and_method(region_classifier):
-    gradcam = GradCam.from_metadata(region_classifier, {"heatmap": {"layer": "stage14", "method": "hirescam"}})
+    gradcam = GradCam.from_metadata([region_classifier], {"heatmap": {"layer": "stage14", "method": "hirescam"}})
     assert (gradcam.layer_name, gradcam.method) == ("stage14", "hirescam")
     assert gradcam.heatmaps(_image_with_squares((3, 2, 0.9)), "pneumonia").shape == (1, 14, 14)
 
@@ -104,12 +108,34 @@ def test_from_metadata_uses_the_stored_layer_and_method(region_classifier):
 @pytest.mark.parametrize("metadata", [{}, {"heatmap": {"layer": "stage14"}}, {"heatmap": {"method": "gradcam"}}])
 def test_from_metadata_has_no_default(region_classifier, metadata):
     with pytest.raises(ModelUnavailableError, match="heatmap"):
-        GradCam.from_metadata(region_classifier, metadata)
+        GradCam.from_metadata([region_classifier], metadata)
+
+
+def test_an_ensembles_map_is_that_of_its_averaged_logit_over_every_members_features(region_classifier):
+    other_region = (slice(5, 7), slice(4, 6))
+    image = _image_with_squares((3, 2, 0.9), (5, 4, 0.9))
+    members = [region_classifier, _region_classifier(other_region)]
+    first, second, both = (GradCam(chosen, FEATURES_LAYER, "hirescam").heatmaps(image, "pneumonia")[0]
+                           for chosen in ([members[0]], [members[1]], members))
+    assert first[other_region].max() == 0.0 and second[REGION].max() == 0.0
+    # each member's share of the averaged logit is its own region: both lit, nothing else
+    assert both[REGION].max() > 0.5 and both[other_region].max() > 0.5
+    outside = np.ones((7, 7), bool)
+    outside[REGION] = outside[other_region] = False
+    assert both[outside].max() == 0.0
+
+
+def test_an_ensembles_members_are_matched_by_layer_position_not_generated_name(region_classifier):
+    renamed = _region_classifier((slice(5, 7), slice(4, 6)), stage_prefix="member2_")
+    both = GradCam([region_classifier, renamed], "stage14", "hirescam").heatmaps(
+        _image_with_squares((3, 2, 0.9), (5, 4, 0.9)), "pneumonia")[0]
+    assert both.shape == (14, 14)
+    assert both[4:8, 2:6].max() > 0.5 and both[10:14, 8:12].max() > 0.5
 
 
 def test_unknown_method_is_refused(region_classifier):
     with pytest.raises(ValueError, match="unknown heatmap method"):
-        GradCam(region_classifier, "stage14", "scorecam")
+        GradCam([region_classifier], "stage14", "scorecam")
 
 
 def test_upsample_stretches_a_map_over_the_image_as_the_input_was_squashed():

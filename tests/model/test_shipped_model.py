@@ -1,6 +1,8 @@
 """The shipped model: loads safely, is small, meets a quality floor, refuses what is not a chest
 X-ray, and feeds DICOM and PNG through the same pipeline."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -9,7 +11,13 @@ from PIL import Image
 
 from xraydesk.ai import gate, outputs
 from xraydesk.ai.inputs import prepare_image
-from xraydesk.ai.model import calibrated_probabilities, default_model_dir
+from xraydesk.ai.model import (
+    ChestXRayModel,
+    ModelUnavailableError,
+    calibrated_probabilities,
+    default_model_dir,
+    load_keras_model,
+)
 from xraydesk.imaging import load_image, render_default
 from xraydesk.training import data, metrics
 from xraydesk.training.finalize import run_forward
@@ -22,11 +30,44 @@ OTHER_ABNORMAL_CALLED_PNEUMONIA_CEILING = 0.75  # 0.4.0 on val: 64% at or above 
 RULEOUT_SENSITIVITY_FLOOR = 0.95
 
 
-def test_model_files_load_in_safe_mode_and_stay_small():
+def test_model_files_load_in_safe_mode_and_stay_small(shipped_model):
     model_dir = default_model_dir()
-    for name in (outputs.CLASSIFIER_FILE, outputs.LUNGS_FILE, outputs.AUTOENCODER_FILE, outputs.SEVERITY_FILE):
+    members = [outputs.classifier_file(member) for member in range(len(shipped_model.classifiers))]
+    for name in (*members, outputs.LUNGS_FILE, outputs.AUTOENCODER_FILE, outputs.SEVERITY_FILE):
         keras.models.load_model(model_dir / name, compile=False, safe_mode=True)
     assert sum(path.stat().st_size for path in model_dir.iterdir()) <= 30 * 2**20
+
+
+def _model_with_classifiers(classifiers, shipped_model) -> ChestXRayModel:
+    autoencoder, lungs, severity = (load_keras_model(default_model_dir() / name) for name in (
+        outputs.AUTOENCODER_FILE, outputs.LUNGS_FILE, outputs.SEVERITY_FILE))
+    return ChestXRayModel(classifiers, autoencoder, lungs, severity, shipped_model.metadata, shipped_model.gate_stats)
+
+
+def test_an_ensemble_averages_its_members_logits_and_reads_the_first_ones_features(shipped_model, data_root):
+    first = shipped_model.classifier
+    second = keras.models.clone_model(first)
+    second.set_weights([weight * 1.1 for weight in first.get_weights()])
+    images = data.model_inputs([e for e in data.load_examples(data_root) if e.split == "val"][:4], data_root)
+    images = images.astype(np.float32) / 255.0
+    alone, other, ensemble = (_model_with_classifiers(members, shipped_model).raw_outputs(images)
+                              for members in ([first], [second], [first, second]))
+    for name in ("abnormal", "pneumonia", "cause", "opacity_map"):
+        np.testing.assert_allclose(ensemble[name], (alone[name] + other[name]) / 2, atol=1e-4)
+        assert not np.allclose(ensemble[name], alone[name], atol=1e-3)
+    for name in ("embedding", "zones", "lung_extent", "reconstruction_error"):
+        np.testing.assert_allclose(ensemble[name], alone[name], atol=1e-5)
+
+
+def test_a_missing_ensemble_member_is_named(tmp_path):
+    for path in default_model_dir().iterdir():
+        (tmp_path / path.name).symlink_to(path)
+    metadata = json.loads((default_model_dir() / outputs.METADATA_FILE).read_text())
+    (tmp_path / outputs.METADATA_FILE).unlink()
+    members = metadata.get(outputs.CLASSIFIER_MEMBERS_KEY, 1) + 1
+    (tmp_path / outputs.METADATA_FILE).write_text(json.dumps({**metadata, outputs.CLASSIFIER_MEMBERS_KEY: members}))
+    with pytest.raises(ModelUnavailableError, match=outputs.classifier_file(members - 1)):
+        ChestXRayModel.load(tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -17,14 +17,16 @@ pytestmark = pytest.mark.slow  # minutes: a tiny but whole training run
 
 def test_tiny_training_run_produces_loadable_calibrated_models(tmp_path, data_root, caplog):
     config = TrainConfig(classifier_epochs=1, lungs_epochs=1, gate_epochs=1, batch_size=4,
-                         max_examples=6, view_adversary=0.3,
+                         max_examples=6, view_adversary=0.3, classifier_members=2,
                          label_emphasis={"other_abnormal": 3.0}, run_dir=str(tmp_path / "run"),
                          models_dir=str(tmp_path / "models"))
     run_dir = train(config)
-    metadata = finalize(run_dir, tmp_path / "models", data_root)
+    metadata = finalize(run_dir, tmp_path / "models", data_root, config.classifier_members)
 
     model = ChestXRayModel.load(tmp_path / "models")
-    assert len(model.classifier.outputs) == 6, "the view adversary is trained beside the classifier, not shipped"
+    assert len(model.classifiers) == 2 and (tmp_path / "models" / outputs.classifier_file(1)).is_file()
+    assert all(len(member.outputs) == 6 for member in model.classifiers), \
+        "the view adversary is trained beside the classifier, not shipped"
     assert model.version == f"{metadata['name']} {metadata['version']}"
     assert set(metadata["operating_points"]) == {"normal_ruleout", "abnormal", "pneumonia", "covid", "covid_atypical",
                                                  "zone"}
@@ -43,7 +45,7 @@ def test_tiny_training_run_produces_loadable_calibrated_models(tmp_path, data_ro
     with caplog.at_level("INFO", logger="xraydesk.train"):
         train(config)
     assert {path.name: path.stat().st_mtime_ns for path in run_dir.glob("*.keras")} == stamps
-    assert caplog.text.count("skipping that stage") == 4
+    assert caplog.text.count("skipping that stage") == 5
 
     image = next((data_root / "cxr" / "images" / "normal").glob("nih__*.png"))
     out = tmp_path / "out.csv"

@@ -193,7 +193,7 @@ class Analyser:
 
             try:
                 model = ChestXRayModel.load(self.model_dir)
-                self._gradcam = GradCam.from_metadata(model.classifier, model.metadata)
+                self._gradcam = GradCam.from_metadata(model.classifiers, model.metadata)
             except ModelUnavailableError as error:
                 self._load_error = error
                 raise

@@ -17,7 +17,7 @@ from xraydesk.ai.outputs import (
     ABNORMAL_OUTPUT,
     AUTOENCODER_FILE,
     CAUSE_OUTPUT,
-    CLASSIFIER_FILE,
+    CLASSIFIER_MEMBERS_KEY,
     EMBEDDING_LAYER,
     EXTENT_MAX,
     GATE_STATS_FILE,
@@ -27,6 +27,7 @@ from xraydesk.ai.outputs import (
     OPACITY_MAP_OUTPUT,
     PNEUMONIA_OUTPUT,
     SEVERITY_FILE,
+    classifier_file,
 )
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE, to_model_input
 from xraydesk.ai.zones import lung_mask
@@ -255,10 +256,16 @@ def _load_metadata(model_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
         raise ModelUnavailableError(f"model metadata in {model_dir} could not be read: {error}") from error
 
 
-class ChestXRayModel:
-    """Loaded once, then called for any number of images (single or batched)."""
+AVERAGED_HEADS = (ABNORMAL_OUTPUT, PNEUMONIA_OUTPUT, CAUSE_OUTPUT, OPACITY_MAP_OUTPUT)
 
-    def __init__(self, classifier, autoencoder, lungs, severity_model, metadata: dict,
+
+class ChestXRayModel:
+    """Loaded once, then called for any number of images (single or batched).
+
+    `classifiers` is an ensemble of one or more networks of one recipe: their logits are averaged;
+    the first one's embedding and stage feature maps feed the input check and the severity model."""
+
+    def __init__(self, classifiers, autoencoder, lungs, severity_model, metadata: dict,
                  gate_stats: dict[str, np.ndarray]):
         import keras
         import tensorflow as tf
@@ -266,15 +273,17 @@ class ChestXRayModel:
         # Grappler's graph rewrites cost ~0.6 s on each function's first call (a third of the app's
         # warm-up) and gave no measurable speed on these small graphs; outputs agree within 3e-6.
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-        self.classifier = classifier
+        self.classifiers = tuple(classifiers)
         self.lungs = lungs
         self.metadata = metadata
         self.gate_stats = gate_stats
-        stage_layers = severity.stage_feature_layers(classifier)
-        with_features = keras.Model(classifier.inputs, [
-            classifier.get_layer(name).output
-            for name in (ABNORMAL_OUTPUT, PNEUMONIA_OUTPUT, CAUSE_OUTPUT, OPACITY_MAP_OUTPUT, EMBEDDING_LAYER)
-        ] + [classifier.get_layer(name).output for name in stage_layers])
+        primary = self.classifier
+        stage_layers = severity.stage_feature_layers(primary)
+        with_features = keras.Model(primary.inputs, [
+            primary.get_layer(name).output for name in (*AVERAGED_HEADS, EMBEDDING_LAYER)
+        ] + [primary.get_layer(name).output for name in stage_layers])
+        companions = [keras.Model(member.inputs, [member.get_layer(name).output for name in AVERAGED_HEADS])
+                      for member in self.classifiers[1:]]
         spec = tf.TensorSpec([None, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 1], tf.float32)
 
         @tf.function(input_signature=[spec])
@@ -283,7 +292,12 @@ class ChestXRayModel:
 
         @tf.function(input_signature=[spec])
         def forward(images):
-            abnormal, pneumonia, cause, opacity_map, embedding, *stage_maps = with_features([images], training=False)
+            heads_and_maps = with_features([images], training=False)
+            logits, embedding = heads_and_maps[:len(AVERAGED_HEADS)], heads_and_maps[len(AVERAGED_HEADS)]
+            stage_maps = heads_and_maps[len(AVERAGED_HEADS) + 1:]
+            for companion in companions:
+                logits = [mine + theirs for mine, theirs in zip(logits, companion([images], training=False))]
+            abnormal, pneumonia, cause, opacity_map = [summed / len(self.classifiers) for summed in logits]
             thumbnail = tf.nn.avg_pool2d(images, AUTOENCODER_POOL, AUTOENCODER_POOL, "VALID")
             error = tf.reduce_mean(tf.abs(autoencoder(images, training=False) - thumbnail), axis=[1, 2, 3])
             return {"abnormal": abnormal, "pneumonia": pneumonia, "cause": cause, "opacity_map": opacity_map,
@@ -305,9 +319,16 @@ class ChestXRayModel:
     def load(cls, model_dir: Path | str | None = None) -> "ChestXRayModel":
         model_dir = Path(model_dir or default_model_dir())
         metadata, gate_stats = _load_metadata(model_dir)
-        return cls(load_keras_model(model_dir / CLASSIFIER_FILE), load_keras_model(model_dir / AUTOENCODER_FILE),
+        classifiers = [load_keras_model(model_dir / classifier_file(member))
+                       for member in range(metadata.get(CLASSIFIER_MEMBERS_KEY, 1))]
+        return cls(classifiers, load_keras_model(model_dir / AUTOENCODER_FILE),
                    load_keras_model(model_dir / LUNGS_FILE), load_keras_model(model_dir / SEVERITY_FILE),
                    metadata, gate_stats)
+
+    @property
+    def classifier(self):
+        """The first member: its features feed the severity model and the input check."""
+        return self.classifiers[0]
 
     @property
     def version(self) -> str:

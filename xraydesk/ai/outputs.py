@@ -1,6 +1,6 @@
 """Names shared by the training code and the runtime: model files, output heads, classes, zones."""
 
-CLASSIFIER_FILE = "xraydesk-cxr.keras"
+CLASSIFIER_FILE = "xraydesk-cxr.keras"  # an ensemble's first member: the other models read its features
 LUNGS_FILE = "xraydesk-lungs.keras"
 AUTOENCODER_FILE = "xraydesk-gate-ae.keras"
 SEVERITY_FILE = "xraydesk-severity.keras"
@@ -29,3 +29,12 @@ OPACITY_MAP_OUTPUT = "opacity_map_logits"  # classifier: 14x14, trained on the R
 FEATURES_LAYER = "last_conv"
 EMBEDDING_LAYER = "embedding"
 GATE_STATS_FILE = "xraydesk-gate-stats.npz"
+CLASSIFIER_MEMBERS_KEY = "classifier_members"  # metadata: how many classifiers average their logits
+
+
+def classifier_file(member: int) -> str:
+    """The shipped file of ensemble member `member` (0 is CLASSIFIER_FILE)."""
+    return CLASSIFIER_FILE if member == 0 else f"xraydesk-cxr-{member + 1}.keras"
+
+
+COMPANION_FILES = "xraydesk-cxr-*.keras"  # glob of every member's file but the first

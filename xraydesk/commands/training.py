@@ -30,7 +30,7 @@ def train_main(argv: list[str]) -> int:
     config = TrainConfig.from_file(args.config) if args.config else TrainConfig()
     _logging(Path(config.run_dir) / "train.log")
     run_dir = train(config)
-    metadata = finalize(run_dir, Path(config.models_dir), config.data_root)
+    metadata = finalize(run_dir, Path(config.models_dir), config.data_root, config.classifier_members)
     # The severity trend's "no clear change" limits belong to the model: measured anew on val.
     store_limits(Path(config.models_dir), trend_report(ChestXRayModel.load(config.models_dir), config.data_root))
     logging.getLogger("xraydesk.train").info("wrote %s (%s %s)", config.models_dir,

@@ -31,10 +31,11 @@ from xraydesk.ai import outputs
 from xraydesk.ai.model import ChestXRayModel, calibrated_probabilities, embedding_distances, load_keras_model
 from xraydesk.ai.preprocess import MODEL_INPUT_SIZE
 from xraydesk.training import data, metrics
+from xraydesk.training.train import member_file
 
 # The networks' own version, independent of the app's: 0.2 replaced the zone and extent heads by the
 # zone-pooled severity model.
-MODEL_VERSION = "0.4.1"  # 0.4.0's networks, the rule-out point recalibrated (model card: 0.5.0 was not shipped)
+MODEL_VERSION = "0.4.2"  # 0.4.0's networks, the rule-out point recalibrated with a margin
 RULEOUT_SENSITIVITY = 0.98  # the lower 95% confidence bound's floor
 RULEOUT_CONSTRAINED = ("all abnormal", "adult abnormal")
 UNFAMILIAR_PERCENTILE = 99.0
@@ -165,7 +166,7 @@ def choose_heatmap(model: ChestXRayModel, val, data_root) -> dict:
     from xraydesk.training.heatmap_report import box_localisation, candidate_maps, gradcam_maker
 
     pairs = candidate_maps(model.classifier)
-    makers = {pair: gradcam_maker(GradCam(model.classifier, layer_name=pair[0], method=pair[1])) for pair in pairs}
+    makers = {pair: gradcam_maker(GradCam(model.classifiers, layer_name=pair[0], method=pair[1])) for pair in pairs}
     _, results = box_localisation(model, makers, val, data_root)
     if not results:  # a smoke-test sample without boxes: the finest candidate
         return {"layer": pairs[-1][0], "method": pairs[-1][1], "rule": "no val boxes: the finest candidate"}
@@ -193,10 +194,12 @@ def perturbed_views(images_uint8: np.ndarray, batch: int = 64) -> np.ndarray:
     return np.concatenate(views)
 
 
-def finalize(run_dir: Path, models_dir: Path, data_root=None) -> dict:
-    classifier, autoencoder, lungs, severity = (load_keras_model(run_dir / name) for name in (
-        "classifier.keras", "gate.keras", "lungs.keras", "severity.keras"))
-    model = ChestXRayModel(classifier, autoencoder, lungs, severity, metadata={}, gate_stats={})
+def finalize(run_dir: Path, models_dir: Path, data_root=None, members: int = 1) -> dict:
+    """`members`: how many of the run's classifiers (`train.member_file`) the shipped ensemble averages."""
+    classifiers = [load_keras_model(run_dir / member_file(member)) for member in range(members)]
+    autoencoder, lungs, severity = (load_keras_model(run_dir / name) for name in (
+        "gate.keras", "lungs.keras", "severity.keras"))
+    model = ChestXRayModel(classifiers, autoencoder, lungs, severity, metadata={}, gate_stats={})
     examples = data.load_examples(data_root)
     train = [e for e in examples if e.split == "train"]
     val = [e for e in examples if e.split == "val"]
@@ -212,6 +215,7 @@ def finalize(run_dir: Path, models_dir: Path, data_root=None) -> dict:
     metadata = {
         "name": "XRayDesk CXR",
         "version": MODEL_VERSION,
+        outputs.CLASSIFIER_MEMBERS_KEY: members,
         "created": datetime.date.today().isoformat(),
         "input_size": MODEL_INPUT_SIZE,
         "classes": ["normal", "other_abnormal", *outputs.CAUSES],
@@ -221,7 +225,8 @@ def finalize(run_dir: Path, models_dir: Path, data_root=None) -> dict:
         "input_check": input_check_limits(raw_val, distances),
         "heatmap": heatmap_choice,
     }
-    _write_models({outputs.CLASSIFIER_FILE: classifier, outputs.LUNGS_FILE: lungs,
+    _write_models({**{outputs.classifier_file(member): classifier for member, classifier in enumerate(classifiers)},
+                   outputs.LUNGS_FILE: lungs,
                    outputs.AUTOENCODER_FILE: autoencoder, outputs.SEVERITY_FILE: severity},
                   models_dir, metadata, stats)
     return metadata
@@ -230,6 +235,8 @@ def finalize(run_dir: Path, models_dir: Path, data_root=None) -> dict:
 def _write_models(models: dict, models_dir: Path, metadata: dict, stats: dict[str, np.ndarray]) -> None:
     """Saved from the uncompiled models, so the files carry weights but no optimizer state."""
     models_dir.mkdir(parents=True, exist_ok=True)
+    for stale in set(models_dir.glob(outputs.COMPANION_FILES)) - {models_dir / name for name in models}:
+        stale.unlink()  # a member of an earlier, larger ensemble
     for file_name, model in models.items():
         model.save(models_dir / file_name)
     np.savez(models_dir / outputs.GATE_STATS_FILE, **stats)
