@@ -105,8 +105,8 @@ def test_a_film_is_cleared_only_below_the_rule_out_point_and_says_so():
     cleared = analysis_of(0.02, p_abnormal=0.05, zones=NO_ZONES)
     assert cleared.prediction.normal_ruleout
     assert reading(cleared) == ("No abnormality found — p(abnormal) = 0.05, below the rule-out point 0.10 "
-                               "(set on validation films so that the lower 95% confidence bound of its sensitivity "
-                               "to any abnormality is >= 98%; a research figure, not triage).")
+                               "(set on validation films to keep >= 98% sensitivity to any abnormality with 95% "
+                               "confidence; a research figure, not triage).")
     assert not analysis_of(0.02, p_abnormal=0.11, zones=NO_ZONES).prediction.normal_ruleout
 
 

@@ -21,7 +21,8 @@ from xraydesk.ai.lung_check import LungMaskCheck
 from xraydesk.ai.words import COVID_CAVEAT, POSITIVE_NO_ZONES, SIX_ZONE_EVIDENCE, reading
 from xraydesk.imaging import ViewState, Window, XRayImage
 from xraydesk.report import MeasurementMark, ReportError, ReportPage, write_summary
-from xraydesk.report.pdf import MEASUREMENT
+from xraydesk.report.pdf import A4_INCHES, MEASUREMENT, READING_FONTSIZE, READING_LINES, TEXT_WIDTH
+from xraydesk.report.text import wrap
 
 DISPLAY = np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (200, 1))
 
@@ -39,6 +40,16 @@ def test_the_reading_gives_the_answer_with_its_numbers_and_the_cause_only_where_
     assert reading(unlikely).startswith("No pneumonia-like opacity called; not cleared as normal — p(abnormal) = 0.20")
     refused = synthetic_analysis(Path("c.dcm"), check=InputCheck(False, "modality CT is not a chest radiograph"))
     assert reading(refused) == "Not analysed: modality CT is not a chest radiograph."
+
+
+@pytest.mark.parametrize("p_pneumonia, p_abnormal, age", [
+    (0.9, None, None), (0.9, None, 4), (0.5, None, None), (0.2, 0.9, None), (0.2, 0.3, None), (0.05, 0.08, None)])
+def test_every_answer_fits_the_room_the_page_gives_the_reading(p_pneumonia, p_abnormal, age):
+    """Bold, the widest the page sets it; the probability chart sits below that room, not below the text."""
+    analysis = synthetic_analysis(Path("a.dcm"), identity=StudyIdentity(Path("a.dcm"), patient_age=age),
+                                  answer=prediction(p_pneumonia, p_abnormal=p_abnormal))
+    lines = wrap(reading(analysis), TEXT_WIDTH * A4_INCHES[0], READING_FONTSIZE, "bold")
+    assert len(lines) <= READING_LINES, reading(analysis)
 
 
 def test_overlay_outlines_are_in_image_pixels():

@@ -149,8 +149,8 @@ def reading(analysis: "ImageAnalysis") -> str:
         return f"{INDETERMINATE} — {p_pneumonia}, inside the borderline band {low:.2f}-{high:.2f}."
     if said == NO_ABNORMALITY:
         return (f"{NO_ABNORMALITY} — {p_abnormal}, below the rule-out point {ruleout_point:.2f} "
-                "(set on validation films so that the lower 95% confidence bound of its sensitivity to any "
-                "abnormality is >= 98%; a research figure, not triage).")
+                "(set on validation films to keep >= 98% sensitivity to any abnormality with 95% confidence; "
+                "a research figure, not triage).")
     if said == OTHER_ABNORMAL:
         return f"{OTHER_ABNORMAL} — {p_abnormal}, {p_pneumonia}. The model cannot say what the abnormality is."
     return (f"{NOT_CLEARED} — {p_abnormal}: above the rule-out point {ruleout_point:.2f}, not clearly above the "

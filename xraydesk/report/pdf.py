@@ -60,6 +60,8 @@ DRAFT_FLOOR = 0.095  # the footer's top
 IDENTITY_FONTSIZE = 8.5
 IMAGE_AREA_WIDTH = 0.42  # of the page width, each of the two images
 REFUSAL_LINES = 3  # a refusal's reason is elided to about this many lines
+READING_FONTSIZE = 11.5
+READING_LINES = 3  # the room between the images and the probability chart: every answer's words fit it
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ def _page_figure(page: ReportPage, number: int, count: int, deidentify: bool, cr
         overlay_axes = figure.add_axes((0.52, IMAGE_BOTTOM, IMAGE_AREA_WIDTH, IMAGE_HEIGHT))
         _draw_image(overlay_axes, display, _map_caption(analysis, page.target))
         _draw_overlay(overlay_axes, analysis, page.target, display.shape)
-        write_wrapped(figure, LEFT_MARGIN, IMAGE_BOTTOM - 0.01, reading(analysis), 11.5,
+        write_wrapped(figure, LEFT_MARGIN, IMAGE_BOTTOM - 0.01, reading(analysis), READING_FONTSIZE,
                       weight="normal" if analysis.prediction.pneumonia_borderline else "bold")  # no bold call in the band
         _draw_probabilities(figure.add_axes((0.22, 0.43, 0.36, 0.12)), analysis)
         _draw_zones_or_why_not(figure, analysis, ZONE_DIAGRAM_AREA)
