@@ -30,11 +30,10 @@ FEATURES_LAYER = "last_conv"
 EMBEDDING_LAYER = "embedding"
 GATE_STATS_FILE = "xraydesk-gate-stats.npz"
 CLASSIFIER_MEMBERS_KEY = "classifier_members"  # metadata: how many classifiers average their logits
+_COMPANION_FILE = "xraydesk-cxr-{}.keras"  # every member's file but the first, numbered from 2
+COMPANION_FILES = _COMPANION_FILE.format("*")  # their glob
 
 
 def classifier_file(member: int) -> str:
     """The shipped file of ensemble member `member` (0 is CLASSIFIER_FILE)."""
-    return CLASSIFIER_FILE if member == 0 else f"xraydesk-cxr-{member + 1}.keras"
-
-
-COMPANION_FILES = "xraydesk-cxr-*.keras"  # glob of every member's file but the first
+    return CLASSIFIER_FILE if member == 0 else _COMPANION_FILE.format(member + 1)

@@ -53,7 +53,8 @@ def wilson_lower_bound(found: int, total: int, z: float = 1.645) -> float:
 
 def threshold_for_sensitivity_bound(scores_of_positives: np.ndarray, floor: float) -> float:
     """The highest threshold at which the lower 95% confidence bound of the sensitivity is still
-    >= floor: a point chosen on one split keeps its sensitivity, with that confidence, on the next."""
+    >= floor: a point chosen on one split keeps its sensitivity, with that confidence, on the next.
+    Too few positives for any miss to be allowed: the lowest score (every positive kept)."""
     positives = np.sort(np.asarray(scores_of_positives, float))
     total = len(positives)
     # at the k-th lowest score, total - k positives are found; the bound falls as k grows
