@@ -81,7 +81,7 @@ def test_quality_floor_on_v3_val(val_outputs, shipped_model):
     """A regression guard, well below the reported val figures: children, adults from a hospital
     with every class (RSNA: other_abnormal films are negatives for pneumonia, positives for
     "abnormal"), severity on portable films (RALO), and no COVID-19 calls on pre-2019 films."""
-    val, raw, probabilities = val_outputs
+    val, _, probabilities = val_outputs
     labels, sources = np.array([e.label for e in val]), np.array([e.source for e in val])
     pneumonia = np.array([e.is_pneumonia for e in val])
     kermany, rsna, ralo = np.char.startswith(sources, "kermany"), sources == "rsna", sources == "ralo"
@@ -102,7 +102,7 @@ def test_quality_floor_on_v3_val(val_outputs, shipped_model):
 
 def test_the_rule_out_point_keeps_abnormal_films(val_outputs, shipped_model):
     """Cleared films: below the rule-out point; abnormal ones among them are what the rule-out misses."""
-    val, raw, probabilities = val_outputs
+    val, _, probabilities = val_outputs
     abnormal = np.array([e.is_abnormal for e in val])
     cleared = probabilities["abnormal"] < shipped_model.metadata["operating_points"]["normal_ruleout"]["threshold"]
     assert np.mean(~cleared[abnormal]) >= RULEOUT_SENSITIVITY_FLOOR

@@ -155,4 +155,4 @@ def estimate_with_ci(metric, patients: np.ndarray, *arrays: np.ndarray) -> dict:
         return {"value": float("nan"), "ci95": [float("nan"), float("nan")], "n": 0}
     value = metric(*arrays)
     low, high = bootstrap_ci(metric, patients, *arrays)
-    return {"value": float(value), "ci95": [low, high], "n": int(len(arrays[0]))}
+    return {"value": float(value), "ci95": [low, high], "n": len(arrays[0])}

@@ -128,7 +128,7 @@ def serial_exams(patients: np.ndarray, exam_index: np.ndarray, truth: np.ndarray
     truth_change, estimate_change, pair_patients = truth_change[known], estimate_change[known], patients[earlier][known]
     direction = metrics.estimate_with_ci(direction_agreement, pair_patients, truth_change, estimate_change)
     direction["n"] = int((np.abs(truth_change) >= MIN_CHANGE).sum())  # the pairs it is measured on
-    return {"n_patients": int(len(np.unique(pair_patients))), "n_pairs": int(known.sum()),
+    return {"n_patients": len(np.unique(pair_patients)), "n_pairs": int(known.sum()),
             "direction_agreement": direction,
             "change_rank_correlation": metrics.estimate_with_ci(
                 metrics.spearman_r, pair_patients, truth_change, estimate_change)}
@@ -150,7 +150,7 @@ def _mean_zone_auc(truth, probabilities):
 def zone_metrics(truth: np.ndarray, probabilities: np.ndarray, patients: np.ndarray, zone_threshold: float) -> dict:
     """Six zones (truth: the training rule's reading of the Brixia senior scores) on zone-scored images."""
     if len(truth) < 2:
-        return {"n": int(len(truth))}
+        return {"n": len(truth)}
     score = (probabilities >= zone_threshold).sum(axis=1).astype(float)
     return {
         "mean_zone_auc": metrics.estimate_with_ci(_mean_zone_auc, patients, truth, probabilities),
