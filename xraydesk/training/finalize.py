@@ -35,7 +35,7 @@ from xraydesk.training.train import member_file
 
 # The networks' own version, independent of the app's: 0.2 replaced the zone and extent heads by the
 # zone-pooled severity model.
-# 0.4.2: 0.4.0's networks, the rule-out point with a margin (model card: 0.5.0 and 0.6.0 were not shipped)
+# 0.4.2: 0.4.0's networks, the rule-out point with a margin (model card: candidates 0.5.0 to 0.8.0 were not shipped)
 MODEL_VERSION = "0.4.2"
 RULEOUT_SENSITIVITY = 0.98  # the lower 95% confidence bound's floor
 RULEOUT_CONSTRAINED = ("all abnormal", "adult abnormal")
