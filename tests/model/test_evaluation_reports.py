@@ -5,6 +5,7 @@ import pytest
 
 from xraydesk.ai.gate import ACCEPTED, InputCheck
 from xraydesk.ai.words import (
+    INDETERMINATE,
     NO_ABNORMALITY,
     NO_CATEGORY_COVID_BORDERLINE,
     OTHER_ABNORMAL,
@@ -234,6 +235,29 @@ def test_three_answers_rule_out_and_projection_are_reported():
     summary = summary_markdown({"splits": ["val"], "model": "Fake", **evaluate.split_report(
         _synthetic_results(other + missed), METADATA)})
     assert "## Normal rule-out" in summary and "## Projection" in summary and "rsna__" in summary
+    assert "## Pneumonia point trade-off" in summary and "| 0.500 (stored) |" in summary
+
+
+def test_stricter_pneumonia_points_reread_every_film_with_the_band_moved_along():
+    # other_abnormal at pneumonia logits 0.1 (p 0.52), 1.0 (p 0.73) and 2.5 (p 0.92); abnormal logit 3
+    other = [("rsna", "other_abnormal", "AP", 0.1, 3.0), ("rsna", "other_abnormal", "AP", 1.0, 3.0),
+             ("rsna", "other_abnormal", "PA", 2.5, 3.0)]
+    tradeoff = evaluate.split_report(_synthetic_results(other), METADATA)["three_answers"]["pneumonia_point_tradeoff"]
+    assert list(tradeoff) == ["0.500", "0.600", "0.700", "0.800", "0.900"]  # the stored point is not repeated
+    stored = tradeoff["0.500"]
+    assert stored["stored"] and not tradeoff["0.700"]["stored"]
+    answers = stored["answers"]["RSNA other_abnormal"]
+    # band [0.45, 0.55]: the first is indeterminate, the other two called
+    assert answers[INDETERMINATE]["value"] == pytest.approx(1 / 3)
+    assert answers[PNEUMONIA_LIKELY]["value"] == pytest.approx(2 / 3)
+    # at 0.7 the band is logit 0.847 +- 0.2 = p 0.66-0.74: the second is indeterminate, the third called
+    strict = tradeoff["0.700"]["answers"]
+    assert strict["RSNA other_abnormal"][INDETERMINATE]["value"] == pytest.approx(1 / 3)
+    assert strict["RSNA other_abnormal"][PNEUMONIA_LIKELY]["value"] == pytest.approx(1 / 3)
+    assert tradeoff["0.700"]["other_abnormal_ap_minus_pa_points"] == pytest.approx(-100.0)
+    # RSNA opacities (logit 3, p 0.95) stay called until the 0.9 point's band (0.88-0.92) is passed
+    assert tradeoff["0.900"]["answers"]["RSNA opacity"][PNEUMONIA_LIKELY]["value"] == 1.0
+    assert tradeoff["0.900"]["answers"]["RSNA other_abnormal"][PNEUMONIA_LIKELY]["value"] == pytest.approx(1 / 3)
 
 
 def test_the_summary_has_every_section():

@@ -279,7 +279,7 @@ def split_report(r: SplitResults, metadata: dict, data_root=None) -> dict:
                                                                r.column("patient_id"))
     return {
         "n_images": len(r.examples),
-        "three_answers": three_answers_report(r),
+        "three_answers": three_answers_report(r, metadata),
         "normal_vs_pneumonia_all": pneumonia_metrics(r, everything, points["pneumonia"]),
         "normal_vs_pneumonia_kermany": pneumonia_metrics(r, kermany, points["pneumonia"]),
         "normal_vs_pneumonia_adult": pneumonia_metrics(r, adult, points["pneumonia"]),

@@ -87,6 +87,12 @@ def band(threshold: float, original: np.ndarray, perturbed: np.ndarray) -> list[
     return [_sigmoid(_logit(threshold) - half_width), _sigmoid(_logit(threshold) + half_width)]
 
 
+def moved_point(point: dict, threshold: float) -> dict:
+    """`point` (threshold and band) moved to `threshold`, its band as wide in logits as before."""
+    shift = _logit(threshold) - _logit(point["threshold"])
+    return {**point, "threshold": threshold, "band": [_sigmoid(_logit(edge) + shift) for edge in point["band"]]}
+
+
 BAND_RULE = ("threshold's logit +- the median |change of logit| between each val image and a perturbed view "
              "(rotation, zoom, shift, exposure)")
 

@@ -354,7 +354,30 @@ def _three_answers_lines(three: dict | None) -> list[str]:
         [f"Abnormal films cleared as normal: {len(missed)}"] + [
             f"- {m['image']} ({m['label']}, {m['source']}, view {m['view'] or 'unknown'}, "
             f"p(abnormal) {m['p_abnormal']:.3f})" for m in missed[:40]])
-    return lines
+    return lines + _tradeoff_lines(three.get("pneumonia_point_tradeoff"))
+
+
+_TRADEOFF_COLUMNS = ("RSNA opacity", "RSNA other_abnormal", "RSNA other_abnormal AP", "RSNA other_abnormal PA",
+                     "RSNA normal", "adult pneumonia", "children's pneumonia")
+
+
+def _tradeoff_lines(tradeoff: dict | None) -> list[str]:
+    if not tradeoff:
+        return []
+    from xraydesk.ai.words import INDETERMINATE, PNEUMONIA_LIKELY
+
+    def cell(answers: dict, group: str) -> str:
+        if group not in answers:
+            return "n/a"
+        return f"{_percent(answers[group][PNEUMONIA_LIKELY])} / {_percent(answers[group][INDETERMINATE])}"
+
+    rows = [[f"{point}{' (stored)' if row['stored'] else ''}", *(cell(row["answers"], g) for g in _TRADEOFF_COLUMNS),
+             "n/a" if row["other_abnormal_ap_minus_pa_points"] is None
+             else f"{row['other_abnormal_ap_minus_pa_points']:.1f}"] for point, row in tradeoff.items()]
+    return _section(
+        "Pneumonia point trade-off: the share called a pneumonia-like opacity / indeterminate, at the stored "
+        "point and at fixed others (band as wide in logits; the JSON has the intervals)",
+        _table(["p(pneumonia) point", *_TRADEOFF_COLUMNS, "other_abnormal AP - PA (points)"], rows))
 
 
 def summary_markdown(report: dict) -> str:

@@ -1,14 +1,16 @@
 """The three answers on a split: what the app says of each film (words.answer), by source, age group
 and view; the normal rule-out (normals cleared, sensitivity kept, the abnormal films it missed);
 how often each negative class is called a pneumonia-like opacity on AP vs PA films (the projection
-shortcut, DeGrave et al. 2021); and COVID-19 calls on films from before 2019. Patient-bootstrap CIs.
+shortcut, DeGrave et al. 2021); COVID-19 calls on films from before 2019; and what other pneumonia
+points would say instead of the stored one (the trade-off the stored point makes). Patient-bootstrap CIs.
 Refused films have no answer: every share is among the films the input check accepted."""
 
 import numpy as np
 
-from xraydesk.ai.words import ANSWERS, PNEUMONIA_LIKELY, answer
+from xraydesk.ai.model import predictions
+from xraydesk.ai.words import ANSWERS, INDETERMINATE, PNEUMONIA_LIKELY, answer
 from xraydesk.training import metrics
-from xraydesk.training.finalize import ruleout_groups
+from xraydesk.training.finalize import moved_point, ruleout_groups
 
 _estimate = metrics.estimate_with_ci
 # NIH ChestX-ray14 (2017) and the RSNA challenge (2018) predate COVID-19: any COVID-19 call is false.
@@ -16,6 +18,10 @@ PRE_COVID_SOURCES = ("nih", "rsna")
 NEGATIVE_LABELS = ("normal", "other_abnormal")
 VIEW_GROUPS = ("AP", "PA", "")
 VIEW_NAMES = {"AP": "AP", "PA": "PA", "": "unknown"}
+# p(pneumonia-like opacity) points the trade-off table re-reads every film at, besides the stored one:
+# fixed values, not fitted to the split reported. The stored point is chosen for sensitivity (a second
+# reader should not miss); a stricter one calls fewer other_abnormal films and fewer opacities.
+TRADEOFF_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def _share(values) -> float:
@@ -27,7 +33,11 @@ def _accepted(r, mask: np.ndarray) -> np.ndarray:
 
 
 def _answers(r) -> np.ndarray:
-    return np.array([answer(p) if p is not None else "" for p in r.predictions])
+    return _said(r.predictions)
+
+
+def _said(predictions_or_none) -> np.ndarray:
+    return np.array([answer(p) if p is not None else "" for p in predictions_or_none])
 
 
 def answer_shares(r, mask: np.ndarray) -> dict:
@@ -125,10 +135,45 @@ def ruleout_report(r) -> dict:
                        for i, e in enumerate(r.examples) if missed[i]]}
 
 
-def three_answers_report(r) -> dict:
+def pneumonia_point_tradeoff(r, metadata: dict) -> dict:
+    """At the stored pneumonia point and at each of TRADEOFF_POINTS (band as wide in logits): the share
+    of RSNA normals, other_abnormal films (AP, PA) and opacities, and of adult and children's pneumonias,
+    that the app would call a pneumonia-like opacity or indeterminate; the other_abnormal AP - PA gap."""
+    labels, sources, ages, views = r.column("label"), r.column("source"), r.column("age_group"), view_groups(r)
+    patients = r.column("patient_id")
+    rsna, pneumonia = sources == "rsna", r.targets["pneumonia"][:, 0].astype(bool)
+    groups = {"RSNA normal": rsna & (labels == "normal"), "RSNA other_abnormal": rsna & (labels == "other_abnormal"),
+              "RSNA other_abnormal AP": rsna & (labels == "other_abnormal") & (views == "AP"),
+              "RSNA other_abnormal PA": rsna & (labels == "other_abnormal") & (views == "PA"),
+              "RSNA opacity": rsna & (labels == "pneumonia_unspecified"),
+              "adult pneumonia": (ages == "adult") & pneumonia, "children's pneumonia": (ages != "adult") & pneumonia}
+    stored = metadata["operating_points"]["pneumonia"]
+    table = {}
+    others = [point for point in TRADEOFF_POINTS if not np.isclose(point, stored["threshold"])]
+    for threshold in (stored["threshold"], *others):
+        moved = {**metadata, "operating_points": {**metadata["operating_points"],
+                                                  "pneumonia": moved_point(stored, threshold)}}
+        said = _said([again if accepted is not None else None
+                      for again, accepted in zip(predictions(r.raw, moved), r.predictions)])
+        rows = {}
+        for name, members in groups.items():
+            chosen = _accepted(r, members)
+            if chosen.any():
+                rows[name] = {words: _estimate(_share, patients[chosen], (said[chosen] == words).astype(float))
+                              for words in (PNEUMONIA_LIKELY, INDETERMINATE)}
+        ap, pa = (rows.get(f"RSNA other_abnormal {view}", {}).get(PNEUMONIA_LIKELY, {}).get("value")
+                  for view in ("AP", "PA"))
+        table[f"{threshold:.3f}"] = {"stored": threshold == stored["threshold"], "answers": rows,
+                                     "other_abnormal_ap_minus_pa_points":
+                                         None if ap is None or pa is None else 100 * (ap - pa)}
+    return table
+
+
+def three_answers_report(r, metadata: dict) -> dict:
     return {"per_source": answers_by(r, r.column("source")),
             "per_age_group": answers_by(r, r.column("age_group")),
             "per_view": answers_by(r, np.array([VIEW_NAMES[v] for v in view_groups(r)])),
             "negative_call_rates": negative_call_rates(r),
             "pre_covid_covid_calls": pre_covid_covid_calls(r),
-            "ruleout": ruleout_report(r)}
+            "ruleout": ruleout_report(r),
+            "pneumonia_point_tradeoff": pneumonia_point_tradeoff(r, metadata)}
