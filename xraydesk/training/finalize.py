@@ -9,8 +9,10 @@ Rules (stated in the model card and in the metadata), fixed before the test spli
   in the pooled figure); each kind's sensitivity is reported, not constrained. 0.4.1's rule asked
   98% on val itself, with no margin, and kept 96.5% of abnormal test films: the bound is the margin;
 - abnormal: Youden's J on adult val films, any abnormality vs normal, with a borderline band as below;
-- pneumonia: the highest threshold with >= 95% sensitivity on pediatric val pneumonias and >= 90%
-  on adult ones (a second reader should not miss; adult "lung opacity" is a looser label);
+- pneumonia: p >= 0.5 after temperature scaling: "likely" means more likely than not. Until 0.4.2 it
+  was the highest threshold with >= 95% sensitivity on pediatric and >= 90% on adult val pneumonias,
+  which said "likely" at p 0.32 and called half of the other_abnormal films an opacity; not missing
+  an abnormal film is the rule-out's job since data v3 (model card, 0.4.3);
 - COVID-19: the lowest threshold with >= 95% specificity against adult non-COVID val images;
   "atypical for COVID-19": below the highest threshold with >= 90% sensitivity for COVID-19 among
   adult val pneumonias;
@@ -35,8 +37,9 @@ from xraydesk.training.train import member_file
 
 # The networks' own version, independent of the app's: 0.2 replaced the zone and extent heads by the
 # zone-pooled severity model.
-# 0.4.2: 0.4.0's networks, the rule-out point with a margin (model card: candidates 0.5.0 to 0.8.0 were not shipped)
-MODEL_VERSION = "0.4.2"
+# 0.9.1: three networks of 0.8.0's recipe averaged (candidate 0.9.0), the pneumonia point at p = 0.5 (0.4.3)
+MODEL_VERSION = "0.9.1"
+PNEUMONIA_LIKELY_POINT = 0.5
 RULEOUT_SENSITIVITY = 0.98  # the lower 95% confidence bound's floor
 RULEOUT_CONSTRAINED = ("all abnormal", "adult abnormal")
 UNFAMILIAR_PERCENTILE = 99.0
@@ -122,9 +125,6 @@ def operating_points(probabilities, perturbed, targets, examples) -> dict[str, d
     covid = np.array([e.label == "covid" for e in examples])
     pneumonia = targets["pneumonia"][:, 0]
     brixia = np.array([e.zones is not None and e.is_pneumonia and e.source != "ralo" for e in examples])
-    pneumonia_point = min(
-        metrics.threshold_for_sensitivity(pneumonia[~adult], probabilities["pneumonia"][~adult], 0.95),
-        metrics.threshold_for_sensitivity(pneumonia[adult], probabilities["pneumonia"][adult], 0.90))
     covid_point = metrics.threshold_for_specificity(covid[adult], probabilities["covid"][adult], 0.95)
     adult_pneumonia = adult & (pneumonia == 1)
     return {
@@ -136,10 +136,10 @@ def operating_points(probabilities, perturbed, targets, examples) -> dict[str, d
         "abnormal": {"threshold": abnormal_point,
                      "band": band(abnormal_point, probabilities["abnormal"], perturbed["abnormal"]),
                      "rule": "Youden's J on adult val films, any abnormality vs normal", "band_rule": BAND_RULE},
-        "pneumonia": {"threshold": pneumonia_point,
-                      "band": band(pneumonia_point, probabilities["pneumonia"], perturbed["pneumonia"]),
-                      "rule": "highest threshold with >= 95% sensitivity on pediatric and >= 90% on adult val "
-                              "pneumonias", "band_rule": BAND_RULE},
+        "pneumonia": {"threshold": PNEUMONIA_LIKELY_POINT,
+                      "band": band(PNEUMONIA_LIKELY_POINT, probabilities["pneumonia"], perturbed["pneumonia"]),
+                      "rule": "p(pneumonia-like opacity) >= 0.5 after temperature scaling on val: likely means "
+                              "more likely than not", "band_rule": BAND_RULE},
         "covid": {"threshold": covid_point, "band": band(covid_point, probabilities["covid"], perturbed["covid"]),
                   "rule": "lowest threshold with >= 95% specificity, COVID-19 vs other adult val images",
                   "band_rule": BAND_RULE},
