@@ -19,8 +19,8 @@ NEGATIVE_LABELS = ("normal", "other_abnormal")
 VIEW_GROUPS = ("AP", "PA", "")
 VIEW_NAMES = {"AP": "AP", "PA": "PA", "": "unknown"}
 # p(pneumonia-like opacity) points the trade-off table re-reads every film at, besides the stored one:
-# fixed values, not fitted to the split reported. The stored point is chosen for sensitivity (a second
-# reader should not miss); a stricter one calls fewer other_abnormal films and fewer opacities.
+# fixed values, not fitted to the split reported. A stricter point calls fewer other_abnormal films and
+# fewer opacities; a looser one the reverse.
 TRADEOFF_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
 
@@ -32,18 +32,20 @@ def _accepted(r, mask: np.ndarray) -> np.ndarray:
     return mask & np.array([prediction is not None for prediction in r.predictions])
 
 
-def _answers(r) -> np.ndarray:
-    return _said(r.predictions)
-
-
 def _said(predictions_or_none) -> np.ndarray:
+    """Each film's answer, "" where the input check refused it (no prediction)."""
     return np.array([answer(p) if p is not None else "" for p in predictions_or_none])
+
+
+def _gap_points(ap: float | None, pa: float | None) -> float | None:
+    """AP minus PA share, in points, where both views were measured."""
+    return None if ap is None or pa is None else 100 * (ap - pa)
 
 
 def answer_shares(r, mask: np.ndarray) -> dict:
     """The share of each answer among the accepted films of `mask`."""
     chosen = _accepted(r, mask)
-    said = _answers(r)[chosen]
+    said = _said(r.predictions)[chosen]
     patients = r.column("patient_id")[chosen]
     return {"n": int(mask.sum()), "n_accepted": int(chosen.sum()),
             **{words: _estimate(_share, patients, (said == words).astype(float)) for words in ANSWERS}}
@@ -80,7 +82,7 @@ def negative_call_rates(r) -> dict:
     """RSNA normal and other_abnormal films called a pneumonia-like opacity, per view, and the AP - PA
     gap (target: at most 10 points; other_abnormal called at most 15% overall)."""
     rsna = r.column("source") == "rsna"
-    labels, views, said = r.column("label"), view_groups(r), _answers(r)
+    labels, views, said = r.column("label"), view_groups(r), _said(r.predictions)
     patients = r.column("patient_id")
     result = {}
     for label in NEGATIVE_LABELS:
@@ -92,7 +94,7 @@ def negative_call_rates(r) -> dict:
                     _share, patients[mask], (said[mask] == PNEUMONIA_LIKELY).astype(float))
         ap, pa = rows.get("AP", {}).get("value"), rows.get("PA", {}).get("value")
         result[label] = {"called_pneumonia": rows,
-                         "ap_minus_pa_points": None if ap is None or pa is None else 100 * (ap - pa)}
+                         "ap_minus_pa_points": _gap_points(ap, pa)}
     return result
 
 
@@ -164,8 +166,7 @@ def pneumonia_point_tradeoff(r, metadata: dict) -> dict:
         ap, pa = (rows.get(f"RSNA other_abnormal {view}", {}).get(PNEUMONIA_LIKELY, {}).get("value")
                   for view in ("AP", "PA"))
         table[f"{threshold:.3f}"] = {"stored": threshold == stored["threshold"], "answers": rows,
-                                     "other_abnormal_ap_minus_pa_points":
-                                         None if ap is None or pa is None else 100 * (ap - pa)}
+                                     "other_abnormal_ap_minus_pa_points": _gap_points(ap, pa)}
     return table
 
 
